@@ -1,0 +1,113 @@
+package dev.lens4j.model;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
+
+/**
+ * TransformerLens's HookedTransformerConfig, as far as lens4j's architectures need it. Field names are TL's in
+ * camelCase (n_layers -> nLayers); JSON uses TL's snake_case names, so a config written by lens4j reads like
+ * TL's cfg.to_dict().
+ */
+@JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+@JsonIgnoreProperties(ignoreUnknown = true)
+public final class Config implements Cloneable {
+    public String modelName = "custom";
+    /** HF architecture this came from, e.g. "GPT2LMHeadModel", "LlamaForCausalLM", "llama2.c". */
+    public String originalArchitecture = "custom";
+    public int nLayers;
+    public int dModel;
+    public int nCtx;
+    public int dHead;
+    public int nHeads;
+    /** Grouped-query attention: number of key/value heads (null = nHeads). TL: n_key_value_heads. */
+    public Integer nKeyValueHeads;
+    public int dMlp;
+    public int dVocab;
+    /** Output vocabulary (TL: d_vocab_out, -1 = dVocab). */
+    public int dVocabOut = -1;
+    /** relu, gelu, gelu_new, gelu_pytorch_tanh, silu. */
+    public String actFn = "gelu_new";
+    /** LN, LNPre, RMS, RMSPre, or null (no normalisation). */
+    public String normalizationType = "LN";
+    public double eps = 1e-5;
+    /** standard (learned W_pos) or rotary. */
+    public String positionalEmbeddingType = "standard";
+    public int rotaryDim = -1;
+    public double rotaryBase = 10000;
+    /** true: GPT-J / llama2.c pairs (2i, 2i+1); false: rotate-half (NeoX / HF Llama). */
+    public boolean rotaryAdjacentPairs = false;
+    public boolean gatedMlp = false;
+    public boolean attnOnly = false;
+    public boolean useAttnScale = true;
+    /** Divisor of attention scores (TL: attn_scale, default sqrt(d_head)). */
+    public double attnScale = -1;
+    public boolean defaultPrependBos = true;
+    public String tokenizerName;
+    public boolean finalRms = false;
+    /** Which TL weight processing has been applied (set by the loader). */
+    public boolean lnFolded = false;
+    public boolean writingWeightsCentered = false;
+    public boolean unembedCentered = false;
+    public boolean valueBiasesFolded = false;
+    public long seed = 0;
+
+    public int nKvHeads() { return nKeyValueHeads == null ? nHeads : nKeyValueHeads; }
+    public int dVocabOut() { return dVocabOut <= 0 ? dVocab : dVocabOut; }
+    public int rotaryDim() { return rotaryDim <= 0 ? dHead : rotaryDim; }
+    public double attnScale() { return attnScale > 0 ? attnScale : (useAttnScale ? Math.sqrt(dHead) : 1.0); }
+    public boolean isRotary() { return "rotary".equals(positionalEmbeddingType); }
+    public boolean isRms() { return "RMS".equals(normalizationType) || "RMSPre".equals(normalizationType); }
+    public boolean isLayerNorm() { return "LN".equals(normalizationType) || "LNPre".equals(normalizationType); }
+    public boolean hasNormWeights() { return "LN".equals(normalizationType) || "RMS".equals(normalizationType); }
+
+    /** Throws IllegalArgumentException naming the first inconsistent field. */
+    public Config validate() {
+        req(nLayers > 0, "n_layers must be > 0, got " + nLayers);
+        req(dModel > 0, "d_model must be > 0, got " + dModel);
+        req(nCtx > 0, "n_ctx must be > 0, got " + nCtx);
+        req(nHeads > 0, "n_heads must be > 0, got " + nHeads);
+        req(dHead > 0, "d_head must be > 0, got " + dHead);
+        req(dVocab > 0, "d_vocab must be > 0, got " + dVocab);
+        req(attnOnly || dMlp > 0, "d_mlp must be > 0, got " + dMlp);
+        req(nHeads % nKvHeads() == 0, "n_heads (" + nHeads + ") must be a multiple of n_key_value_heads (" + nKvHeads() + ")");
+        req(java.util.Set.of("relu", "gelu", "gelu_new", "gelu_pytorch_tanh", "silu", "gelu_fast").contains(actFn),
+            "unsupported act_fn '" + actFn + "' (relu, gelu, gelu_new, gelu_pytorch_tanh, silu)");
+        req(normalizationType == null || java.util.Set.of("LN", "LNPre", "RMS", "RMSPre").contains(normalizationType),
+            "unsupported normalization_type '" + normalizationType + "' (LN, LNPre, RMS, RMSPre or null)");
+        req(java.util.Set.of("standard", "rotary").contains(positionalEmbeddingType),
+            "unsupported positional_embedding_type '" + positionalEmbeddingType + "' (standard, rotary)");
+        if (isRotary()) req(rotaryDim() % 2 == 0 && rotaryDim() <= dHead, "rotary_dim must be even and <= d_head, got " + rotaryDim());
+        return this;
+    }
+
+    private static void req(boolean ok, String msg) { if (!ok) throw new IllegalArgumentException("config: " + msg); }
+
+    public long parameterCountEstimate() {
+        long attn = (long) nLayers * ((long) dModel * dHead * (nHeads * 2L + nKvHeads() * 2L));
+        long mlp = attnOnly ? 0 : (long) nLayers * dModel * dMlp * (gatedMlp ? 3L : 2L);
+        long emb = (long) dVocab * dModel + (isRotary() ? 0 : (long) nCtx * dModel) + (long) dModel * dVocabOut();
+        return attn + mlp + emb;
+    }
+
+    @Override public Config clone() {
+        try { return (Config) super.clone(); } catch (CloneNotSupportedException e) { throw new AssertionError(e); }
+    }
+
+    // fields only: helper methods such as isRotary() are not properties
+    private static final ObjectMapper JSON = new ObjectMapper()
+        .setVisibility(com.fasterxml.jackson.annotation.PropertyAccessor.GETTER, com.fasterxml.jackson.annotation.JsonAutoDetect.Visibility.NONE)
+        .setVisibility(com.fasterxml.jackson.annotation.PropertyAccessor.IS_GETTER, com.fasterxml.jackson.annotation.JsonAutoDetect.Visibility.NONE);
+
+    public String toJson() {
+        try { return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(this); }
+        catch (Exception e) { throw new IllegalStateException(e); }
+    }
+
+    public static Config fromJson(String json) {
+        try { return JSON.readValue(json, Config.class).validate(); }
+        catch (IllegalArgumentException e) { throw e; }
+        catch (Exception e) { throw new IllegalArgumentException("malformed lens4j config JSON: " + e.getMessage(), e); }
+    }
+}

@@ -1,0 +1,299 @@
+package dev.lens4j.tensor;
+
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Pointer;
+
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * An off-heap, contiguous, row-major tensor (F32 or I32) on a device, with an explicit owner.
+ * <p>Memory is released by {@link #close()} (or by the {@link TensorScope} that owns it), never by the GC.
+ * Views ({@link #reshape}, {@link #narrow0}) share memory with their base and become unusable when it closes.
+ * Using a closed tensor throws {@link IllegalStateException} naming it, never touches freed memory.
+ */
+public final class Tensor implements AutoCloseable {
+    private static final AtomicLong LIVE_BYTES = new AtomicLong();
+    private static final AtomicLong LIVE_COUNT = new AtomicLong();
+    private static final Map<Device.Kind, DeviceAllocator> ALLOCATORS = new ConcurrentHashMap<>();
+
+    static {
+        ALLOCATORS.put(Device.Kind.CPU, new CpuAllocator());
+    }
+
+    private final long[] shape;
+    private final long numel;
+    private final DType dtype;
+    private final Device device;
+    private final Pointer data;      // base address of this tensor's first element
+    private final Tensor base;       // non-null for views
+    private final long allocatedBytes;
+    private String name;
+    private volatile boolean closed;
+
+    private Tensor(long[] shape, DType dtype, Device device, Pointer data, Tensor base, long allocatedBytes) {
+        this.shape = shape;
+        this.numel = numel(shape);
+        this.dtype = dtype;
+        this.device = device;
+        this.data = data;
+        this.base = base;
+        this.allocatedBytes = allocatedBytes;
+    }
+
+    // ---------------------------------------------------------------- allocation
+
+    public static void registerAllocator(Device.Kind kind, DeviceAllocator allocator) { ALLOCATORS.put(kind, allocator); }
+
+    static DeviceAllocator allocator(Device device) {
+        DeviceAllocator a = ALLOCATORS.get(device.kind);
+        if (a == null) throw new IllegalStateException("no allocator registered for device " + device);
+        return a;
+    }
+
+    /** Zero-filled tensor, owned by the current {@link TensorScope} if one is open. */
+    public static Tensor zeros(Device device, DType dtype, long... shape) {
+        if (dtype != DType.F32 && dtype != DType.I32)
+            throw new IllegalArgumentException("tensors in memory are F32 or I32, not " + dtype);
+        long[] s = shape.clone();
+        long n = numel(s);
+        long bytes = Math.max(1, n) * dtype.bytes;
+        Pointer p = allocator(device).allocate(bytes);
+        Tensor t = new Tensor(s, dtype, device, p, null, bytes);
+        LIVE_BYTES.addAndGet(bytes);
+        LIVE_COUNT.incrementAndGet();
+        TensorScope.register(t);
+        return t;
+    }
+
+    public static Tensor zeros(long... shape) { return zeros(Device.CPU, DType.F32, shape); }
+
+    public static Tensor of(float[] values, long... shape) {
+        if (numel(shape) != values.length)
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " holds " + numel(shape) + " values, got " + values.length);
+        Tensor t = zeros(Device.CPU, DType.F32, shape);
+        t.floatPointer().put(values, 0, values.length);
+        return t;
+    }
+
+    public static Tensor ofInts(int[] values, long... shape) {
+        if (numel(shape) != values.length)
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " holds " + numel(shape) + " values, got " + values.length);
+        Tensor t = zeros(Device.CPU, DType.I32, shape);
+        t.intPointer().put(values, 0, values.length);
+        return t;
+    }
+
+    /** Native bytes held by open, owning tensors in this JVM (views count nothing). For leak checks. */
+    public static long liveBytes() { return LIVE_BYTES.get(); }
+    public static long liveCount() { return LIVE_COUNT.get(); }
+
+    // ---------------------------------------------------------------- metadata
+
+    public long[] shape() { return shape.clone(); }
+    public long size(int dim) { return shape[dim < 0 ? shape.length + dim : dim]; }
+    public int rank() { return shape.length; }
+    public long numel() { return numel; }
+    public DType dtype() { return dtype; }
+    public Device device() { return device; }
+    public boolean isView() { return base != null; }
+    public String name() { return name; }
+    public Tensor named(String name) { this.name = name; return this; }
+
+    public boolean isClosed() { return closed || (base != null && base.isClosed()); }
+
+    public void checkOpen() {
+        if (isClosed())
+            throw new IllegalStateException("tensor " + (name != null ? "'" + name + "' " : "") + Arrays.toString(shape) + " is closed");
+    }
+
+    /** Raw address of the first element (for native calls). Throws if closed. */
+    public Pointer pointer() { checkOpen(); return data; }
+
+    public FloatPointer floatPointer() {
+        checkOpen();
+        if (dtype != DType.F32) throw new IllegalStateException(describe() + " is " + dtype + ", not F32");
+        return new FloatPointer(data).capacity(numel);
+    }
+
+    public IntPointer intPointer() {
+        checkOpen();
+        if (dtype != DType.I32) throw new IllegalStateException(describe() + " is " + dtype + ", not I32");
+        return new IntPointer(data).capacity(numel);
+    }
+
+    public String describe() {
+        return "tensor " + (name != null ? "'" + name + "' " : "") + Arrays.toString(shape) + " " + dtype + " on " + device;
+    }
+
+    @Override public String toString() { return describe() + (isClosed() ? " (closed)" : ""); }
+
+    // ---------------------------------------------------------------- views
+
+    /** Same memory, new shape (one dimension may be -1). */
+    public Tensor reshape(long... newShape) {
+        checkOpen();
+        long[] s = newShape.clone();
+        int infer = -1;
+        long known = 1;
+        for (int i = 0; i < s.length; i++) {
+            if (s[i] == -1) {
+                if (infer >= 0) throw new IllegalArgumentException("only one dimension may be -1");
+                infer = i;
+            } else known *= s[i];
+        }
+        if (infer >= 0) {
+            if (known == 0 || numel % known != 0)
+                throw new IllegalArgumentException("cannot reshape " + Arrays.toString(shape) + " to " + Arrays.toString(newShape));
+            s[infer] = numel / known;
+        }
+        if (numel(s) != numel)
+            throw new IllegalArgumentException("cannot reshape " + Arrays.toString(shape) + " to " + Arrays.toString(newShape));
+        Tensor v = new Tensor(s, dtype, device, data, root(), 0);
+        v.name = name;
+        return v;
+    }
+
+    /** Rows [start, end) of the first dimension, sharing memory. */
+    public Tensor narrow0(long start, long end) {
+        checkOpen();
+        if (shape.length == 0 || start < 0 || end > shape[0] || start > end)
+            throw new IndexOutOfBoundsException("narrow0(" + start + ", " + end + ") on " + describe());
+        long[] s = shape.clone();
+        s[0] = end - start;
+        long inner = numel / Math.max(1, shape[0]);
+        Pointer p = offset(data, start * inner * dtype.bytes);
+        Tensor v = new Tensor(s, dtype, device, p, root(), 0);
+        v.name = name;
+        return v;
+    }
+
+    /** A pointer to an absolute address `bytes` past p (JavaCPP positions count elements, so use addresses). */
+    static Pointer offset(Pointer p, long bytes) {
+        long addr = p.address() + p.position() * Math.max(1, p.sizeof());
+        return new Pointer() { { address = addr + bytes; } };
+    }
+
+    private Tensor root() { return base != null ? base : this; }
+
+    // ---------------------------------------------------------------- copies
+
+    /** A new owning tensor with the same contents, on the same device. */
+    public Tensor copy() {
+        checkOpen();
+        Tensor t = zeros(device, dtype, shape);
+        allocator(device).copy(t.data, device, data, device, numel * dtype.bytes);
+        return t.named(name);
+    }
+
+    /** A copy on another device. */
+    public Tensor to(Device target) {
+        checkOpen();
+        Tensor t = zeros(target, dtype, shape);
+        DeviceAllocator a = target.isCpu() ? allocator(device) : allocator(target);
+        a.copy(t.data, target, data, device, numel * dtype.bytes);
+        return t.named(name);
+    }
+
+    /** Copy another tensor's contents (same numel and dtype) into this one. */
+    public void copyFrom(Tensor src) {
+        checkOpen();
+        src.checkOpen();
+        if (src.numel != numel || src.dtype != dtype)
+            throw new IllegalArgumentException("cannot copy " + src.describe() + " into " + describe());
+        DeviceAllocator a = device.isCpu() ? allocator(src.device) : allocator(device);
+        a.copy(data, device, src.data, src.device, numel * dtype.bytes);
+    }
+
+    public float[] toFloatArray() {
+        if (numel > Integer.MAX_VALUE - 8) throw new IllegalStateException(describe() + " is too large for a Java array");
+        if (!device.isCpu()) { try (Tensor h = to(Device.CPU)) { return h.toFloatArray(); } }
+        float[] out = new float[(int) numel];
+        floatPointer().get(out, 0, out.length);
+        return out;
+    }
+
+    public int[] toIntArray() {
+        if (!device.isCpu()) { try (Tensor h = to(Device.CPU)) { return h.toIntArray(); } }
+        int[] out = new int[(int) numel];
+        intPointer().get(out, 0, out.length);
+        return out;
+    }
+
+    /** Write values into this CPU or device tensor. */
+    public Tensor set(float[] values) {
+        if (values.length != numel) throw new IllegalArgumentException(describe() + " holds " + numel + " values, got " + values.length);
+        if (!device.isCpu()) { try (Tensor h = Tensor.of(values, shape)) { copyFrom(h); } return this; }
+        floatPointer().put(values, 0, values.length);
+        return this;
+    }
+
+    /** One element of a CPU F32 tensor. */
+    public float get(long... index) {
+        if (!device.isCpu()) throw new IllegalStateException("get() reads host memory; " + describe() + " is on " + device);
+        return floatPointer().get(flatIndex(index));
+    }
+
+    public void put(float value, long... index) {
+        if (!device.isCpu()) throw new IllegalStateException("put() writes host memory; " + describe() + " is on " + device);
+        floatPointer().put(flatIndex(index), value);
+    }
+
+    public long flatIndex(long... index) {
+        if (index.length != shape.length)
+            throw new IllegalArgumentException("index of rank " + index.length + " for " + describe());
+        long flat = 0;
+        for (int i = 0; i < shape.length; i++) {
+            if (index[i] < 0 || index[i] >= shape[i])
+                throw new IndexOutOfBoundsException("index " + Arrays.toString(index) + " out of bounds for " + describe());
+            flat = flat * shape[i] + index[i];
+        }
+        return flat;
+    }
+
+    // ---------------------------------------------------------------- lifetime
+
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        if (base == null) {
+            allocator(device).free(data);
+            LIVE_BYTES.addAndGet(-allocatedBytes);
+            LIVE_COUNT.decrementAndGet();
+        }
+    }
+
+    public static long numel(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            if (d < 0) throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
+    }
+
+    public static boolean sameShape(Tensor a, long... shape) { return Arrays.equals(a.shape, shape); }
+
+    /** Throws an exception naming `what` unless t has exactly this shape. */
+    public static void requireShape(String what, Tensor t, long... shape) {
+        if (!Arrays.equals(t.shape, shape))
+            throw new IllegalArgumentException(what + ": expected shape " + Arrays.toString(shape) + ", got " + Arrays.toString(t.shape));
+    }
+
+    private static final class CpuAllocator implements DeviceAllocator {
+        @Override public Pointer allocate(long bytes) {
+            Pointer p = Pointer.calloc(1, bytes);
+            if (p == null || p.isNull())
+                throw new OutOfMemoryError("could not allocate " + bytes + " bytes of host memory");
+            return p;
+        }
+        @Override public void free(Pointer p) { Pointer.free(p); }
+        @Override public void copy(Pointer dst, Device dd, Pointer src, Device sd, long bytes) {
+            if (!dd.isCpu() || !sd.isCpu()) throw new IllegalStateException("CPU allocator cannot copy " + sd + " -> " + dd);
+            Pointer.memcpy(new Pointer(dst).position(0), new Pointer(src).position(0), bytes);
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package dev.lens4j.tensor;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+
+/**
+ * Lifetime scope for off-heap tensors: every tensor allocated on this thread while a scope is open is owned
+ * by the innermost scope and freed when it closes, unless {@link #keep kept} (moved to the enclosing scope,
+ * or to the caller when there is none). Native memory is never left to the garbage collector.
+ * <pre>try (TensorScope s = TensorScope.open()) { ... }</pre>
+ */
+public final class TensorScope implements AutoCloseable {
+    private static final ThreadLocal<Deque<TensorScope>> STACK = ThreadLocal.withInitial(ArrayDeque::new);
+
+    private final List<Tensor> owned = new ArrayList<>();
+    private boolean closed;
+
+    private TensorScope() {}
+
+    public static TensorScope open() {
+        TensorScope s = new TensorScope();
+        STACK.get().push(s);
+        return s;
+    }
+
+    static void register(Tensor t) {
+        TensorScope s = STACK.get().peek();
+        if (s != null) s.owned.add(t);
+    }
+
+    /** Detach t from this scope: it survives close() and belongs to the enclosing scope (or the caller). */
+    public <T extends Tensor> T keep(T t) {
+        if (owned.remove(t)) {
+            Deque<TensorScope> stack = STACK.get();
+            boolean seen = false;
+            for (TensorScope s : stack) { // innermost first
+                if (seen) { s.owned.add(t); break; }
+                if (s == this) seen = true;
+            }
+        }
+        return t;
+    }
+
+    public int size() { return owned.size(); }
+
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        Deque<TensorScope> stack = STACK.get();
+        stack.remove(this);
+        for (int i = owned.size() - 1; i >= 0; i--) owned.get(i).close();
+        owned.clear();
+    }
+}

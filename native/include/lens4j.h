@@ -1,0 +1,115 @@
+/*
+ * lens4j — the one C ABI for native kernels.
+ *
+ * Every function takes raw pointers plus explicit shapes and returns a status code (L4J_OK on success).
+ * The CPU implementation (native/cpu) and the CUDA implementation (native/cuda, names prefixed l4jc_)
+ * share argument order and semantics, so a reader finds an op in four predictable places: native/cpu,
+ * native/cuda, the JavaCPP binding (dev.lens4j.nativ) and its test.
+ *
+ * Conventions
+ *  - float32 row-major, contiguous unless a leading dimension (ld*) says otherwise.
+ *  - Activations of a block are [batch, pos, ...]; "rows" = batch * pos.
+ *  - Java validates shapes before calling; kernels re-check cheap invariants and return L4J_ERR_ARG
+ *    rather than touch memory out of bounds.
+ *  - Optional outputs are NULL when not wanted.
+ */
+#ifndef LENS4J_H
+#define LENS4J_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define L4J_OK 0
+#define L4J_ERR_ARG 1        /* bad argument: null pointer, non-positive size */
+#define L4J_ERR_RANGE 2      /* an index (token id) out of range */
+#define L4J_ERR_NOMEM 3
+#define L4J_ERR_DEVICE 4     /* CUDA / cuBLAS failure */
+#define L4J_ERR_UNSUPPORTED 5
+
+/* activation kinds, shared by l4j_activation and l4j_gated_activation */
+#define L4J_ACT_RELU 0
+#define L4J_ACT_GELU 1              /* exact erf GELU (torch.nn.functional.gelu) */
+#define L4J_ACT_GELU_NEW 2          /* tanh approximation (GPT-2's gelu_new) */
+#define L4J_ACT_GELU_PYTORCH_TANH 3 /* same formula as gelu_new, torch's tanh variant */
+#define L4J_ACT_SILU 4
+
+/* ---- runtime ---- */
+int l4j_version(void);
+int l4j_set_num_threads(int n);
+int l4j_get_num_threads(void);
+
+/* ---- GEMM ----
+ * C[M,N] = alpha * op(A) @ op(B) + beta * C (+ bias[N] broadcast over rows when bias != NULL).
+ * op(X) = X^T when trans* != 0. Batched form repeats over `batch` with element strides. */
+int l4j_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+             const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+             float *C, int64_t ldc, const float *bias);
+int l4j_gemm_batched(int64_t batch, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, int64_t strideA,
+                     const float *B, int64_t ldb, int64_t strideB, float beta,
+                     float *C, int64_t ldc, int64_t strideC);
+
+/* ---- embeddings ---- */
+/* out[i,:] = W_E[tokens[i],:]; returns L4J_ERR_RANGE if any token is outside [0, d_vocab). */
+int l4j_embed(int64_t n_tokens, const int32_t *tokens, const float *W_E, int64_t d_vocab, int64_t d_model,
+              float *out);
+/* out[b,p,:] = W_pos[p + offset,:] */
+int l4j_pos_embed(int64_t batch, int64_t seq, int64_t offset, const float *W_pos, int64_t n_ctx, int64_t d_model,
+                  float *out);
+
+/* ---- normalisation (TransformerLens semantics) ----
+ * LayerNorm: xc = x - mean(x); scale = sqrt(mean(xc^2) + eps); out = xc / scale * w + b.
+ *   (w, b NULL = LNPre). TL's hook_normalized for LN is `out` itself.
+ * RMSNorm: scale = sqrt(mean(x^2) + eps); normalized = x / scale; out = normalized * w (w NULL = RMSPre).
+ *   TL's hook_normalized for RMS is before the weight: pass `normalized` to receive it.
+ * scale (optional) receives [rows] (TL's hook_scale, shape [batch, pos, 1]). */
+int l4j_layernorm(int64_t rows, int64_t d, const float *x, const float *w, const float *b, float eps,
+                  float *out, float *scale);
+int l4j_rmsnorm(int64_t rows, int64_t d, const float *x, const float *w, float eps,
+                float *out, float *scale, float *normalized);
+
+/* ---- rotary embeddings ----
+ * x, out: [batch, seq, n_heads, d_head]; rotates the first rotary_dim features of each head.
+ * cos_t, sin_t: [n_ctx, rotary_dim/2] tables, indexed at position p + offset.
+ * adjacent_pairs = 0: rotate-half (GPT-NeoX / HF Llama): pairs (i, i + rotary_dim/2).
+ * adjacent_pairs = 1: GPT-J / llama2.c: pairs (2i, 2i+1).  out may alias x. */
+int l4j_rotary(int64_t batch, int64_t seq, int64_t n_heads, int64_t d_head, int64_t rotary_dim, int64_t offset,
+               const float *cos_t, const float *sin_t, int64_t n_ctx, int adjacent_pairs,
+               const float *x, float *out);
+
+/* ---- attention ----
+ * q: [batch, seq, n_heads, d_head]; k, v: [batch, seq, n_kv_heads, d_head]; query head h reads
+ * kv head h / (n_heads / n_kv_heads). Causal: query i sees keys 0..i.
+ * scores / pattern: [batch, n_heads, seq, seq]; scores are scaled by `scale` and -inf above the diagonal.
+ * z: [batch, seq, n_heads, d_head]. */
+int l4j_attn_scores(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
+                    const float *q, const float *k, float scale, float *scores);
+int l4j_attn_apply(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
+                   const float *pattern, const float *v, float *z);
+/* Fused "hooked attention": scores, softmax and z in one pass per (batch, head, query row);
+ * writes scores and/or pattern only when asked (non-NULL). */
+int l4j_attention(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
+                  const float *q, const float *k, const float *v, float scale,
+                  float *z, float *scores, float *pattern);
+
+/* ---- element-wise ---- */
+int l4j_activation(int kind, int64_t n, const float *x, float *out);                 /* out may alias x */
+int l4j_gated_activation(int kind, int64_t n, const float *gate_pre, const float *linear, float *out);
+                                                                                      /* out = act(gate_pre) * linear */
+int l4j_add(int64_t n, const float *a, const float *b, float *out);                   /* out may alias a or b */
+int l4j_scale_cols(int64_t rows, int64_t d, const float *x, const float *w, float *out); /* out = x * w[col] */
+int l4j_add_bias(int64_t rows, int64_t d, const float *x, const float *bias, float *out);
+
+/* ---- softmax family over the last dimension ---- */
+int l4j_softmax(int64_t rows, int64_t n, const float *x, float *out);
+int l4j_log_softmax(int64_t rows, int64_t n, const float *x, float *out);
+/* loss[r] = -log_softmax(logits[r])[targets[r]]; L4J_ERR_RANGE if a target is outside [0, n). */
+int l4j_cross_entropy(int64_t rows, int64_t n, const float *logits, const int32_t *targets, float *loss);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LENS4J_H */
