@@ -1,0 +1,219 @@
+package dev.lens4j.backend;
+
+import dev.lens4j.nativ.CpuKernels;
+import dev.lens4j.tensor.DType;
+import dev.lens4j.tensor.Device;
+import dev.lens4j.tensor.Tensor;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+
+import java.util.Arrays;
+
+/** Native CPU kernels (C++ + OpenBLAS + OpenMP) behind {@link Backend}. */
+public final class CpuBackend implements Backend {
+    private static final CpuBackend INSTANCE = new CpuBackend();
+
+    public static CpuBackend get() { return INSTANCE; }
+
+    private CpuBackend() { CpuKernels.load(); }
+
+    @Override public Device device() { return Device.CPU; }
+
+    @Override public void setNumThreads(int n) {
+        if (n <= 0) throw new IllegalArgumentException("thread count must be > 0, got " + n);
+        check(CpuKernels.l4j_set_num_threads(n), "set_num_threads");
+    }
+
+    public int numThreads() { return CpuKernels.l4j_get_num_threads(); }
+
+    // ------------------------------------------------------------------ helpers
+
+    static void check(int status, String op) {
+        switch (status) {
+            case CpuKernels.L4J_OK: return;
+            case CpuKernels.L4J_ERR_RANGE: throw new IndexOutOfBoundsException(op + ": index out of range");
+            case CpuKernels.L4J_ERR_NOMEM: throw new OutOfMemoryError(op + ": native allocation failed");
+            case CpuKernels.L4J_ERR_UNSUPPORTED: throw new UnsupportedOperationException(op + ": unsupported");
+            default: throw new IllegalArgumentException(op + ": native kernel rejected its arguments (status " + status + ")");
+        }
+    }
+
+    private static FloatPointer f(Tensor t) {
+        if (t == null) return null;
+        if (!t.device().isCpu()) throw new IllegalArgumentException(t.describe() + " is not on the CPU");
+        return t.floatPointer();
+    }
+
+    private static FloatPointer f(Tensor t, long offset) {
+        FloatPointer p = f(t);
+        return p == null ? null : offset == 0 ? p : new FloatPointer(p).position(offset);
+    }
+
+    private static void numel(String op, String what, Tensor t, long n) {
+        if (t.numel() != n)
+            throw new IllegalArgumentException(op + ": " + what + " " + t.describe() + " should hold " + n + " values, holds " + t.numel());
+    }
+
+    private static void sameShape(String op, Tensor a, Tensor b) {
+        if (!Arrays.equals(a.shape(), b.shape()))
+            throw new IllegalArgumentException(op + ": shapes differ: " + a.describe() + " vs " + b.describe());
+    }
+
+    private static long lastDim(Tensor t) { return t.rank() == 0 ? 1 : t.size(-1); }
+
+    // ------------------------------------------------------------------ kernels
+
+    @Override
+    public void gemm(boolean transA, boolean transB, long M, long N, long K, float alpha,
+                     Tensor A, long offA, long lda, Tensor B, long offB, long ldb, float beta,
+                     Tensor C, long offC, long ldc, Tensor bias, long offBias) {
+        if (M < 0 || N < 0 || K < 0) throw new IllegalArgumentException("gemm: negative size M=" + M + " N=" + N + " K=" + K);
+        long aRows = transA ? K : M, aCols = transA ? M : K, bRows = transB ? N : K, bCols = transB ? K : N;
+        span("gemm", "A", A, offA, aRows, aCols, lda);
+        span("gemm", "B", B, offB, bRows, bCols, ldb);
+        span("gemm", "C", C, offC, M, N, ldc);
+        if (bias != null && offBias + N > bias.numel()) throw new IllegalArgumentException("gemm: bias " + bias.describe() + " too small for N=" + N);
+        check(CpuKernels.l4j_gemm(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, f(A, offA), lda, f(B, offB), ldb,
+                beta, f(C, offC), ldc, f(bias, offBias)), "gemm");
+    }
+
+    private static void span(String op, String what, Tensor t, long off, long rows, long cols, long ld) {
+        if (ld < cols) throw new IllegalArgumentException(op + ": leading dimension of " + what + " (" + ld + ") < its columns (" + cols + ")");
+        if (rows == 0 || cols == 0) return;
+        long end = off + (rows - 1) * ld + cols;
+        if (off < 0 || end > t.numel())
+            throw new IllegalArgumentException(op + ": " + what + " " + t.describe() + " too small for a " + rows + "x" + cols + " matrix at offset " + off);
+    }
+
+    @Override public void embed(Tensor tokens, Tensor W_E, Tensor out) {
+        if (tokens.dtype() != DType.I32) throw new IllegalArgumentException("embed: tokens must be I32, got " + tokens.describe());
+        long dVocab = W_E.size(0), dModel = W_E.size(1);
+        numel("embed", "output", out, tokens.numel() * dModel);
+        int[] ids = tokens.toIntArray();
+        for (int i = 0; i < ids.length; i++)
+            if (ids[i] < 0 || ids[i] >= dVocab)
+                throw new IndexOutOfBoundsException("token id " + ids[i] + " at index " + i + " is outside the vocabulary [0, " + dVocab + ")");
+        IntPointer tp = tokens.intPointer();
+        check(CpuKernels.l4j_embed(tokens.numel(), tp, f(W_E), dVocab, dModel, f(out)), "embed");
+    }
+
+    @Override public void posEmbed(long batch, long seq, long offset, Tensor W_pos, Tensor out) {
+        long nCtx = W_pos.size(0), dModel = W_pos.size(1);
+        if (offset < 0 || offset + seq > nCtx)
+            throw new IllegalArgumentException("positions " + offset + ".." + (offset + seq - 1) + " exceed n_ctx " + nCtx);
+        numel("pos_embed", "output", out, batch * seq * dModel);
+        check(CpuKernels.l4j_pos_embed(batch, seq, offset, f(W_pos), nCtx, dModel, f(out)), "pos_embed");
+    }
+
+    @Override public void layerNorm(Tensor x, Tensor w, Tensor b, float eps, Tensor out, Tensor scale) {
+        long d = lastDim(x), rows = x.numel() / d;
+        numel("layer_norm", "output", out, x.numel());
+        if (w != null) numel("layer_norm", "weight", w, d);
+        if (b != null) numel("layer_norm", "bias", b, d);
+        if (scale != null) numel("layer_norm", "scale", scale, rows);
+        check(CpuKernels.l4j_layernorm(rows, d, f(x), f(w), f(b), eps, f(out), f(scale)), "layer_norm");
+    }
+
+    @Override public void rmsNorm(Tensor x, Tensor w, float eps, Tensor out, Tensor scale, Tensor normalized) {
+        long d = lastDim(x), rows = x.numel() / d;
+        numel("rms_norm", "output", out, x.numel());
+        if (w != null) numel("rms_norm", "weight", w, d);
+        if (scale != null) numel("rms_norm", "scale", scale, rows);
+        if (normalized != null) numel("rms_norm", "normalized", normalized, x.numel());
+        check(CpuKernels.l4j_rmsnorm(rows, d, f(x), f(w), eps, f(out), f(scale), f(normalized)), "rms_norm");
+    }
+
+    @Override public void rotary(Tensor x, long rotaryDim, long offset, Tensor cos, Tensor sin, boolean adjacentPairs, Tensor out) {
+        if (x.rank() != 4) throw new IllegalArgumentException("rotary: expected [batch, pos, head, d_head], got " + x.describe());
+        long batch = x.size(0), seq = x.size(1), heads = x.size(2), dHead = x.size(3);
+        if (rotaryDim <= 0 || rotaryDim % 2 != 0 || rotaryDim > dHead)
+            throw new IllegalArgumentException("rotary: rotary_dim " + rotaryDim + " must be even and in (0, d_head=" + dHead + "]");
+        long nCtx = cos.size(0);
+        if (cos.size(1) != rotaryDim / 2 || !Arrays.equals(cos.shape(), sin.shape()))
+            throw new IllegalArgumentException("rotary: tables " + cos.describe() + " / " + sin.describe() + " do not match rotary_dim " + rotaryDim);
+        if (offset < 0 || offset + seq > nCtx)
+            throw new IllegalArgumentException("rotary: positions " + offset + ".." + (offset + seq - 1) + " exceed n_ctx " + nCtx);
+        sameShape("rotary", x, out);
+        check(CpuKernels.l4j_rotary(batch, seq, heads, dHead, rotaryDim, offset, f(cos), f(sin), nCtx, adjacentPairs ? 1 : 0,
+                f(x), f(out)), "rotary");
+    }
+
+    private static long[] qkv(String op, Tensor q, Tensor k) {
+        if (q.rank() != 4 || k.rank() != 4)
+            throw new IllegalArgumentException(op + ": q and k must be [batch, pos, head, d_head], got " + q.describe() + ", " + k.describe());
+        long batch = q.size(0), seq = q.size(1), heads = q.size(2), dHead = q.size(3), kvHeads = k.size(2);
+        if (k.size(0) != batch || k.size(1) != seq || k.size(3) != dHead || kvHeads <= 0 || heads % kvHeads != 0)
+            throw new IllegalArgumentException(op + ": k " + k.describe() + " does not fit q " + q.describe());
+        return new long[] {batch, seq, heads, kvHeads, dHead};
+    }
+
+    @Override public void attnScores(Tensor q, Tensor k, float scale, Tensor scores) {
+        long[] s = qkv("attn_scores", q, k);
+        numel("attn_scores", "scores", scores, s[0] * s[2] * s[1] * s[1]);
+        check(CpuKernels.l4j_attn_scores(s[0], s[1], s[2], s[3], s[4], f(q), f(k), scale, f(scores)), "attn_scores");
+    }
+
+    @Override public void attnApply(Tensor pattern, Tensor v, Tensor z) {
+        if (z.rank() != 4) throw new IllegalArgumentException("attn_apply: z must be [batch, pos, head, d_head], got " + z.describe());
+        long[] s = qkv("attn_apply", z, v);
+        numel("attn_apply", "pattern", pattern, s[0] * s[2] * s[1] * s[1]);
+        check(CpuKernels.l4j_attn_apply(s[0], s[1], s[2], s[3], s[4], f(pattern), f(v), f(z)), "attn_apply");
+    }
+
+    @Override public void attention(Tensor q, Tensor k, Tensor v, float scale, Tensor z, Tensor scores, Tensor pattern) {
+        long[] s = qkv("attention", q, k);
+        sameShape("attention", k, v);
+        sameShape("attention", q, z);
+        long n = s[0] * s[2] * s[1] * s[1];
+        if (scores != null) numel("attention", "scores", scores, n);
+        if (pattern != null) numel("attention", "pattern", pattern, n);
+        check(CpuKernels.l4j_attention(s[0], s[1], s[2], s[3], s[4], f(q), f(k), f(v), scale, f(z), f(scores), f(pattern)), "attention");
+    }
+
+    @Override public void activation(Activation act, Tensor x, Tensor out) {
+        numel("activation", "output", out, x.numel());
+        check(CpuKernels.l4j_activation(act.code, x.numel(), f(x), f(out)), "activation " + act.tlName);
+    }
+
+    @Override public void gatedActivation(Activation act, Tensor gatePre, Tensor linear, Tensor out) {
+        numel("gated_activation", "linear", linear, gatePre.numel());
+        numel("gated_activation", "output", out, gatePre.numel());
+        check(CpuKernels.l4j_gated_activation(act.code, gatePre.numel(), f(gatePre), f(linear), f(out)), "gated " + act.tlName);
+    }
+
+    @Override public void add(Tensor a, Tensor b, Tensor out) {
+        numel("add", "b", b, a.numel());
+        numel("add", "output", out, a.numel());
+        check(CpuKernels.l4j_add(a.numel(), f(a), f(b), f(out)), "add");
+    }
+
+    @Override public void scaleCols(Tensor x, Tensor w, Tensor out) {
+        long d = w.numel();
+        if (x.numel() % d != 0) throw new IllegalArgumentException("scale_cols: " + x.describe() + " is not a multiple of " + d);
+        numel("scale_cols", "output", out, x.numel());
+        check(CpuKernels.l4j_scale_cols(x.numel() / d, d, f(x), f(w), f(out)), "scale_cols");
+    }
+
+    @Override public void softmax(Tensor x, Tensor out) {
+        long n = lastDim(x);
+        numel("softmax", "output", out, x.numel());
+        check(CpuKernels.l4j_softmax(x.numel() / n, n, f(x), f(out)), "softmax");
+    }
+
+    @Override public void logSoftmax(Tensor x, Tensor out) {
+        long n = lastDim(x);
+        numel("log_softmax", "output", out, x.numel());
+        check(CpuKernels.l4j_log_softmax(x.numel() / n, n, f(x), f(out)), "log_softmax");
+    }
+
+    @Override public void crossEntropy(Tensor logits, Tensor targets, Tensor loss) {
+        long n = lastDim(logits), rows = logits.numel() / n;
+        if (targets.dtype() != DType.I32) throw new IllegalArgumentException("cross_entropy: targets must be I32");
+        numel("cross_entropy", "targets", targets, rows);
+        numel("cross_entropy", "loss", loss, rows);
+        int[] t = targets.toIntArray();
+        for (int i = 0; i < t.length; i++)
+            if (t[i] < 0 || t[i] >= n) throw new IndexOutOfBoundsException("cross_entropy: target " + t[i] + " at row " + i + " outside [0, " + n + ")");
+        check(CpuKernels.l4j_cross_entropy(rows, n, f(logits), targets.intPointer(), f(loss)), "cross_entropy");
+    }
+}

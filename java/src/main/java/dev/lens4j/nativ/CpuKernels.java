@@ -1,0 +1,75 @@
+package dev.lens4j.nativ;
+
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Platform;
+import org.bytedeco.javacpp.annotation.Properties;
+import org.bytedeco.openblas.presets.openblas;
+
+/**
+ * JavaCPP binding of the CPU half of native/include/lens4j.h (library lens4j_cpu, built by CMake).
+ * Inheriting the openblas preset makes Loader load bytedeco's libopenblas.so.0 first, so lens4j_cpu binds
+ * to that copy and never to a system OpenBLAS. Callers validate arguments first (see CpuBackend); these
+ * are the raw calls and return L4J_* status codes.
+ */
+@Properties(inherit = openblas.class, value = @Platform(include = "lens4j.h", link = "lens4j_cpu"))
+public final class CpuKernels {
+    static { Loader.load(); }
+
+    private CpuKernels() {}
+
+    /** Forces the native libraries to load (and fails loudly here if they cannot). */
+    public static void load() {}
+
+    public static final int L4J_OK = 0, L4J_ERR_ARG = 1, L4J_ERR_RANGE = 2, L4J_ERR_NOMEM = 3,
+            L4J_ERR_DEVICE = 4, L4J_ERR_UNSUPPORTED = 5;
+    public static final int L4J_ACT_RELU = 0, L4J_ACT_GELU = 1, L4J_ACT_GELU_NEW = 2,
+            L4J_ACT_GELU_PYTORCH_TANH = 3, L4J_ACT_SILU = 4;
+
+    public static native int l4j_version();
+    public static native int l4j_set_num_threads(int n);
+    public static native int l4j_get_num_threads();
+
+    public static native int l4j_gemm(int transA, int transB, long M, long N, long K, float alpha,
+                                      FloatPointer A, long lda, FloatPointer B, long ldb, float beta,
+                                      FloatPointer C, long ldc, FloatPointer bias);
+    public static native int l4j_gemm_batched(long batch, int transA, int transB, long M, long N, long K, float alpha,
+                                              FloatPointer A, long lda, long strideA,
+                                              FloatPointer B, long ldb, long strideB, float beta,
+                                              FloatPointer C, long ldc, long strideC);
+
+    public static native int l4j_embed(long nTokens, IntPointer tokens, FloatPointer W_E, long dVocab, long dModel,
+                                       FloatPointer out);
+    public static native int l4j_pos_embed(long batch, long seq, long offset, FloatPointer W_pos, long nCtx, long dModel,
+                                           FloatPointer out);
+
+    public static native int l4j_layernorm(long rows, long d, FloatPointer x, FloatPointer w, FloatPointer b, float eps,
+                                           FloatPointer out, FloatPointer scale);
+    public static native int l4j_rmsnorm(long rows, long d, FloatPointer x, FloatPointer w, float eps,
+                                         FloatPointer out, FloatPointer scale, FloatPointer normalized);
+
+    public static native int l4j_rotary(long batch, long seq, long nHeads, long dHead, long rotaryDim, long offset,
+                                        FloatPointer cos, FloatPointer sin, long nCtx, int adjacentPairs,
+                                        FloatPointer x, FloatPointer out);
+
+    public static native int l4j_attn_scores(long batch, long seq, long nHeads, long nKvHeads, long dHead,
+                                             FloatPointer q, FloatPointer k, float scale, FloatPointer scores);
+    public static native int l4j_attn_apply(long batch, long seq, long nHeads, long nKvHeads, long dHead,
+                                            FloatPointer pattern, FloatPointer v, FloatPointer z);
+    public static native int l4j_attention(long batch, long seq, long nHeads, long nKvHeads, long dHead,
+                                           FloatPointer q, FloatPointer k, FloatPointer v, float scale,
+                                           FloatPointer z, FloatPointer scores, FloatPointer pattern);
+
+    public static native int l4j_activation(int kind, long n, FloatPointer x, FloatPointer out);
+    public static native int l4j_gated_activation(int kind, long n, FloatPointer gatePre, FloatPointer linear,
+                                                  FloatPointer out);
+    public static native int l4j_add(long n, FloatPointer a, FloatPointer b, FloatPointer out);
+    public static native int l4j_scale_cols(long rows, long d, FloatPointer x, FloatPointer w, FloatPointer out);
+    public static native int l4j_add_bias(long rows, long d, FloatPointer x, FloatPointer bias, FloatPointer out);
+
+    public static native int l4j_softmax(long rows, long n, FloatPointer x, FloatPointer out);
+    public static native int l4j_log_softmax(long rows, long n, FloatPointer x, FloatPointer out);
+    public static native int l4j_cross_entropy(long rows, long n, FloatPointer logits, IntPointer targets,
+                                               FloatPointer loss);
+}
