@@ -60,6 +60,12 @@ public interface Backend {
     /** out[r, :] = x[r, :] * w (w has the last dim's size). */
     void scaleCols(Tensor x, Tensor w, Tensor out);
 
+    /** out[r, :] = x[r, :] + bias. */
+    void addBias(Tensor x, Tensor bias, Tensor out);
+
+    /** Keep indices idx along dimension dim: out has shape of src with shape[dim] = idx.length. */
+    void gather(Tensor src, int dim, int[] idx, Tensor out);
+
     void softmax(Tensor x, Tensor out);
 
     void logSoftmax(Tensor x, Tensor out);

@@ -194,6 +194,32 @@ public final class CpuBackend implements Backend {
         check(CpuKernels.l4j_scale_cols(x.numel() / d, d, f(x), f(w), f(out)), "scale_cols");
     }
 
+    @Override public void addBias(Tensor x, Tensor bias, Tensor out) {
+        long d = bias.numel();
+        if (x.numel() % d != 0) throw new IllegalArgumentException("add_bias: " + x.describe() + " is not a multiple of " + d);
+        numel("add_bias", "output", out, x.numel());
+        check(CpuKernels.l4j_add_bias(x.numel() / d, d, f(x), f(bias), f(out)), "add_bias");
+    }
+
+    @Override public void gather(Tensor src, int dim, int[] idx, Tensor out) {
+        if (dim < 0 || dim >= src.rank()) throw new IllegalArgumentException("gather: dim " + dim + " of " + src.describe());
+        long[] shape = src.shape();
+        long outer = 1, inner = 1;
+        for (int i = 0; i < dim; i++) outer *= shape[i];
+        for (int i = dim + 1; i < shape.length; i++) inner *= shape[i];
+        for (int i : idx) if (i < 0 || i >= shape[dim]) throw new IndexOutOfBoundsException("gather: index " + i + " outside dimension " + dim + " of " + src.describe());
+        numel("gather", "output", out, outer * idx.length * inner);
+        long es = src.dtype().bytes, chunk = inner * es;
+        org.bytedeco.javacpp.Pointer s = src.pointer(), o = out.pointer();
+        org.bytedeco.javacpp.BytePointer sb = new org.bytedeco.javacpp.BytePointer(s), ob = new org.bytedeco.javacpp.BytePointer(o);
+        for (long a = 0; a < outer; a++)
+            for (int j = 0; j < idx.length; j++) {
+                long from = (a * shape[dim] + idx[j]) * chunk, to = (a * idx.length + j) * chunk;
+                org.bytedeco.javacpp.Pointer.memcpy(new org.bytedeco.javacpp.BytePointer(ob).position(to),
+                        new org.bytedeco.javacpp.BytePointer(sb).position(from), chunk);
+            }
+    }
+
     @Override public void softmax(Tensor x, Tensor out) {
         long n = lastDim(x);
         numel("softmax", "output", out, x.numel());

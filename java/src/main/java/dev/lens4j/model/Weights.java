@@ -38,7 +38,7 @@ public final class Weights implements AutoCloseable {
 
     /** Adds or replaces (closing the replaced tensor) a weight; the Weights object takes ownership. */
     public Weights put(String name, Tensor t) {
-        Tensor old = tensors.put(name, t.named(name));
+        Tensor old = tensors.put(name, dev.lens4j.tensor.TensorScope.detach(t).named(name));
         if (old != null && old != t) old.close();
         return this;
     }

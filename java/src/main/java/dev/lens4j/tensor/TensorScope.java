@@ -43,7 +43,20 @@ public final class TensorScope implements AutoCloseable {
         return t;
     }
 
+    /** Detach t from this scope entirely: the caller now owns it. Returns false if this scope did not own t. */
+    public boolean release(Tensor t) {
+        for (int i = owned.size() - 1; i >= 0; i--)
+            if (owned.get(i) == t) { owned.remove(i); return true; }
+        return false;
+    }
+
     public int size() { return owned.size(); }
+
+    /** Remove t from whichever scope of this thread owns it: for long-lived owners (weights, caches). */
+    public static <T extends Tensor> T detach(T t) {
+        for (TensorScope s : STACK.get()) if (s.release(t)) break;
+        return t;
+    }
 
     @Override public void close() {
         if (closed) return;

@@ -1,0 +1,604 @@
+package dev.lens4j.model;
+
+import dev.lens4j.backend.Activation;
+import dev.lens4j.backend.Backend;
+import dev.lens4j.backend.CpuBackend;
+import dev.lens4j.hooks.ActivationCache;
+import dev.lens4j.hooks.HookNames;
+import dev.lens4j.hooks.HookPoint;
+import dev.lens4j.hooks.Hooks;
+import dev.lens4j.hooks.Positions;
+import dev.lens4j.tensor.DType;
+import dev.lens4j.tensor.Tensor;
+import dev.lens4j.tensor.TensorScope;
+import dev.lens4j.tokenize.Tokenizer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+
+/**
+ * TransformerLens's HookedTransformer over a native {@link Backend}: one config-driven block covers GPT-2
+ * (LayerNorm, learned positions, GELU MLP) and Llama (RMSNorm, rotary, grouped-query attention, SwiGLU).
+ * Every TL hook point fires once per forward with TL's name and shape (see {@link HookNames#all}).
+ * Owns its weights; close() frees them.
+ */
+public final class HookedTransformer implements AutoCloseable {
+    private final Config cfg;
+    private final Weights weights;
+    private final Backend backend;
+    private final Tokenizer tokenizer;
+    private final Activation act;
+    private final Tensor rotaryCos, rotarySin;
+    private final List<String> hookNames;
+
+    public HookedTransformer(Config cfg, Weights weights, Tokenizer tokenizer, Backend backend) {
+        this.cfg = cfg.validate();
+        this.weights = weights;
+        this.backend = backend == null ? CpuBackend.get() : backend;
+        this.tokenizer = tokenizer;
+        this.act = Activation.of(cfg.actFn);
+        checkWeights();
+        if (cfg.isRotary()) {
+            Tensor[] t = rotaryTables(cfg);
+            rotaryCos = t[0];
+            rotarySin = t[1];
+        } else {
+            rotaryCos = rotarySin = null;
+        }
+        this.hookNames = List.copyOf(HookNames.all(cfg));
+    }
+
+    public HookedTransformer(Config cfg, Weights weights) { this(cfg, weights, null, null); }
+
+    public Config cfg() { return cfg; }
+    public Weights weights() { return weights; }
+    public Backend backend() { return backend; }
+    public Tokenizer tokenizer() {
+        if (tokenizer == null) throw new IllegalStateException("this model has no tokenizer: pass one when loading, or give token ids");
+        return tokenizer;
+    }
+    public boolean hasTokenizer() { return tokenizer != null; }
+
+    /** Every hook point name, in firing order (TL: model.hook_dict.keys()). */
+    public List<String> hookNames() { return hookNames; }
+
+    // ------------------------------------------------------------------------------------------ tokens
+
+    /** TL's to_tokens: BOS prepended when the config says so (the default). */
+    public int[] toTokens(String text) { return toTokens(text, cfg.defaultPrependBos); }
+
+    public int[] toTokens(String text, boolean prependBos) {
+        int[] ids = tokenizer().encode(text);
+        if (!prependBos) return ids;
+        int bos = tokenizer().bosTokenId().orElseThrow(() -> new IllegalStateException("tokenizer has no BOS token; use prependBos=false"));
+        int[] out = new int[ids.length + 1];
+        out[0] = bos;
+        System.arraycopy(ids, 0, out, 1, ids.length);
+        return out;
+    }
+
+    /** TL's to_str_tokens. */
+    public List<String> toStrTokens(String text) { return toStrTokens(toTokens(text)); }
+
+    public List<String> toStrTokens(String text, boolean prependBos) { return toStrTokens(toTokens(text, prependBos)); }
+
+    public List<String> toStrTokens(int[] tokens) {
+        List<String> out = new ArrayList<>(tokens.length);
+        for (int t : tokens) out.add(tokenizer().tokenString(t));
+        return out;
+    }
+
+    /** TL's to_string. */
+    public String toString(int[] tokens) { return tokenizer().decode(tokens); }
+
+    /** TL's to_single_token: the id of a text that must be exactly one token. */
+    public int toSingleToken(String text) {
+        int[] ids = tokenizer().encode(text);
+        if (ids.length != 1)
+            throw new IllegalArgumentException("'" + text + "' is " + ids.length + " tokens " + toStrTokens(ids) + ", not a single token");
+        return ids[0];
+    }
+
+    // ------------------------------------------------------------------------------------------ running
+
+    /** Options of one forward pass. */
+    public static final class RunOptions {
+        Hooks hooks = Hooks.none();
+        Predicate<String> cacheFilter;       // null: no cache
+        Positions cachePositions = Positions.all();
+        int stopAtLayer = -1;                // -1: run every block
+        boolean logitsLastOnly;
+        boolean noLogits;
+
+        public RunOptions hooks(Hooks h) { this.hooks = h == null ? Hooks.none() : h; return this; }
+        /** Cache the hook points the filter accepts (TL's names_filter). */
+        public RunOptions cache(Predicate<String> namesFilter) { this.cacheFilter = namesFilter; return this; }
+        public RunOptions cacheAll() { return cache(n -> true); }
+        public RunOptions cacheRegex(String regex) { Pattern p = Pattern.compile(regex); return cache(n -> p.matcher(n).find()); }
+        public RunOptions cacheNames(String... names) { List<String> l = List.of(names); return cache(l::contains); }
+        /** TL's pos_slice: keep only these positions in cached activations. */
+        public RunOptions cachePositions(Positions p) { this.cachePositions = p; return this; }
+        /** TL's stop_at_layer: run blocks 0..layer-1 and return the residual stream (no logits). */
+        public RunOptions stopAtLayer(int layer) { this.stopAtLayer = layer; return this; }
+        /** Unembed only the last position: logits [batch, 1, d_vocab_out]. */
+        public RunOptions logitsLastOnly(boolean b) { this.logitsLastOnly = b; return this; }
+        public RunOptions noLogits(boolean b) { this.noLogits = b; return this; }
+    }
+
+    /** What a forward pass returns; owns its tensors. */
+    public static final class Output implements AutoCloseable {
+        private Tensor logits;
+        private Tensor residual;
+        private final ActivationCache cache;
+
+        Output(ActivationCache cache) { this.cache = cache; }
+
+        /** [batch, pos, d_vocab_out] (pos = 1 with logitsLastOnly); null with stopAtLayer or noLogits. */
+        public Tensor logits() { return logits; }
+        /** The residual stream where the run stopped (stopAtLayer), [batch, pos, d_model]. */
+        public Tensor residual() { return residual; }
+        public ActivationCache cache() {
+            if (cache == null) throw new IllegalStateException("this run cached nothing: ask for a cache in RunOptions");
+            return cache;
+        }
+        /** Hand the logits to the caller (they survive close()). */
+        public Tensor takeLogits() { Tensor t = logits; logits = null; return t; }
+        public ActivationCache takeCache() { return cache; }
+
+        @Override public void close() {
+            if (logits != null) logits.close();
+            if (residual != null) residual.close();
+            if (cache != null) cache.close();
+        }
+    }
+
+    /** TL's model(tokens): logits [batch, pos, d_vocab_out], owned by the caller. */
+    public Tensor forward(int[]... tokens) {
+        try (Output o = run(tokens, new RunOptions())) { return o.takeLogits(); }
+    }
+
+    /** TL's run_with_cache: logits and every hook point. */
+    public Output runWithCache(int[]... tokens) { return run(tokens, new RunOptions().cacheAll()); }
+
+    public Output runWithCache(int[][] tokens, RunOptions options) {
+        if (options.cacheFilter == null) options.cacheAll();
+        return run(tokens, options);
+    }
+
+    /** TL's run_with_hooks: hooks live for this run only. Returns the logits, owned by the caller. */
+    public Tensor runWithHooks(int[][] tokens, Hooks hooks) {
+        try (Output o = run(tokens, new RunOptions().hooks(hooks))) { return o.takeLogits(); }
+    }
+
+    public Output run(int[][] tokens, RunOptions options) {
+        try (Tensor t = tokenTensor(tokens)) { return run(t, options); }
+    }
+
+    /** Tokens as an I32 tensor [batch, pos]; every row must have the same length. */
+    public Tensor tokenTensor(int[][] tokens) {
+        if (tokens == null || tokens.length == 0) throw new IllegalArgumentException("no token sequences given");
+        int seq = tokens[0].length;
+        int[] flat = new int[tokens.length * seq];
+        for (int b = 0; b < tokens.length; b++) {
+            if (tokens[b].length != seq)
+                throw new IllegalArgumentException("sequence " + b + " has " + tokens[b].length + " tokens, sequence 0 has " + seq + ": batches must be rectangular");
+            System.arraycopy(tokens[b], 0, flat, b * seq, seq);
+        }
+        return Tensor.ofInts(flat, tokens.length, seq);
+    }
+
+    /** The forward pass over tokens [batch, pos] (I32). */
+    public Output run(Tensor tokens, RunOptions o) {
+        validateTokens(tokens);
+        if (o.stopAtLayer > cfg.nLayers || o.stopAtLayer < -1)
+            throw new IllegalArgumentException("stop_at_layer " + o.stopAtLayer + " outside [0, " + cfg.nLayers + "]");
+        int B = (int) tokens.size(0), S = (int) tokens.size(1);
+        ActivationCache cache = o.cacheFilter == null ? null : new ActivationCache(o.cachePositions);
+        if (cache != null) o.cachePositions.resolve(S); // fail early on a bad position
+        Output out = new Output(cache);
+        boolean ok = false;
+        try (TensorScope scope = TensorScope.open()) {
+            Run r = new Run(o, cache, scope, B, S);
+            Tensor x = r.embed(tokens);
+            int last = o.stopAtLayer >= 0 ? o.stopAtLayer : cfg.nLayers;
+            for (int l = 0; l < last; l++) x = r.block(l, x);
+            if (o.stopAtLayer >= 0) {
+                out.residual = r.own(x);
+            } else if (!o.noLogits) {
+                out.logits = r.own(r.unembed(x));
+            }
+            ok = true;
+            return out;
+        } finally {
+            if (!ok) out.close();
+        }
+    }
+
+    private void validateTokens(Tensor tokens) {
+        if (tokens.dtype() != DType.I32 || tokens.rank() != 2)
+            throw new IllegalArgumentException("tokens must be an I32 tensor [batch, pos], got " + tokens.describe());
+        long S = tokens.size(1);
+        if (S == 0) throw new IllegalArgumentException("empty prompt: no tokens to run");
+        if (S > cfg.nCtx)
+            throw new IllegalArgumentException("prompt of " + S + " tokens is longer than the model's context n_ctx = " + cfg.nCtx);
+        int[] ids = tokens.toIntArray();
+        int V = cfg.dVocab;
+        for (int i = 0; i < ids.length; i++)
+            if (ids[i] < 0 || ids[i] >= V)
+                throw new IllegalArgumentException("token id " + ids[i] + " (sequence " + i / S + ", position " + i % S + ") is outside the vocabulary [0, " + V + ")");
+    }
+
+    /** State of one forward pass: hooks, cache, the scope that owns intermediates. */
+    private final class Run {
+        final RunOptions o;
+        final ActivationCache cache;
+        final TensorScope scope;
+        final int B, S;
+        final long N;
+
+        Run(RunOptions o, ActivationCache cache, TensorScope scope, int B, int S) {
+            this.o = o; this.cache = cache; this.scope = scope; this.B = B; this.S = S; this.N = (long) B * S;
+        }
+
+        boolean caching(String name) { return cache != null && o.cacheFilter.test(name); }
+        boolean hooked(String name) { return o.hooks.anyMatch(name); }
+        boolean wanted(String name) { return caching(name) || hooked(name); }
+
+        /** Runs the hooks at this point, then caches; returns the (possibly replaced) activation. */
+        Tensor fire(String name, int layer, Tensor t) {
+            Tensor cur = t;
+            if (!o.hooks.isEmpty()) {
+                HookPoint hp = new HookPoint(name, layer);
+                for (Hooks.Entry e : o.hooks.entries()) {
+                    if (!e.filter().test(name)) continue;
+                    Tensor r = e.fn().apply(cur, hp);
+                    if (r != null && r != cur) {
+                        if (!Arrays.equals(r.shape(), cur.shape()))
+                            throw new IllegalArgumentException("hook at " + name + " returned shape " + Arrays.toString(r.shape())
+                                    + ", expected " + Arrays.toString(cur.shape()));
+                        if (r.device() != null && !r.device().equals(backend.device()))
+                            throw new IllegalArgumentException("hook at " + name + " returned a tensor on " + r.device() + ", model runs on " + backend.device());
+                        cur = r;
+                    }
+                }
+            }
+            if (caching(name)) cache.put(name, snapshot(cur, name));
+            return cur;
+        }
+
+        /** The cached copy: the tensor itself when we own it whole (it is never written again), else a copy. */
+        private Tensor snapshot(Tensor t, String name) {
+            if (!cache.positions().isAll()) {
+                int dim = name.endsWith("hook_attn_scores") || name.endsWith("hook_pattern") ? 2 : 1;
+                int[] idx = cache.positions().resolve(S);
+                long[] shape = t.shape();
+                shape[dim] = idx.length;
+                Tensor out = Tensor.zeros(backend.device(), DType.F32, shape);
+                scope.release(out);
+                backend.gather(t, dim, idx, out);
+                return out;
+            }
+            if (!t.isView() && scope.release(t)) return t;
+            Tensor c = t.copy();
+            scope.release(c);
+            return c;
+        }
+
+        /** Hand a tensor out of the scope (copying views and tensors the scope no longer owns, e.g. cached ones). */
+        Tensor own(Tensor t) {
+            if (!t.isView() && scope.release(t)) return t;
+            Tensor c = t.copy();
+            scope.release(c);
+            return c;
+        }
+
+        Tensor z(long... shape) { return backend.zeros(shape); }
+
+        Tensor embed(Tensor tokens) {
+            long D = cfg.dModel;
+            Tensor e = z(B, S, D);
+            backend.embed(tokens, weights.W_E(), e);
+            e = fire(HookNames.EMBED, -1, e);
+            if (cfg.isRotary()) return e;
+            Tensor p = z(B, S, D);
+            backend.posEmbed(B, S, 0, weights.W_pos(), p);
+            p = fire(HookNames.POS_EMBED, -1, p);
+            Tensor x = z(B, S, D);
+            backend.add(e, p, x);
+            return x;
+        }
+
+        /** TL's LayerNorm / LayerNormPre / RMSNorm / RMSNormPre with hook_scale and hook_normalized. */
+        Tensor norm(String prefix, int layer, Tensor x, String wName, String bName) {
+            if (cfg.normalizationType == null) return x;
+            long D = cfg.dModel;
+            String scaleName = prefix + "hook_scale", normName = prefix + "hook_normalized";
+            if (hooked(scaleName))
+                throw new UnsupportedOperationException("hooks on " + scaleName + " are not supported (read it from the cache instead)");
+            Tensor scale = z(B, S, 1);
+            Tensor out = z(B, S, D);
+            float eps = (float) cfg.eps;
+            if (cfg.isLayerNorm()) {
+                Tensor w = cfg.hasNormWeights() ? weights.get(wName) : null;
+                Tensor b = cfg.hasNormWeights() ? weights.get(bName) : null;
+                backend.layerNorm(x, w, b, eps, out, scale);
+                fire(scaleName, layer, scale);
+                return fire(normName, layer, out);
+            }
+            Tensor w = cfg.hasNormWeights() ? weights.get(wName) : null;
+            if (w == null) {
+                backend.rmsNorm(x, null, eps, out, scale, null);
+                fire(scaleName, layer, scale);
+                return fire(normName, layer, out);
+            }
+            if (wanted(normName)) { // TL's RMS hook_normalized is before the weight
+                backend.rmsNorm(x, null, eps, out, scale, null);
+                fire(scaleName, layer, scale);
+                Tensor n = fire(normName, layer, out);
+                Tensor y = z(B, S, D);
+                backend.scaleCols(n, w, y);
+                return y;
+            }
+            backend.rmsNorm(x, w, eps, out, scale, null);
+            fire(scaleName, layer, scale);
+            return out;
+        }
+
+        /** [B, S, heads, d_head] = x @ W[h] + b[h] for every head (W [heads, d_model, d_head]). */
+        Tensor project(Tensor x, Tensor W, Tensor b, int heads) {
+            long D = cfg.dModel, H = cfg.dHead;
+            Tensor out = z(B, S, heads, H);
+            for (int h = 0; h < heads; h++)
+                backend.gemm(false, false, N, H, D, 1f, x, 0, D, W, h * D * H, H, 0f, out, h * H, heads * H, b, h * H);
+            return out;
+        }
+
+        Tensor block(int l, Tensor residPre) {
+            long D = cfg.dModel;
+            int nH = cfg.nHeads, nKv = cfg.nKvHeads();
+            Tensor resid = fire(HookNames.residPre(l), l, residPre);
+
+            // attention
+            Tensor a = norm("blocks." + l + ".ln1.", l, resid, Weights.ln(l, 1, "w"), Weights.ln(l, 1, "b"));
+            Tensor q = fire(HookNames.q(l), l, project(a, weights.W_Q(l), weights.b_Q(l), nH));
+            Tensor k = fire(HookNames.k(l), l, project(a, weights.W_K(l), weights.b_K(l), nKv));
+            Tensor v = fire(HookNames.v(l), l, project(a, weights.W_V(l), weights.b_V(l), nKv));
+            if (cfg.isRotary()) {
+                Tensor rq = z(q.shape()), rk = z(k.shape());
+                backend.rotary(q, cfg.rotaryDim(), 0, rotaryCos, rotarySin, cfg.rotaryAdjacentPairs, rq);
+                backend.rotary(k, cfg.rotaryDim(), 0, rotaryCos, rotarySin, cfg.rotaryAdjacentPairs, rk);
+                q = fire(HookNames.rotQ(l), l, rq);
+                k = fire(HookNames.rotK(l), l, rk);
+            }
+            float scale = (float) (1.0 / cfg.attnScale());
+            Tensor zt = z(B, S, nH, cfg.dHead);
+            String scoresName = HookNames.attnScores(l), patternName = HookNames.pattern(l);
+            if (hooked(scoresName) || hooked(patternName)) {
+                // split path: hooks may rewrite scores or pattern between the steps
+                Tensor scores = z(B, nH, S, S);
+                backend.attnScores(q, k, scale, scores);
+                scores = fire(scoresName, l, scores);
+                Tensor pattern = z(B, nH, S, S);
+                backend.softmax(scores, pattern);
+                pattern = fire(patternName, l, pattern);
+                backend.attnApply(pattern, v, zt);
+            } else {
+                // fused "hooked attention": scores and pattern are written only when cached
+                Tensor scores = caching(scoresName) ? z(B, nH, S, S) : null;
+                Tensor pattern = caching(patternName) ? z(B, nH, S, S) : null;
+                backend.attention(q, k, v, scale, zt, scores, pattern);
+                if (scores != null) fire(scoresName, l, scores);
+                if (pattern != null) fire(patternName, l, pattern);
+            }
+            zt = fire(HookNames.z(l), l, zt);
+            Tensor attnOut = z(B, S, D);
+            long HD = (long) nH * cfg.dHead;
+            // W_O [heads, d_head, d_model] is already the [heads*d_head, d_model] matrix z needs
+            backend.gemm(false, false, N, D, HD, 1f, zt, 0, HD, weights.W_O(l), 0, D, 0f, attnOut, 0, D, weights.b_O(l), 0);
+            attnOut = fire(HookNames.attnOut(l), l, attnOut);
+
+            if (cfg.attnOnly) {
+                Tensor post = z(B, S, D);
+                backend.add(resid, attnOut, post);
+                return fire(HookNames.residPost(l), l, post);
+            }
+            Tensor mid = z(B, S, D);
+            backend.add(resid, attnOut, mid);
+            mid = fire(HookNames.residMid(l), l, mid);
+
+            // MLP
+            Tensor m = norm("blocks." + l + ".ln2.", l, mid, Weights.ln(l, 2, "w"), Weights.ln(l, 2, "b"));
+            long F = cfg.dMlp;
+            Tensor post = z(B, S, F);
+            if (cfg.gatedMlp) {
+                // TL's GatedMLP: hook_pre = x @ W_gate, hook_pre_linear = x @ W_in, post = act(pre) * pre_linear + b_in
+                Tensor pre = z(B, S, F);
+                backend.linear(m, weights.W_gate(l), null, pre);
+                pre = fire(HookNames.mlpPre(l), l, pre);
+                Tensor lin = z(B, S, F);
+                backend.linear(m, weights.W_in(l), null, lin);
+                lin = fire(HookNames.mlpPreLinear(l), l, lin);
+                backend.gatedActivation(act, pre, lin, post);
+                backend.addBias(post, weights.b_in(l), post);
+            } else {
+                Tensor pre = z(B, S, F);
+                backend.linear(m, weights.W_in(l), weights.b_in(l), pre);
+                pre = fire(HookNames.mlpPre(l), l, pre);
+                backend.activation(act, pre, post);
+            }
+            post = fire(HookNames.mlpPost(l), l, post);
+            Tensor mlpOut = z(B, S, D);
+            backend.linear(post, weights.W_out(l), weights.b_out(l), mlpOut);
+            mlpOut = fire(HookNames.mlpOut(l), l, mlpOut);
+            Tensor residPost = z(B, S, D);
+            backend.add(mid, mlpOut, residPost);
+            return fire(HookNames.residPost(l), l, residPost);
+        }
+
+        Tensor unembed(Tensor x) {
+            Tensor h = norm("ln_final.", -1, x, "ln_final.w", "ln_final.b");
+            long D = cfg.dModel, V = cfg.dVocabOut();
+            if (o.logitsLastOnly) {
+                Tensor lastRows = z(B, 1, D);
+                backend.gather(h, 1, new int[] {S - 1}, lastRows);
+                Tensor logits = z(B, 1, V);
+                backend.linear(lastRows, weights.W_U(), weights.b_U(), logits);
+                return logits;
+            }
+            Tensor logits = z(B, S, V);
+            backend.linear(h, weights.W_U(), weights.b_U(), logits);
+            return logits;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ losses
+
+    /** TL's loss_per_token: next-token cross-entropy [batch, pos - 1], owned by the caller. */
+    public Tensor lossPerToken(int[]... tokens) {
+        try (Tensor t = tokenTensor(tokens); Output o = run(t, new RunOptions())) {
+            return lossPerToken(o.logits(), tokens);
+        }
+    }
+
+    /** Next-token cross-entropy of given logits [batch, pos, vocab] for tokens [batch][pos]. */
+    public Tensor lossPerToken(Tensor logits, int[][] tokens) {
+        int B = tokens.length, S = tokens[0].length;
+        if (S < 2) throw new IllegalArgumentException("loss needs at least 2 tokens per sequence, got " + S);
+        long V = logits.size(-1);
+        int[] targets = new int[B * S];
+        for (int b = 0; b < B; b++) for (int p = 0; p + 1 < S; p++) targets[b * S + p] = tokens[b][p + 1];
+        try (TensorScope s = TensorScope.open()) {
+            Tensor tt = Tensor.ofInts(targets, B * S);
+            Tensor all = backend.zeros(B * S);
+            backend.crossEntropy(logits.reshape(B * S, V), tt, all);
+            float[] a = all.toFloatArray();
+            float[] out = new float[B * (S - 1)];
+            for (int b = 0; b < B; b++) System.arraycopy(a, b * S, out, b * (S - 1), S - 1);
+            return s.keep(Tensor.of(out, B, S - 1));
+        }
+    }
+
+    /** TL's model(tokens, return_type="loss"): mean next-token cross-entropy. */
+    public double loss(int[]... tokens) {
+        try (Tensor l = lossPerToken(tokens)) {
+            double s = 0;
+            for (float v : l.toFloatArray()) s += v;
+            return s / l.numel();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ generation
+
+    /** Greedy continuation of a token sequence; stops early at EOS (when the tokenizer has one). */
+    public int[] generate(int[] tokens, int maxNewTokens) {
+        if (maxNewTokens < 0) throw new IllegalArgumentException("max_new_tokens must be >= 0, got " + maxNewTokens);
+        if (tokens.length == 0) throw new IllegalArgumentException("generation needs at least one token (e.g. BOS)");
+        int[] seq = tokens.clone();
+        int eos = tokenizer != null ? tokenizer.eosTokenId().orElse(-1) : -1;
+        for (int i = 0; i < maxNewTokens && seq.length < cfg.nCtx; i++) {
+            int next;
+            try (Output o = run(new int[][] {seq}, new RunOptions().logitsLastOnly(true))) {
+                next = argmax(o.logits().toFloatArray());
+            }
+            seq = Arrays.copyOf(seq, seq.length + 1);
+            seq[seq.length - 1] = next;
+            if (next == eos) break;
+        }
+        return seq;
+    }
+
+    /** Greedy text continuation (TL's generate with do_sample=False); returns only the new text. */
+    public String generate(String prompt, int maxNewTokens) {
+        int[] start = prompt.isEmpty() ? toTokens("", true) : toTokens(prompt);
+        int[] all = generate(start, maxNewTokens);
+        return tokenizer().decode(Arrays.copyOfRange(all, start.length, all.length));
+    }
+
+    static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+
+    // ------------------------------------------------------------------------------------------ test_prompt
+
+    /** TL's utils.test_prompt: the top-k next tokens after the prompt and the rank of the answer's first token. */
+    public TestPrompt testPrompt(String prompt, String answer, int topK) {
+        if (topK <= 0) throw new IllegalArgumentException("top-k must be > 0, got " + topK);
+        int[] promptTokens = toTokens(prompt);
+        int[] answerTokens = answer == null ? new int[0] : tokenizer().encode(answer);
+        float[] logits;
+        try (Output o = run(new int[][] {promptTokens}, new RunOptions().logitsLastOnly(true))) {
+            logits = o.logits().toFloatArray();
+        }
+        return TestPrompt.of(this, prompt, promptTokens, answer, answerTokens, logits, topK);
+    }
+
+    // ------------------------------------------------------------------------------------------ setup
+
+    private static Tensor[] rotaryTables(Config cfg) {
+        int half = cfg.rotaryDim() / 2, n = cfg.nCtx;
+        float[] c = new float[n * half], s = new float[n * half];
+        for (int p = 0; p < n; p++)
+            for (int i = 0; i < half; i++) {
+                double angle = p / Math.pow(cfg.rotaryBase, (double) i / half);
+                c[p * half + i] = (float) Math.cos(angle);
+                s[p * half + i] = (float) Math.sin(angle);
+            }
+        Tensor cos = TensorScope.detach(Tensor.of(c, n, half).named("rotary.cos"));
+        Tensor sin = TensorScope.detach(Tensor.of(s, n, half).named("rotary.sin"));
+        return new Tensor[] {cos, sin};
+    }
+
+    private void checkWeights() {
+        long D = cfg.dModel, H = cfg.dHead, nH = cfg.nHeads, nKv = cfg.nKvHeads(), F = cfg.dMlp;
+        need("embed.W_E", cfg.dVocab, D);
+        if (!cfg.isRotary()) need("pos_embed.W_pos", cfg.nCtx, D);
+        for (int l = 0; l < cfg.nLayers; l++) {
+            normWeights("blocks." + l + ".ln1.");
+            need(Weights.attn(l, "W_Q"), nH, D, H);
+            need(Weights.attn(l, "b_Q"), nH, H);
+            need(Weights.kvName(cfg, l, "W_K"), nKv, D, H);
+            need(Weights.kvName(cfg, l, "b_K"), nKv, H);
+            need(Weights.kvName(cfg, l, "W_V"), nKv, D, H);
+            need(Weights.kvName(cfg, l, "b_V"), nKv, H);
+            need(Weights.attn(l, "W_O"), nH, H, D);
+            need(Weights.attn(l, "b_O"), D);
+            if (cfg.attnOnly) continue;
+            normWeights("blocks." + l + ".ln2.");
+            need(Weights.mlp(l, "W_in"), D, F);
+            if (cfg.gatedMlp) need(Weights.mlp(l, "W_gate"), D, F);
+            need(Weights.mlp(l, "b_in"), F);
+            need(Weights.mlp(l, "W_out"), F, D);
+            need(Weights.mlp(l, "b_out"), D);
+        }
+        normWeights("ln_final.");
+        need("unembed.W_U", D, cfg.dVocabOut());
+        need("unembed.b_U", cfg.dVocabOut());
+    }
+
+    private void normWeights(String prefix) {
+        if ("LN".equals(cfg.normalizationType)) { need(prefix + "w", cfg.dModel); need(prefix + "b", cfg.dModel); }
+        if ("RMS".equals(cfg.normalizationType)) need(prefix + "w", cfg.dModel);
+    }
+
+    private void need(String name, long... shape) {
+        Tensor t = weights.getOrNull(name);
+        if (t == null) throw new IllegalArgumentException("model weights lack '" + name + "' " + Arrays.toString(shape));
+        if (!Arrays.equals(t.shape(), shape))
+            throw new IllegalArgumentException("weight '" + name + "' has shape " + Arrays.toString(t.shape()) + ", config needs " + Arrays.toString(shape));
+        if (!t.device().equals(backend.device()))
+            throw new IllegalArgumentException("weight '" + name + "' is on " + t.device() + ", backend runs on " + backend.device());
+    }
+
+    @Override public void close() {
+        weights.close();
+        if (rotaryCos != null) { rotaryCos.close(); rotarySin.close(); }
+        if (tokenizer != null) {
+            try { tokenizer.close(); } catch (Exception e) { throw new IllegalStateException(e); }
+        }
+    }
+}
