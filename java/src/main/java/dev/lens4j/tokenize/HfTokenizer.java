@@ -92,6 +92,8 @@ public final class HfTokenizer implements Tokenizer {
         if (pad == null) pad = eos;
 
         HuggingFaceTokenizer djl;
+        // lens4j never needs the network: keep DJL from its telemetry request (a user may still override)
+        if (System.getProperty("offline") == null) System.setProperty("offline", "true");
         try {
             djl = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(bytes), OPTIONS);
         } catch (IOException | RuntimeException e) {
