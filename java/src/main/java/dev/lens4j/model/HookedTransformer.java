@@ -53,6 +53,22 @@ public final class HookedTransformer implements AutoCloseable {
 
     public HookedTransformer(Config cfg, Weights weights) { this(cfg, weights, null, null); }
 
+    /** TL's from_pretrained (weights processed as TL's defaults) from a local checkpoint. */
+    public static HookedTransformer fromPretrained(java.nio.file.Path model) {
+        return Pretrained.load(model, null, dev.lens4j.load.LoadOptions.defaults(), null);
+    }
+
+    /** TL's from_pretrained_no_processing. */
+    public static HookedTransformer fromPretrainedNoProcessing(java.nio.file.Path model) {
+        return Pretrained.load(model, null, dev.lens4j.load.LoadOptions.noProcessing(), null);
+    }
+
+    /** From a local checkpoint with an explicit tokenizer (null: found beside the model), options and backend. */
+    public static HookedTransformer fromPretrained(java.nio.file.Path model, java.nio.file.Path tokenizer,
+                                                   dev.lens4j.load.LoadOptions options, Backend backend) {
+        return Pretrained.load(model, tokenizer, options, backend);
+    }
+
     public Config cfg() { return cfg; }
     public Weights weights() { return weights; }
     public Backend backend() { return backend; }

@@ -1,0 +1,47 @@
+package dev.lens4j.cli;
+
+import dev.lens4j.backend.CpuBackend;
+import dev.lens4j.load.RandomWeights;
+import dev.lens4j.model.Config;
+import dev.lens4j.model.HookedTransformer;
+import dev.lens4j.model.Shapes;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+
+@Command(name = "bench", description = "Tokens/s of a forward pass on random weights of a named shape (quick check; JMH in benchmarks/ for numbers to report).")
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--shape", defaultValue = "gpt2-small", description = "gpt2-small, gpt2-medium, llama-tiny, llama-small")
+    String shape;
+    @Option(names = "--batch", defaultValue = "8") int batch;
+    @Option(names = "--seq", defaultValue = "128") int seq;
+    @Option(names = "--mode", defaultValue = "forward", description = "forward | cache (every hook point)") String mode;
+    @Option(names = "--iters", defaultValue = "5") int iters;
+    @Option(names = "--threads", description = "native threads (default: all cores)") Integer threads;
+
+    @Override public Integer call() {
+        if (!mode.equals("forward") && !mode.equals("cache"))
+            throw new IllegalArgumentException("--mode must be forward or cache, got '" + mode + "'");
+        if (batch <= 0 || seq <= 0 || iters <= 0) throw new IllegalArgumentException("--batch, --seq and --iters must be > 0");
+        if (threads != null) CpuBackend.get().setNumThreads(threads);
+        Config cfg = Shapes.get(shape);
+        if (seq > cfg.nCtx) throw new IllegalArgumentException("--seq " + seq + " exceeds the shape's n_ctx " + cfg.nCtx);
+        var weights = cfg.isRotary() ? RandomWeights.llama(cfg, 1) : RandomWeights.gpt2(cfg, 1);
+        try (HookedTransformer model = new HookedTransformer(cfg, weights)) {
+            SplittableRandom r = new SplittableRandom(7);
+            int[][] tokens = new int[batch][seq];
+            for (int[] row : tokens) for (int i = 0; i < seq; i++) row[i] = r.nextInt(cfg.dVocab);
+            var opts = new HookedTransformer.RunOptions();
+            if (mode.equals("cache")) opts.cacheAll();
+            try (var o = model.run(tokens, opts)) { /* warm-up */ }
+            long t0 = System.nanoTime();
+            for (int i = 0; i < iters; i++) try (var o = model.run(tokens, opts)) { /* timed */ }
+            double secs = (System.nanoTime() - t0) / 1e9;
+            System.out.printf("%s %s batch %d x seq %d, %d threads: %.1f tokens/s (%.1f ms per pass)%n", shape, mode, batch, seq,
+                    CpuBackend.get().numThreads(), (double) batch * seq * iters / secs, 1000 * secs / iters);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,32 @@
+package dev.lens4j.cli;
+
+import dev.lens4j.backend.CpuBackend;
+import dev.lens4j.load.LoadOptions;
+import dev.lens4j.model.HookedTransformer;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+
+/** Options shared by every command that loads a model. */
+final class ModelOptions {
+    @Option(names = "--model", required = true, paramLabel = "MODEL",
+            description = "Hugging Face checkpoint directory (config.json + *.safetensors) or llama2.c .bin")
+    Path model;
+
+    @Option(names = "--tokenizer", paramLabel = "FILE",
+            description = "tokenizer.json or llama2.c tokenizer .bin (default: found beside the model)")
+    Path tokenizer;
+
+    @Option(names = "--no-process-weights",
+            description = "load without TransformerLens's weight processing (from_pretrained_no_processing)")
+    boolean noProcessWeights;
+
+    @Option(names = "--threads", paramLabel = "N", description = "native threads (default: all cores)")
+    Integer threads;
+
+    HookedTransformer load() {
+        if (threads != null) CpuBackend.get().setNumThreads(threads);
+        LoadOptions opts = noProcessWeights ? LoadOptions.noProcessing() : LoadOptions.defaults();
+        return HookedTransformer.fromPretrained(model, tokenizer, opts, CpuBackend.get());
+    }
+}
