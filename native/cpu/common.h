@@ -12,9 +12,10 @@
 static constexpr int64_t L4J_PAR_MIN = 1 << 14;
 
 // exp(x) by range reduction to 2^n * e^r, |r| <= ln2/2, degree-6 polynomial: relative error ~2e-7.
-// Written branch-free so GCC vectorises loops that call it (libm's expf would stay scalar).
+// 2^n is applied as two normal factors, so large x overflows to +inf and very negative x (or -inf)
+// underflows through denormals to 0, as expf does. Branch-free so GCC vectorises callers.
 static inline float l4j_exp(float x) {
-    x = x < -87.3f ? -87.3f : (x > 88.0f ? 88.0f : x);
+    x = x < -110.0f ? -110.0f : (x > 89.0f ? 89.0f : x);
     const float n = std::floor(x * 1.44269504088896341f + 0.5f);
     const float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
     float p = 1.0f / 720.0f;
@@ -24,10 +25,12 @@ static inline float l4j_exp(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    const int32_t ni = (int32_t)n, n1 = ni >> 1, n2 = ni - n1;  // n in [-159, 128]
+    const int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
+    float s1, s2;
+    std::memcpy(&s1, &b1, sizeof s1);
+    std::memcpy(&s2, &b2, sizeof s2);
+    return p * s1 * s2;
 }
 
 static inline float l4j_tanh(float x) {

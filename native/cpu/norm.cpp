@@ -17,6 +17,7 @@ extern "C" int l4j_layernorm(int64_t rows, int64_t d, const float *x, const floa
         if (scale) scale[r] = s;
         if (w && b)      for (int64_t i = 0; i < d; i++) o[i] = (xr[i] - mean) * inv * w[i] + b[i];
         else if (w)      for (int64_t i = 0; i < d; i++) o[i] = (xr[i] - mean) * inv * w[i];
+        else if (b)      for (int64_t i = 0; i < d; i++) o[i] = (xr[i] - mean) * inv + b[i];
         else             for (int64_t i = 0; i < d; i++) o[i] = (xr[i] - mean) * inv;
     }
     return L4J_OK;

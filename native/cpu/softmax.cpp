@@ -7,13 +7,12 @@ inline float row_max(const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
     return m;
 }
-// log(sum(exp(x - max))) + max, in double for the sum so long vocabularies keep precision
-inline float logsumexp(const float *x, int64_t n) {
-    const float m = row_max(x, n);
-    if (m == -std::numeric_limits<float>::infinity()) return m;
+// log(sum(exp(x - max))), summed in double so long vocabularies keep precision. Callers form
+// (x - max) - lse rather than x - (max + lse): that keeps precision for large logits, as torch does.
+inline float log_sum_exp_shifted(const float *x, int64_t n, float m) {
     double s = 0;
     for (int64_t i = 0; i < n; i++) s += l4j_exp(x[i] - m);
-    return m + (float)std::log(s);
+    return (float)std::log(s);
 }
 }  // namespace
 
@@ -36,8 +35,9 @@ extern "C" int l4j_log_softmax(int64_t rows, int64_t n, const float *x, float *o
     L4J_CHECK(rows >= 0 && n > 0 && x && out);
 #pragma omp parallel for schedule(static) if (rows * n > L4J_PAR_MIN)
     for (int64_t r = 0; r < rows; r++) {
-        const float lse = logsumexp(x + r * n, n);
-        for (int64_t i = 0; i < n; i++) out[r * n + i] = x[r * n + i] - lse;
+        const float *xr = x + r * n;
+        const float m = row_max(xr, n), lse = log_sum_exp_shifted(xr, n, m);
+        for (int64_t i = 0; i < n; i++) out[r * n + i] = (xr[i] - m) - lse;
     }
     return L4J_OK;
 }
@@ -47,6 +47,10 @@ extern "C" int l4j_cross_entropy(int64_t rows, int64_t n, const float *logits, c
     for (int64_t r = 0; r < rows; r++)
         if (targets[r] < 0 || targets[r] >= n) return L4J_ERR_RANGE;
 #pragma omp parallel for schedule(static) if (rows * n > L4J_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) loss[r] = logsumexp(logits + r * n, n) - logits[r * n + targets[r]];
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = logits + r * n;
+        const float m = row_max(xr, n);
+        loss[r] = log_sum_exp_shifted(xr, n, m) - (xr[targets[r]] - m);
+    }
     return L4J_OK;
 }

@@ -72,7 +72,8 @@ public final class CpuBackend implements Backend {
         span("gemm", "A", A, offA, aRows, aCols, lda);
         span("gemm", "B", B, offB, bRows, bCols, ldb);
         span("gemm", "C", C, offC, M, N, ldc);
-        if (bias != null && offBias + N > bias.numel()) throw new IllegalArgumentException("gemm: bias " + bias.describe() + " too small for N=" + N);
+        if (bias != null && (offBias < 0 || offBias + N > bias.numel()))
+            throw new IllegalArgumentException("gemm: bias " + bias.describe() + " too small for N=" + N + " at offset " + offBias);
         check(CpuKernels.l4j_gemm(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, f(A, offA), lda, f(B, offB), ldb,
                 beta, f(C, offC), ldc, f(bias, offBias)), "gemm");
     }
