@@ -33,6 +33,8 @@ public final class HookedTransformer implements AutoCloseable {
     private final Activation act;
     private final Tensor rotaryCos, rotarySin;
     private final List<String> hookNames;
+    // W_Q / W_K / W_V repacked as [d_model, heads * d_head] so each projection is one GEMM, not one per head
+    private Tensor[] packedQ, packedK, packedV;
 
     public HookedTransformer(Config cfg, Weights weights, Tokenizer tokenizer, Backend backend) {
         this.cfg = cfg.validate();
@@ -49,6 +51,42 @@ public final class HookedTransformer implements AutoCloseable {
             rotaryCos = rotarySin = null;
         }
         this.hookNames = List.copyOf(HookNames.all(cfg));
+        weightsChanged();
+    }
+
+    /**
+     * Rebuild what the forward pass derives from the weights (packed attention projections). Call after editing
+     * W_Q, W_K or W_V in place; the other weights are read directly.
+     */
+    public void weightsChanged() {
+        closePacked();
+        int L = cfg.nLayers;
+        packedQ = new Tensor[L]; packedK = new Tensor[L]; packedV = new Tensor[L];
+        for (int l = 0; l < L; l++) {
+            packedQ[l] = pack(weights.W_Q(l));
+            packedK[l] = pack(weights.W_K(l));
+            packedV[l] = pack(weights.W_V(l));
+        }
+    }
+
+    /** [heads, d_model, d_head] -> [d_model, heads * d_head]. */
+    private Tensor pack(Tensor w) {
+        int H = (int) w.size(0), D = (int) w.size(1), dh = (int) w.size(2);
+        float[] src = w.toFloatArray(), dst = new float[src.length];
+        for (int h = 0; h < H; h++)
+            for (int d = 0; d < D; d++)
+                System.arraycopy(src, (h * D + d) * dh, dst, d * H * dh + h * dh, dh);
+        Tensor t = TensorScope.detach(Tensor.of(dst, D, (long) H * dh));
+        if (!backend.device().isCpu()) {
+            try (t) { return TensorScope.detach(t.to(backend.device())); }
+        }
+        return t;
+    }
+
+    private void closePacked() {
+        if (packedQ == null) return;
+        for (Tensor[] ts : new Tensor[][] {packedQ, packedK, packedV}) for (Tensor t : ts) if (t != null) t.close();
+        packedQ = packedK = packedV = null;
     }
 
     public HookedTransformer(Config cfg, Weights weights) { this(cfg, weights, null, null); }
@@ -363,12 +401,10 @@ public final class HookedTransformer implements AutoCloseable {
             return out;
         }
 
-        /** [B, S, heads, d_head] = x @ W[h] + b[h] for every head (W [heads, d_model, d_head]). */
-        Tensor project(Tensor x, Tensor W, Tensor b, int heads) {
-            long D = cfg.dModel, H = cfg.dHead;
-            Tensor out = z(B, S, heads, H);
-            for (int h = 0; h < heads; h++)
-                backend.gemm(false, false, N, H, D, 1f, x, 0, D, W, h * D * H, H, 0f, out, h * H, heads * H, b, h * H);
+        /** [B, S, heads, d_head] = x @ W + b with W packed [d_model, heads * d_head] and b [heads, d_head]. */
+        Tensor project(Tensor x, Tensor packed, Tensor b, int heads) {
+            Tensor out = z(B, S, heads, cfg.dHead);
+            backend.linear(x, packed, b, out);
             return out;
         }
 
@@ -379,9 +415,9 @@ public final class HookedTransformer implements AutoCloseable {
 
             // attention
             Tensor a = norm("blocks." + l + ".ln1.", l, resid, Weights.ln(l, 1, "w"), Weights.ln(l, 1, "b"));
-            Tensor q = fire(HookNames.q(l), l, project(a, weights.W_Q(l), weights.b_Q(l), nH));
-            Tensor k = fire(HookNames.k(l), l, project(a, weights.W_K(l), weights.b_K(l), nKv));
-            Tensor v = fire(HookNames.v(l), l, project(a, weights.W_V(l), weights.b_V(l), nKv));
+            Tensor q = fire(HookNames.q(l), l, project(a, packedQ[l], weights.b_Q(l), nH));
+            Tensor k = fire(HookNames.k(l), l, project(a, packedK[l], weights.b_K(l), nKv));
+            Tensor v = fire(HookNames.v(l), l, project(a, packedV[l], weights.b_V(l), nKv));
             if (cfg.isRotary()) {
                 Tensor rq = z(q.shape()), rk = z(k.shape());
                 backend.rotary(q, cfg.rotaryDim(), 0, rotaryCos, rotarySin, cfg.rotaryAdjacentPairs, rq);
@@ -611,6 +647,7 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     @Override public void close() {
+        closePacked();
         weights.close();
         if (rotaryCos != null) { rotaryCos.close(); rotarySin.close(); }
         if (tokenizer != null) {
