@@ -33,6 +33,7 @@ public final class HookedTransformer implements AutoCloseable {
     private final Activation act;
     private final Tensor rotaryCos, rotarySin;
     private final List<String> hookNames;
+    private volatile boolean closed;
 
     public HookedTransformer(Config cfg, Weights weights, Tokenizer tokenizer, Backend backend) {
         this.cfg = cfg.validate();
@@ -192,6 +193,7 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** The forward pass over tokens [batch, pos] (I32). */
     public Output run(Tensor tokens, RunOptions o) {
+        if (closed) throw new IllegalStateException("model '" + cfg.modelName + "' is closed (its weights are freed)");
         validateTokens(tokens);
         if (o.stopAtLayer > cfg.nLayers || o.stopAtLayer < -1)
             throw new IllegalArgumentException("stop_at_layer " + o.stopAtLayer + " outside [0, " + cfg.nLayers + "]");
@@ -595,6 +597,8 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     @Override public void close() {
+        if (closed) return;
+        closed = true;
         weights.close();
         if (rotaryCos != null) { rotaryCos.close(); rotarySin.close(); }
         if (tokenizer != null) {
