@@ -35,6 +35,7 @@ public final class HookedTransformer implements AutoCloseable {
     private final List<String> hookNames;
     // W_Q / W_K / W_V repacked as [d_model, heads * d_head] so each projection is one GEMM, not one per head
     private Tensor[] packedQ, packedK, packedV;
+    private volatile boolean closed;
 
     public HookedTransformer(Config cfg, Weights weights, Tokenizer tokenizer, Backend backend) {
         this.cfg = cfg.validate();
@@ -246,6 +247,7 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** The forward pass over tokens [batch, pos] (I32). */
     public Output run(Tensor tokens, RunOptions o) {
+        if (closed) throw new IllegalStateException("model '" + cfg.modelName + "' is closed (its weights are freed)");
         validateTokens(tokens);
         if (o.stopAtLayer > cfg.nLayers || o.stopAtLayer < -1)
             throw new IllegalArgumentException("stop_at_layer " + o.stopAtLayer + " outside [0, " + cfg.nLayers + "]");
@@ -647,6 +649,8 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     @Override public void close() {
+        if (closed) return;
+        closed = true;
         closePacked();
         weights.close();
         if (rotaryCos != null) { rotaryCos.close(); rotarySin.close(); }
