@@ -1,0 +1,357 @@
+package dev.lens4j.load;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lens4j.model.Config;
+import dev.lens4j.model.Weights;
+import dev.lens4j.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Loads a Hugging Face checkpoint directory (config.json plus model.safetensors, or shards listed in
+ * model.safetensors.index.json) into TransformerLens's config and canonical weights, as TL's
+ * convert_hf_model_config and convert_gpt2_weights / convert_llama_weights do. F32, F16 and BF16 files all load as F32.
+ * <p>Families: {@code gpt2}; {@code llama} and {@code mistral} (Mistral's sliding window is not modelled: attention is
+ * full-causal, which matches Mistral only up to sliding_window tokens).
+ */
+public final class HfCheckpoint {
+    public static final List<String> SUPPORTED_MODEL_TYPES = List.of("gpt2", "llama", "mistral");
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private HfCheckpoint() {}
+
+    public static Checkpoint load(Path dir) { return load(dir, LoadOptions.defaults()); }
+
+    public static Checkpoint load(Path dir, LoadOptions options) {
+        JsonNode hf = readConfigJson(dir);
+        Config cfg = configFrom(dir, hf);
+        Weights w = new Weights();
+        try (Source src = Source.open(dir)) {
+            switch (modelType(dir, hf)) {
+                case "gpt2" -> loadGpt2(cfg, hf, src, w);
+                default -> loadLlama(cfg, hf, src, w);
+            }
+            if (options.processWeights()) WeightProcessing.process(cfg, w, options);
+            return new Checkpoint(cfg, w);
+        } catch (RuntimeException e) {
+            w.close();
+            throw e;
+        }
+    }
+
+    /** The TransformerLens config of a checkpoint directory, without reading any weights. */
+    public static Config readConfig(Path dir) { return configFrom(dir, readConfigJson(dir)); }
+
+    // ---------------------------------------------------------------- config
+
+    static JsonNode readConfigJson(Path dir) {
+        Path f = dir.resolve("config.json");
+        if (!Files.isDirectory(dir)) throw new CheckpointException(dir + ": no such checkpoint directory");
+        if (!Files.isRegularFile(f)) throw new CheckpointException(f + ": missing (a Hugging Face checkpoint directory has a config.json)");
+        try {
+            JsonNode n = JSON.readTree(f.toFile());
+            if (n == null || !n.isObject()) throw new CheckpointException(f + ": not a JSON object");
+            return n;
+        } catch (IOException e) {
+            throw new CheckpointException(f + ": not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    private static String modelType(Path dir, JsonNode hf) {
+        JsonNode t = hf.get("model_type");
+        if (t == null || !t.isTextual())
+            throw new CheckpointException(dir.resolve("config.json") + ": no model_type (supported: " + String.join(", ", SUPPORTED_MODEL_TYPES) + ")");
+        String s = t.asText();
+        if (!SUPPORTED_MODEL_TYPES.contains(s))
+            throw new CheckpointException(dir.resolve("config.json") + ": unsupported model_type '" + s + "' (supported: "
+                + String.join(", ", SUPPORTED_MODEL_TYPES) + ")");
+        return s;
+    }
+
+    static Config configFrom(Path dir, JsonNode hf) {
+        String type = modelType(dir, hf);
+        Path f = dir.resolve("config.json");
+        Config c = new Config();
+        c.modelName = text(hf, "_name_or_path", dir.getFileName() == null ? dir.toString() : dir.getFileName().toString());
+        if (c.modelName.isEmpty()) c.modelName = String.valueOf(dir.getFileName());
+        c.tokenizerName = Files.isRegularFile(dir.resolve("tokenizer.json")) ? dir.toString() : text(hf, "_name_or_path", null);
+        if (type.equals("gpt2")) {
+            c.originalArchitecture = "GPT2LMHeadModel";
+            c.dModel = reqInt(f, hf, "n_embd");
+            c.nLayers = reqInt(f, hf, "n_layer");
+            c.nHeads = reqInt(f, hf, "n_head");
+            c.nCtx = hf.has("n_positions") ? reqInt(f, hf, "n_positions") : reqInt(f, hf, "n_ctx");
+            c.dVocab = reqInt(f, hf, "vocab_size");
+            c.eps = num(f, hf, "layer_norm_epsilon", 1e-5);
+            c.actFn = text(hf, "activation_function", "gelu_new");
+            JsonNode inner = hf.get("n_inner");
+            c.dMlp = inner == null || inner.isNull() ? 4 * c.dModel : reqInt(f, hf, "n_inner");
+            if (c.nHeads <= 0 || c.dModel % c.nHeads != 0)
+                throw new CheckpointException(f + ": n_embd " + c.dModel + " is not a multiple of n_head " + c.nHeads);
+            c.dHead = c.dModel / c.nHeads;
+            c.normalizationType = "LN";
+            c.positionalEmbeddingType = "standard";
+            if (hf.path("scale_attn_by_inverse_layer_idx").asBoolean(false))
+                throw new CheckpointException(f + ": scale_attn_by_inverse_layer_idx=true is not supported");
+        } else {
+            c.originalArchitecture = hf.path("architectures").path(0).asText(type.equals("mistral") ? "MistralForCausalLM" : "LlamaForCausalLM");
+            c.dModel = reqInt(f, hf, "hidden_size");
+            c.nLayers = reqInt(f, hf, "num_hidden_layers");
+            c.nHeads = reqInt(f, hf, "num_attention_heads");
+            int kv = hf.has("num_key_value_heads") && !hf.get("num_key_value_heads").isNull() ? reqInt(f, hf, "num_key_value_heads") : c.nHeads;
+            // TL keeps n_key_value_heads None (plain W_K names) when every query head has its own kv head
+            c.nKeyValueHeads = kv == c.nHeads ? null : kv;
+            c.dMlp = reqInt(f, hf, "intermediate_size");
+            c.dVocab = reqInt(f, hf, "vocab_size");
+            c.nCtx = reqInt(f, hf, "max_position_embeddings");
+            if (c.nHeads <= 0) throw new CheckpointException(f + ": num_attention_heads must be > 0");
+            c.dHead = hf.has("head_dim") && !hf.get("head_dim").isNull() ? reqInt(f, hf, "head_dim") : c.dModel / c.nHeads;
+            if (!hf.has("head_dim") && c.dModel % c.nHeads != 0)
+                throw new CheckpointException(f + ": hidden_size " + c.dModel + " is not a multiple of num_attention_heads " + c.nHeads);
+            c.eps = num(f, hf, "rms_norm_eps", 1e-6);
+            c.rotaryBase = num(f, hf, "rope_theta", 10000);
+            c.actFn = text(hf, "hidden_act", "silu");
+            JsonNode scaling = hf.get("rope_scaling");
+            if (scaling != null && !scaling.isNull())
+                throw new CheckpointException(f + ": rope_scaling " + scaling + " is not supported");
+            if (hf.path("mlp_bias").asBoolean(false)) throw new CheckpointException(f + ": mlp_bias=true is not supported");
+            c.normalizationType = "RMS";
+            c.positionalEmbeddingType = "rotary";
+            c.rotaryDim = c.dHead;
+            c.rotaryAdjacentPairs = false; // HF stores q/k permuted for rotate-half
+            c.gatedMlp = true;
+            c.finalRms = true;
+        }
+        try {
+            return c.validate();
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException(f + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static int reqInt(Path f, JsonNode hf, String key) {
+        JsonNode v = hf.get(key);
+        if (v == null || v.isNull()) throw new CheckpointException(f + ": missing '" + key + "'");
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() <= 0)
+            throw new CheckpointException(f + ": '" + key + "' must be a positive integer, got " + v);
+        return v.asInt();
+    }
+
+    private static double num(Path f, JsonNode hf, String key, double def) {
+        JsonNode v = hf.get(key);
+        if (v == null || v.isNull()) return def;
+        if (!v.isNumber()) throw new CheckpointException(f + ": '" + key + "' must be a number, got " + v);
+        return v.asDouble();
+    }
+
+    private static String text(JsonNode hf, String key, String def) {
+        JsonNode v = hf.get(key);
+        return v == null || !v.isTextual() ? def : v.asText();
+    }
+
+    // ---------------------------------------------------------------- GPT-2
+
+    private static void loadGpt2(Config c, JsonNode hf, Source src, Weights w) {
+        // hub files have bare names (h.0.attn...), save_pretrained writes transformer.h.0...
+        String p = src.has("transformer.wte.weight") ? "transformer." : "";
+        int d = c.dModel, n = c.nHeads, dh = c.dHead, f = c.dMlp;
+        Tensor wte = src.read(p + "wte.weight", c.dVocab, d);
+        w.put("embed.W_E", wte);
+        w.put("pos_embed.W_pos", src.read(p + "wpe.weight", c.nCtx, d));
+        for (int l = 0; l < c.nLayers; l++) {
+            String h = p + "h." + l + ".";
+            w.put(Weights.ln(l, 1, "w"), src.read(h + "ln_1.weight", d));
+            w.put(Weights.ln(l, 1, "b"), src.read(h + "ln_1.bias", d));
+            try (Tensor qkv = src.read(h + "attn.c_attn.weight", d, 3L * d)) {
+                // Conv1D stores (in, out); columns [k d, (k+1) d) are Q, K, V, each 'm (i h) -> i m h'
+                String[] names = {"W_Q", "W_K", "W_V"};
+                for (int k = 0; k < 3; k++) {
+                    Tensor t = Tensor.zeros(n, d, dh);
+                    HostMemory.strided(HostMemory.floats(qkv), (long) k * d, new long[] {dh, 3L * d, 1},
+                        HostMemory.floats(t), 0, new long[] {(long) d * dh, dh, 1}, new int[] {n, d, dh});
+                    w.put(Weights.attn(l, names[k]), t);
+                }
+            }
+            try (Tensor qkvb = src.read(h + "attn.c_attn.bias", 3L * d)) {
+                String[] names = {"b_Q", "b_K", "b_V"};
+                for (int k = 0; k < 3; k++) w.put(Weights.attn(l, names[k]), slice(qkvb, (long) k * d, n, dh));
+            }
+            try (Tensor o = src.read(h + "attn.c_proj.weight", d, d)) {
+                w.put(Weights.attn(l, "W_O"), copyAs(o, n, dh, d)); // '(i h) m -> i h m' is a reshape
+            }
+            w.put(Weights.attn(l, "b_O"), src.read(h + "attn.c_proj.bias", d));
+            w.put(Weights.ln(l, 2, "w"), src.read(h + "ln_2.weight", d));
+            w.put(Weights.ln(l, 2, "b"), src.read(h + "ln_2.bias", d));
+            w.put(Weights.mlp(l, "W_in"), src.read(h + "mlp.c_fc.weight", d, f));
+            w.put(Weights.mlp(l, "b_in"), src.read(h + "mlp.c_fc.bias", f));
+            w.put(Weights.mlp(l, "W_out"), src.read(h + "mlp.c_proj.weight", f, d));
+            w.put(Weights.mlp(l, "b_out"), src.read(h + "mlp.c_proj.bias", d));
+        }
+        w.put("ln_final.w", src.read(p + "ln_f.weight", d));
+        w.put("ln_final.b", src.read(p + "ln_f.bias", d));
+        boolean tied = hf.path("tie_word_embeddings").asBoolean(true);
+        if (!tied && src.has("lm_head.weight")) {
+            try (Tensor lm = src.read("lm_head.weight", c.dVocab, d)) { w.put("unembed.W_U", HostMemory.transpose(lm)); }
+        } else {
+            w.put("unembed.W_U", HostMemory.transpose(wte));
+        }
+        w.put("unembed.b_U", Tensor.zeros(c.dVocabOut()));
+    }
+
+    // ---------------------------------------------------------------- Llama / Mistral
+
+    private static void loadLlama(Config c, JsonNode hf, Source src, Weights w) {
+        String p = src.has("model.embed_tokens.weight") ? "model." : "";
+        int d = c.dModel, n = c.nHeads, kv = c.nKvHeads(), dh = c.dHead, f = c.dMlp;
+        Tensor emb = src.read(p + "embed_tokens.weight", c.dVocab, d);
+        w.put("embed.W_E", emb);
+        for (int l = 0; l < c.nLayers; l++) {
+            String h = p + "layers." + l + ".";
+            w.put(Weights.ln(l, 1, "w"), src.read(h + "input_layernorm.weight", d));
+            w.put(Weights.attn(l, "W_Q"), headsFromRows(src, h + "self_attn.q_proj.weight", n, dh, d));
+            w.put(Weights.kvName(c, l, "W_K"), headsFromRows(src, h + "self_attn.k_proj.weight", kv, dh, d));
+            w.put(Weights.kvName(c, l, "W_V"), headsFromRows(src, h + "self_attn.v_proj.weight", kv, dh, d));
+            w.put(Weights.attn(l, "b_Q"), optionalBias(src, h + "self_attn.q_proj.bias", n, dh));
+            w.put(Weights.kvName(c, l, "b_K"), optionalBias(src, h + "self_attn.k_proj.bias", kv, dh));
+            w.put(Weights.kvName(c, l, "b_V"), optionalBias(src, h + "self_attn.v_proj.bias", kv, dh));
+            try (Tensor o = src.read(h + "self_attn.o_proj.weight", d, (long) n * dh)) {
+                // Linear stores (out, in): 'm (n h) -> n h m' is the transpose, viewed as [n, h, m]
+                w.put(Weights.attn(l, "W_O"), HostMemory.transpose(o, n, dh, d));
+            }
+            w.put(Weights.attn(l, "b_O"), src.has(h + "self_attn.o_proj.bias") ? src.read(h + "self_attn.o_proj.bias", d) : Tensor.zeros(d));
+            w.put(Weights.ln(l, 2, "w"), src.read(h + "post_attention_layernorm.weight", d));
+            w.put(Weights.mlp(l, "W_in"), transposed(src, h + "mlp.up_proj.weight", f, d));
+            w.put(Weights.mlp(l, "W_gate"), transposed(src, h + "mlp.gate_proj.weight", f, d));
+            w.put(Weights.mlp(l, "b_in"), Tensor.zeros(f));
+            w.put(Weights.mlp(l, "W_out"), transposed(src, h + "mlp.down_proj.weight", d, f));
+            w.put(Weights.mlp(l, "b_out"), Tensor.zeros(d));
+        }
+        w.put("ln_final.w", src.read(p + "norm.weight", d));
+        // HF ties lm_head to embed_tokens when tie_word_embeddings is set, whatever the file holds
+        boolean tied = hf.path("tie_word_embeddings").asBoolean(false);
+        if (tied) w.put("unembed.W_U", HostMemory.transpose(emb));
+        else w.put("unembed.W_U", transposed(src, "lm_head.weight", c.dVocab, d));
+        w.put("unembed.b_U", Tensor.zeros(c.dVocabOut()));
+    }
+
+    /** q/k/v_proj [(n h), m] -> [n, m, h]. */
+    private static Tensor headsFromRows(Source src, String name, int n, int dh, int d) {
+        try (Tensor t = src.read(name, (long) n * dh, d)) {
+            Tensor out = Tensor.zeros(n, d, dh);
+            HostMemory.strided(HostMemory.floats(t), 0, new long[] {(long) dh * d, 1, d},
+                HostMemory.floats(out), 0, new long[] {(long) d * dh, dh, 1}, new int[] {n, d, dh});
+            return out;
+        }
+    }
+
+    private static Tensor transposed(Source src, String name, long rows, long cols) {
+        try (Tensor t = src.read(name, rows, cols)) { return HostMemory.transpose(t); }
+    }
+
+    private static Tensor optionalBias(Source src, String name, int n, int dh) {
+        if (!src.has(name)) return Tensor.zeros(n, dh);
+        try (Tensor t = src.read(name, (long) n * dh)) { return copyAs(t, n, dh); }
+    }
+
+    /** Elements [start, start + numel(shape)) of t as a new owning tensor (never a view: Weights must own its memory). */
+    private static Tensor slice(Tensor t, long start, long... shape) {
+        Tensor out = Tensor.zeros(shape);
+        HostMemory.floats(out).put(0, HostMemory.floats(t), (int) start, (int) out.numel());
+        return out;
+    }
+
+    private static Tensor copyAs(Tensor t, long... shape) {
+        Tensor out = Tensor.zeros(shape);
+        out.copyFrom(t);
+        return out;
+    }
+
+    // ---------------------------------------------------------------- files
+
+    /** The tensors of one checkpoint, from a single file or shards. */
+    static final class Source implements AutoCloseable {
+        private final Path dir;
+        private final Map<String, SafeTensors> byName = new LinkedHashMap<>();
+        private final Map<String, SafeTensors> files = new LinkedHashMap<>();
+
+        private Source(Path dir) { this.dir = dir; }
+
+        static Source open(Path dir) {
+            Source s = new Source(dir);
+            try {
+                Path single = dir.resolve("model.safetensors");
+                Path index = dir.resolve("model.safetensors.index.json");
+                if (Files.isRegularFile(single)) {
+                    SafeTensors st = s.file("model.safetensors");
+                    for (String n : st.names()) s.byName.put(n, st);
+                } else if (Files.isRegularFile(index)) {
+                    JsonNode idx;
+                    try { idx = JSON.readTree(index.toFile()); } catch (IOException e) {
+                        throw new CheckpointException(index + ": not valid JSON: " + e.getMessage(), e);
+                    }
+                    JsonNode map = idx == null ? null : idx.get("weight_map");
+                    if (map == null || !map.isObject()) throw new CheckpointException(index + ": no weight_map object");
+                    for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
+                        Map.Entry<String, JsonNode> e = it.next();
+                        String fileName = e.getValue().asText("");
+                        Path shard = dir.resolve(fileName).normalize();
+                        if (fileName.isEmpty() || !shard.getParent().equals(dir.normalize()))
+                            throw new CheckpointException(index + ": tensor '" + e.getKey() + "' maps to an invalid shard name " + e.getValue());
+                        SafeTensors st = s.file(fileName);
+                        if (!st.has(e.getKey()))
+                            throw new CheckpointException(index + ": tensor '" + e.getKey() + "' is listed in " + fileName + " but that shard does not hold it");
+                        s.byName.put(e.getKey(), st);
+                    }
+                } else {
+                    throw new CheckpointException(dir + ": no model.safetensors or model.safetensors.index.json"
+                        + " (PyTorch .bin checkpoints are not supported: convert them to safetensors)");
+                }
+                return s;
+            } catch (RuntimeException e) {
+                s.close();
+                throw e;
+            }
+        }
+
+        private SafeTensors file(String name) {
+            return files.computeIfAbsent(name, k -> SafeTensors.open(dir.resolve(k)));
+        }
+
+        boolean has(String name) { return byName.containsKey(name); }
+
+        /** A float tensor as F32, after checking it exists and has the shape the config implies. */
+        Tensor read(String name, long... expected) {
+            SafeTensors st = byName.get(name);
+            if (st == null) throw new CheckpointException(dir + ": missing weight '" + name + "'");
+            SafeTensors.Info i = st.info(name);
+            if (!i.isFloat())
+                throw new CheckpointException(st.path() + ": weight '" + name + "' has dtype " + i.dtype() + "; expected a float type (F32, F16, BF16)");
+            if (!Arrays.equals(i.shape(), expected))
+                throw new CheckpointException(st.path() + ": weight '" + name + "' has shape " + i.shapeString() + ", but config.json implies "
+                    + Arrays.toString(expected));
+            return st.read(name);
+        }
+
+        @Override public void close() {
+            for (SafeTensors st : files.values()) st.close();
+            files.clear();
+        }
+    }
+
+    static boolean sameValues(Tensor a, Tensor b) {
+        if (a.numel() != b.numel()) return false;
+        FloatBuffer x = HostMemory.floats(a), y = HostMemory.floats(b);
+        for (int i = 0; i < x.limit(); i++) if (Float.floatToRawIntBits(x.get(i)) != Float.floatToRawIntBits(y.get(i))) return false;
+        return true;
+    }
+}

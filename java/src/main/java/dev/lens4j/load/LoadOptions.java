@@ -1,0 +1,35 @@
+package dev.lens4j.load;
+
+/**
+ * What to do to weights after loading. Defaults follow TransformerLens's {@code from_pretrained}: process the weights
+ * (fold_ln, center_writing_weights, center_unembed, fold_value_biases all on). {@link #noProcessing()} is
+ * {@code from_pretrained_no_processing}.
+ */
+public final class LoadOptions {
+    private boolean processWeights = true;
+    private boolean foldLn = true;
+    private boolean centerWritingWeights = true;
+    private boolean centerUnembed = true;
+    private boolean foldValueBiases = true;
+
+    public static LoadOptions defaults() { return new LoadOptions(); }
+
+    public static LoadOptions noProcessing() { return new LoadOptions().processWeights(false); }
+
+    public boolean processWeights() { return processWeights; }
+    public boolean foldLn() { return processWeights && foldLn; }
+    public boolean centerWritingWeights() { return processWeights && centerWritingWeights; }
+    public boolean centerUnembed() { return processWeights && centerUnembed; }
+    public boolean foldValueBiases() { return processWeights && foldValueBiases; }
+
+    public LoadOptions processWeights(boolean v) { processWeights = v; return this; }
+    public LoadOptions foldLn(boolean v) { foldLn = v; return this; }
+    public LoadOptions centerWritingWeights(boolean v) { centerWritingWeights = v; return this; }
+    public LoadOptions centerUnembed(boolean v) { centerUnembed = v; return this; }
+    public LoadOptions foldValueBiases(boolean v) { foldValueBiases = v; return this; }
+
+    @Override public String toString() {
+        return "LoadOptions{processWeights=" + processWeights + ", foldLn=" + foldLn + ", centerWritingWeights=" + centerWritingWeights
+            + ", centerUnembed=" + centerUnembed + ", foldValueBiases=" + foldValueBiases + "}";
+    }
+}

@@ -1,0 +1,181 @@
+package dev.lens4j.load;
+
+import dev.lens4j.model.Config;
+import dev.lens4j.model.Weights;
+import dev.lens4j.tensor.Tensor;
+
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.IntStream;
+
+/**
+ * TransformerLens's weight processing (HookedTransformer.process_weights_ / load_and_process_state_dict with
+ * from_pretrained's defaults), on host tensors, in place. Each step checks the same conditions as TL: LayerNorm folding
+ * folds biases and centres the reading weights only for LN; writing weights are centred only for LN / LNPre models
+ * without a final RMSNorm. Sums accumulate in double. Updates the Config's normalization_type and *_folded / *_centered flags.
+ */
+public final class WeightProcessing {
+    private WeightProcessing() {}
+
+    /** The steps the options ask for, in TL's order: fold_ln, center_writing_weights, center_unembed, fold_value_biases. */
+    public static void process(Config cfg, Weights w, LoadOptions o) {
+        if (o.foldLn()) foldLayerNorm(cfg, w);
+        if (o.centerWritingWeights()) centerWritingWeights(cfg, w);
+        if (o.centerUnembed()) centerUnembed(cfg, w);
+        if (o.foldValueBiases()) foldValueBiases(cfg, w);
+    }
+
+    /**
+     * Folds ln1 into W_Q/W_K/W_V (and b_Q/b_K/b_V), ln2 into W_in/W_gate (and b_in), ln_final into W_U (and b_U), then
+     * removes the norm weights and switches LN -> LNPre, RMS -> RMSPre. For LN the reading weights are then centred over
+     * d_model (their input has zero mean); as in TL, W_gate is scaled but not centred. Returns false (and changes nothing)
+     * when there is nothing to fold.
+     */
+    public static boolean foldLayerNorm(Config cfg, Weights w) {
+        boolean ln = "LN".equals(cfg.normalizationType), rms = "RMS".equals(cfg.normalizationType);
+        if (!ln && !rms) return false;
+        boolean foldBiases = ln, center = ln;
+        if (cfg.gatedMlp && foldBiases && !cfg.attnOnly)
+            for (int l = 0; l < cfg.nLayers; l++)
+                if (!allZero(w.get(Weights.ln(l, 2, "b"))))
+                    throw new IllegalArgumentException("cannot fold a non-zero ln2 bias of layer " + l + " into W_gate: TransformerLens has no b_gate");
+        IntStream.range(0, cfg.nLayers).parallel().forEach(l -> {
+            Tensor w1 = w.get(Weights.ln(l, 1, "w"));
+            Tensor b1 = foldBiases ? w.get(Weights.ln(l, 1, "b")) : null;
+            fold(w.W_Q(l), w.b_Q(l), w1, b1, center);
+            fold(w.W_K(l), w.b_K(l), w1, b1, center);
+            fold(w.W_V(l), w.b_V(l), w1, b1, center);
+            if (cfg.attnOnly) return;
+            Tensor w2 = w.get(Weights.ln(l, 2, "w"));
+            Tensor b2 = foldBiases ? w.get(Weights.ln(l, 2, "b")) : null;
+            fold(w.W_in(l), w.b_in(l), w2, b2, center);
+            if (cfg.gatedMlp) fold(w.W_gate(l), null, w2, null, false);
+        });
+        Tensor bf = !cfg.finalRms && foldBiases ? w.get("ln_final.b") : null;
+        fold(w.W_U(), w.b_U(), w.get("ln_final.w"), bf, center);
+        List<String> drop = new ArrayList<>();
+        for (int l = 0; l < cfg.nLayers; l++)
+            for (int which = 1; which <= 2; which++)
+                for (String p : new String[] {"w", "b"}) drop.add(Weights.ln(l, which, p));
+        drop.add("ln_final.w");
+        drop.add("ln_final.b");
+        for (String name : drop) {
+            Tensor t = w.remove(name);
+            if (t != null) t.close();
+        }
+        cfg.normalizationType = ln ? "LNPre" : "RMSPre";
+        cfg.lnFolded = true;
+        return true;
+    }
+
+    /**
+     * Subtracts the mean over d_model from everything that writes to the residual stream: W_E, W_pos, W_O, b_O, W_out,
+     * b_out. Skipped (returns false), as in TL, unless the model uses LN / LNPre and has no final RMSNorm.
+     */
+    public static boolean centerWritingWeights(Config cfg, Weights w) {
+        if (!cfg.isLayerNorm() || cfg.finalRms) return false;
+        int d = cfg.dModel;
+        centerRows(w.W_E(), d);
+        if (!cfg.isRotary() && w.has("pos_embed.W_pos")) centerRows(w.W_pos(), d);
+        IntStream.range(0, cfg.nLayers).parallel().forEach(l -> {
+            centerRows(w.W_O(l), d);
+            centerRows(w.b_O(l), d);
+            if (cfg.attnOnly) return;
+            centerRows(w.W_out(l), d);
+            centerRows(w.b_out(l), d);
+        });
+        cfg.writingWeightsCentered = true;
+        return true;
+    }
+
+    /** W_U minus its mean over the vocabulary for each d_model row, b_U minus its mean: log-probs are unchanged. */
+    public static boolean centerUnembed(Config cfg, Weights w) {
+        centerRows(w.W_U(), cfg.dVocabOut());
+        centerRows(w.b_U(), cfg.dVocabOut());
+        cfg.unembedCentered = true;
+        return true;
+    }
+
+    /**
+     * b_O += sum over heads h of b_V[h] @ W_O[h], then b_V = 0 (attention rows sum to 1, so b_V's effect is constant).
+     * Under grouped-query attention query head h uses kv head h / (n_heads / n_kv_heads), as TL's repeat_interleave.
+     */
+    public static boolean foldValueBiases(Config cfg, Weights w) {
+        int n = cfg.nHeads, group = n / cfg.nKvHeads(), dh = cfg.dHead, d = cfg.dModel;
+        IntStream.range(0, cfg.nLayers).parallel().forEach(l -> {
+            FloatBuffer bv = HostMemory.floats(w.b_V(l));
+            FloatBuffer wo = HostMemory.floats(w.W_O(l));
+            FloatBuffer bo = HostMemory.floats(w.b_O(l));
+            double[] acc = new double[d];
+            for (int h = 0; h < n; h++)
+                for (int e = 0; e < dh; e++) {
+                    double b = bv.get((h / group) * dh + e);
+                    if (b == 0) continue;
+                    int row = (h * dh + e) * d;
+                    for (int m = 0; m < d; m++) acc[m] += b * wo.get(row + m);
+                }
+            for (int m = 0; m < d; m++) bo.put(m, (float) (bo.get(m) + acc[m]));
+            for (int i = 0; i < bv.limit(); i++) bv.put(i, 0f);
+        });
+        cfg.valueBiasesFolded = true;
+        return true;
+    }
+
+    /**
+     * For W [H, D, E] (or [D, E] as H = 1) read by a norm with weight g [D] and bias beta [D]:
+     * b[h, e] += sum_d W[h, d, e] beta[d]; W[h, d, e] *= g[d]; optionally W[h, :, e] -= its mean over d.
+     */
+    static void fold(Tensor wt, Tensor bias, Tensor g, Tensor beta, boolean center) {
+        long[] s = wt.shape();
+        int dDim = (int) (s.length == 3 ? s[1] : s[0]), e = (int) s[s.length - 1], heads = s.length == 3 ? (int) s[0] : 1;
+        if (g.numel() != dDim) throw new IllegalArgumentException("norm weight " + g.describe() + " does not match " + wt.describe());
+        FloatBuffer W = HostMemory.floats(wt), G = HostMemory.floats(g);
+        FloatBuffer Bt = beta == null ? null : HostMemory.floats(beta), B = bias == null ? null : HostMemory.floats(bias);
+        for (int h = 0; h < heads; h++) {
+            int base = h * dDim * e;
+            double[] acc = new double[e];
+            if (Bt != null) {
+                for (int m = 0; m < dDim; m++) {
+                    double bm = Bt.get(m);
+                    for (int k = 0; k < e; k++) acc[k] += W.get(base + m * e + k) * bm;
+                }
+                for (int k = 0; k < e; k++) B.put(h * e + k, (float) (B.get(h * e + k) + acc[k]));
+            }
+            java.util.Arrays.fill(acc, 0);
+            for (int m = 0; m < dDim; m++) {
+                float gm = G.get(m);
+                for (int k = 0; k < e; k++) {
+                    float v = W.get(base + m * e + k) * gm;
+                    W.put(base + m * e + k, v);
+                    acc[k] += v;
+                }
+            }
+            if (center) {
+                for (int k = 0; k < e; k++) acc[k] /= dDim;
+                for (int m = 0; m < dDim; m++)
+                    for (int k = 0; k < e; k++) W.put(base + m * e + k, (float) (W.get(base + m * e + k) - acc[k]));
+            }
+        }
+    }
+
+    /** Subtracts from each contiguous row of length rowLen its mean. */
+    static void centerRows(Tensor t, int rowLen) {
+        FloatBuffer b = HostMemory.floats(t);
+        int rows = (int) (t.numel() / rowLen);
+        IntStream r = IntStream.range(0, rows);
+        if (t.numel() > (1 << 20)) r = r.parallel();
+        r.forEach(i -> {
+            double s = 0;
+            for (int k = 0; k < rowLen; k++) s += b.get(i * rowLen + k);
+            double mean = s / rowLen;
+            for (int k = 0; k < rowLen; k++) b.put(i * rowLen + k, (float) (b.get(i * rowLen + k) - mean));
+        });
+    }
+
+    static boolean allZero(Tensor t) {
+        FloatBuffer b = HostMemory.floats(t);
+        for (int i = 0; i < b.limit(); i++) if (b.get(i) != 0f) return false;
+        return true;
+    }
+}
