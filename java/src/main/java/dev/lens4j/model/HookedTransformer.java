@@ -248,6 +248,9 @@ public final class HookedTransformer implements AutoCloseable {
     /** The forward pass over tokens [batch, pos] (I32). */
     public Output run(Tensor tokens, RunOptions o) {
         if (closed) throw new IllegalStateException("model '" + cfg.modelName + "' is closed (its weights are freed)");
+        // the forward reads packed copies of W_Q/K/V, so check every weight here rather than rely on access
+        for (var e : weights.asMap().entrySet())
+            if (e.getValue().isClosed()) throw new IllegalStateException("weight '" + e.getKey() + "' is closed");
         validateTokens(tokens);
         if (o.stopAtLayer > cfg.nLayers || o.stopAtLayer < -1)
             throw new IllegalArgumentException("stop_at_layer " + o.stopAtLayer + " outside [0, " + cfg.nLayers + "]");
@@ -568,7 +571,10 @@ public final class HookedTransformer implements AutoCloseable {
     public String generate(String prompt, int maxNewTokens) {
         int[] start = prompt.isEmpty() ? toTokens("", true) : toTokens(prompt);
         int[] all = generate(start, maxNewTokens);
-        return tokenizer().decode(Arrays.copyOfRange(all, start.length, all.length));
+        // decode in context (tokenizers such as SentencePiece drop or keep spaces depending on what precedes)
+        String whole = tokenizer().decode(all), head = tokenizer().decode(start);
+        return whole.startsWith(head) ? whole.substring(head.length())
+                : tokenizer().decode(Arrays.copyOfRange(all, start.length, all.length));
     }
 
     static int argmax(float[] v) {
@@ -583,12 +589,23 @@ public final class HookedTransformer implements AutoCloseable {
     public TestPrompt testPrompt(String prompt, String answer, int topK) {
         if (topK <= 0) throw new IllegalArgumentException("top-k must be > 0, got " + topK);
         int[] promptTokens = toTokens(prompt);
-        int[] answerTokens = answer == null ? new int[0] : tokenizer().encode(answer);
+        int[] answerTokens = answer == null ? new int[0] : answerTokens(prompt, answer);
         float[] logits;
         try (Output o = run(new int[][] {promptTokens}, new RunOptions().logitsLastOnly(true))) {
             logits = o.logits().toFloatArray();
         }
         return TestPrompt.of(this, prompt, promptTokens, answer, answerTokens, logits, topK);
+    }
+
+    /**
+     * The answer's tokens as the model would see them after the prompt: the tail of encode(prompt + answer) when
+     * encode(prompt) is its prefix (so SentencePiece-style tokenizers add no dummy space), else encode(answer).
+     */
+    int[] answerTokens(String prompt, String answer) {
+        int[] p = tokenizer().encode(prompt), both = tokenizer().encode(prompt + answer);
+        if (both.length > p.length && Arrays.equals(p, Arrays.copyOf(both, p.length)))
+            return Arrays.copyOfRange(both, p.length, both.length);
+        return tokenizer().encode(answer);
     }
 
     // ------------------------------------------------------------------------------------------ setup

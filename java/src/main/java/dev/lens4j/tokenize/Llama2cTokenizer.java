@@ -215,7 +215,8 @@ public final class Llama2cTokenizer implements Tokenizer {
     /**
      * Decodes like run.c decode(prev, token) applied along the sequence, bytes concatenated then read as UTF-8:
      * a piece right after BOS loses its leading space, "&lt;0xNN&gt;" pieces are the raw byte, every other piece
-     * (BOS and EOS included) is its text from the file. A first token not preceded by BOS keeps its space.
+     * is its text from the file. A first token not preceded by BOS keeps its space. BOS and EOS read "&lt;s&gt;"
+     * and "&lt;/s&gt;" as SentencePiece names them (llama2.c's file stores them wrapped in newlines).
      */
     @Override
     public String decode(int[] tokenIds) {
@@ -226,6 +227,8 @@ public final class Llama2cTokenizer implements Tokenizer {
             byte[] piece = pieces[id];
             if (byteValue[id] >= 0) {
                 out.write(byteValue[id]);
+            } else if (id == BOS || id == EOS) {
+                out.writeBytes((id == BOS ? "<s>" : "</s>").getBytes(StandardCharsets.UTF_8));
             } else {
                 int from = prev == BOS && piece.length > 0 && piece[0] == ' ' ? 1 : 0;
                 out.write(piece, from, piece.length - from);
