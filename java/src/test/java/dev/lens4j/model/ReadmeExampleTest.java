@@ -1,0 +1,55 @@
+package dev.lens4j.model;
+
+import dev.lens4j.hooks.Hooks;
+import dev.lens4j.hooks.Positions;
+import dev.lens4j.load.RandomWeights;
+import dev.lens4j.load.TestCheckpoints;
+import dev.lens4j.tensor.DType;
+import dev.lens4j.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The README's Java example, on a small random GPT-2-shaped checkpoint with GPT-2's real tokenizer. */
+class ReadmeExampleTest {
+    @Test
+    void readmeExampleRuns(@TempDir Path dir) throws Exception {
+        Path shared = TestCheckpoints.shared();
+        Config cfg = RandomWeights.gpt2Config(10, 32, 8, 50257, 64);
+        Path ckpt = TestCheckpoints.gpt2(dir, cfg, 9, DType.F32);
+        Files.copy(shared.resolve("models/gpt2-tokenizer/tokenizer.json"), ckpt.resolve("tokenizer.json"));
+
+        try (HookedTransformer model = HookedTransformer.fromPretrained(ckpt)) {
+            int[] tokens = model.toTokens("The Eiffel Tower is in the city of");
+            assertEquals(50256, tokens[0], "BOS prepended");
+
+            try (var run = model.run(new int[][] {tokens}, new HookedTransformer.RunOptions()
+                    .cacheRegex("mlp\\.hook_post$").cachePositions(Positions.last()))) {
+                Tensor post = run.cache().get("blocks.5.mlp.hook_post");
+                assertArrayEquals(new long[] {1, 1, cfg.dMlp}, post.shape());
+                assertEquals(cfg.nLayers, run.cache().size());
+            }
+
+            Hooks hooks = Hooks.none().add("blocks.9.attn.hook_z", (z, hook) -> {
+                long pos = z.size(1), dHead = z.size(3);
+                for (long p = 0; p < pos; p++) for (long d = 0; d < dHead; d++) z.put(0f, 0, p, 7, d);
+                return null;
+            });
+            try (Tensor clean = model.forward(tokens); Tensor ablated = model.runWithHooks(new int[][] {tokens}, hooks)) {
+                assertArrayEquals(new long[] {1, tokens.length, 50257}, ablated.shape());
+                float[] a = clean.toFloatArray(), b = ablated.toFloatArray();
+                double diff = 0;
+                for (int i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+                assertTrue(diff > 0, "ablating a head changes the logits");
+            }
+            TestPrompt tp = model.testPrompt("The Eiffel Tower is in the city of", " Paris", 5);
+            assertEquals(5, tp.topK().size());
+            assertEquals(" Paris", tp.answerToken().str());
+            assertTrue(tp.format().contains("Rank: "));
+        }
+    }
+}
