@@ -1,32 +1,146 @@
 #include "common.h"
+#include <cblas.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 #include <limits>
+#include <new>
 #include <vector>
 
+// Attention works on one (batch, head, block of QB query rows) at a time: the block's scores against the keys it
+// can see are one small GEMM (Q_blk K^T), the causal softmax runs over contiguous rows, and z is a second GEMM
+// (P V) written straight into z's strided rows. K is first transposed per (batch, kv head) into a scratch K^T
+// [d_head, seq]: OpenBLAS runs these small no-transpose GEMMs about twice as fast as A @ B^T. Both GEMMs are single-threaded OpenBLAS calls inside our OpenMP
+// loop (OpenBLAS runs single-threaded, see runtime.cpp). Blocks never depend on the thread count, so results are
+// bit-identical for any number of threads.
+
 namespace {
-inline float dot(const float *a, const float *b, int64_t n) {
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
+constexpr int64_t QB = 32;  // query rows per block: 32 x seq floats of scores stay in L1/L2
+const float kNegInf = -std::numeric_limits<float>::infinity();
+
+// C[m,n] = alpha * A[m,k] @ B[k,n]
+inline void gemm_nn(int64_t m, int64_t n, int64_t k, float alpha, const float *A, int64_t lda, const float *B,
+                    int64_t ldb, float *C, int64_t ldc) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, A, (blasint)lda,
+                B, (blasint)ldb, 0.0f, C, (blasint)ldc);
 }
+
+#ifdef __AVX2__
+// dst[c * ldd + r] = src[r * lds + c] for an 8 x 8 tile
+inline void transpose8x8(const float *src, int64_t lds, float *dst, int64_t ldd) {
+    __m256 r0 = _mm256_loadu_ps(src + 0 * lds), r1 = _mm256_loadu_ps(src + 1 * lds);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * lds), r3 = _mm256_loadu_ps(src + 3 * lds);
+    __m256 r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    r0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    r1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    r2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    r3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    r4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    r5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    r6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    r7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    _mm256_storeu_ps(dst + 0 * ldd, _mm256_permute2f128_ps(r0, r4, 0x20));
+    _mm256_storeu_ps(dst + 1 * ldd, _mm256_permute2f128_ps(r1, r5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(r2, r6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(r3, r7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(r0, r4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(r1, r5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(r2, r6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(r3, r7, 0x31));
+}
+#endif
+
+// kt[b, kvh, d, j] = k[b, j, kvh, d]; called inside a parallel region (work-shared over (b, kvh))
+void transpose_k(int64_t batch, int64_t seq, int64_t n_kv_heads, int64_t d_head, const float *k, float *kt) {
+    const int64_t ldk = n_kv_heads * d_head;
+#pragma omp for schedule(static)
+    for (int64_t bk = 0; bk < batch * n_kv_heads; bk++) {
+        const float *src = k + (bk / n_kv_heads) * seq * ldk + (bk % n_kv_heads) * d_head;
+        float *dst = kt + bk * d_head * seq;
+        int64_t j0 = 0, d8 = 0;
+#ifdef __AVX2__
+        d8 = d_head / 8 * 8;
+        for (; j0 + 8 <= seq; j0 += 8)
+            for (int64_t d = 0; d < d8; d += 8) transpose8x8(src + j0 * ldk + d, ldk, dst + d * seq + j0, seq);
+        for (int64_t d = d8; d < d_head; d++)  // d_head % 8 leftover features of the tiled rows
+            for (int64_t j = 0; j < j0; j++) dst[d * seq + j] = src[j * ldk + d];
+#endif
+        for (int64_t j = j0; j < seq; j++)  // seq % 8 leftover rows
+            for (int64_t d = 0; d < d_head; d++) dst[d * seq + j] = src[j * ldk + d];
+        (void)d8;
+    }
+}
+
+struct Scratch {  // uninitialised floats
+    float *p;
+    explicit Scratch(int64_t n) : p(n > 0 ? new (std::nothrow) float[n] : nullptr) {}
+    ~Scratch() { delete[] p; }
+};
+
+inline void fill(float *p, int64_t n, float v) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) p[j] = v;
+}
+
+// p[0..n) = softmax(s[0..n)); p may alias s
+inline void softmax_row(const float *s, float *p, int64_t n) {
+    float mx = kNegInf;
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < n; j++) {
+        const float e = l4j_exp(s[j] - mx);
+        p[j] = e;
+        sum += e;
+    }
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) p[j] *= inv;
+}
+
+struct Blocks {
+    int64_t batch, n_heads, nblk;
+    int64_t units() const { return batch * n_heads * nblk; }
+    // one (batch, head) after another, so its K^T and V stay in cache across its blocks; within a head the most
+    // expensive blocks (last query rows, most keys) come first
+    void at(int64_t u, int64_t &b, int64_t &h, int64_t &blk) const {
+        const int64_t bh = u / nblk;
+        blk = nblk - 1 - u % nblk;
+        b = bh / n_heads;
+        h = bh % n_heads;
+    }
+};
 }  // namespace
 
 extern "C" int l4j_attn_scores(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
                                const float *q, const float *k, float scale, float *scores) {
     L4J_CHECK(batch >= 0 && seq >= 0 && n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && d_head > 0);
     L4J_CHECK(q && k && scores);
-    const int64_t group = n_heads / n_kv_heads;
-    const float neg_inf = -std::numeric_limits<float>::infinity();
-#pragma omp parallel for collapse(3) schedule(static) if (batch * n_heads * seq * seq > L4J_PAR_MIN)
-    for (int64_t b = 0; b < batch; b++)
-        for (int64_t h = 0; h < n_heads; h++)
-            for (int64_t i = 0; i < seq; i++) {
-                const float *qi = q + ((b * seq + i) * n_heads + h) * d_head;
-                float *row = scores + ((b * n_heads + h) * seq + i) * seq;
-                for (int64_t j = 0; j <= i; j++)
-                    row[j] = scale * dot(qi, k + ((b * seq + j) * n_kv_heads + h / group) * d_head, d_head);
-                for (int64_t j = i + 1; j < seq; j++) row[j] = neg_inf;
-            }
+    if (batch == 0 || seq == 0) return L4J_OK;
+    const int64_t group = n_heads / n_kv_heads, ldq = n_heads * d_head;
+    const Blocks blocks{batch, n_heads, (seq + QB - 1) / QB};
+    Scratch kt(batch * n_kv_heads * d_head * seq);
+    if (!kt.p) return L4J_ERR_NOMEM;
+#pragma omp parallel if (batch * n_heads * seq * seq > L4J_PAR_MIN)
+    {
+        transpose_k(batch, seq, n_kv_heads, d_head, k, kt.p);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t u = 0; u < blocks.units(); u++) {
+            int64_t b, h, blk;
+            blocks.at(u, b, h, blk);
+            const int64_t i0 = blk * QB, i1 = i0 + QB < seq ? i0 + QB : seq;
+            float *s = scores + ((b * n_heads + h) * seq + i0) * seq;
+            gemm_nn(i1 - i0, i1, d_head, scale, q + ((b * seq + i0) * n_heads + h) * d_head, ldq,
+                    kt.p + (b * n_kv_heads + h / group) * d_head * seq, seq, s, seq);
+            for (int64_t i = i0; i < i1; i++) fill(s + (i - i0) * seq + i + 1, seq - i - 1, kNegInf);
+        }
+    }
     return L4J_OK;
 }
 
@@ -34,23 +148,31 @@ extern "C" int l4j_attn_apply(int64_t batch, int64_t seq, int64_t n_heads, int64
                               const float *pattern, const float *v, float *z) {
     L4J_CHECK(batch >= 0 && seq >= 0 && n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && d_head > 0);
     L4J_CHECK(pattern && v && z);
-    const int64_t group = n_heads / n_kv_heads;
-    // all keys, not only j <= i: a hook may have written a non-causal pattern, and TL applies it as given
-#pragma omp parallel for collapse(3) schedule(static) if (batch * n_heads * seq * seq > L4J_PAR_MIN)
-    for (int64_t b = 0; b < batch; b++)
-        for (int64_t i = 0; i < seq; i++)
-            for (int64_t h = 0; h < n_heads; h++) {
-                const float *row = pattern + ((b * n_heads + h) * seq + i) * seq;
-                float *zi = z + ((b * seq + i) * n_heads + h) * d_head;
-                for (int64_t d = 0; d < d_head; d++) zi[d] = 0.0f;
-                for (int64_t j = 0; j < seq; j++) {
-                    const float p = row[j];
-                    if (p == 0.0f) continue;
-                    const float *vj = v + ((b * seq + j) * n_kv_heads + h / group) * d_head;
-#pragma omp simd
-                    for (int64_t d = 0; d < d_head; d++) zi[d] += p * vj[d];
-                }
-            }
+    if (batch == 0 || seq == 0) return L4J_OK;
+    const int64_t group = n_heads / n_kv_heads, ldz = n_heads * d_head, ldv = n_kv_heads * d_head;
+    const Blocks blocks{batch, n_heads, (seq + QB - 1) / QB};
+    // All keys, not only j <= i: a hook may have written a non-causal pattern, and TL applies it as given. Only the
+    // trailing all-zero columns of a block (the causal upper triangle, typically) are skipped.
+#pragma omp parallel for schedule(dynamic, 1) if (batch * n_heads * seq * seq > L4J_PAR_MIN)
+    for (int64_t u = 0; u < blocks.units(); u++) {
+        int64_t b, h, blk;
+        blocks.at(u, b, h, blk);
+        const int64_t i0 = blk * QB, i1 = i0 + QB < seq ? i0 + QB : seq;
+        const float *p = pattern + ((b * n_heads + h) * seq + i0) * seq;
+        int64_t n = 0;
+        for (int64_t r = 0; r < i1 - i0; r++) {
+            const float *row = p + r * seq;
+            int64_t e = seq;
+            while (e > n && row[e - 1] == 0.0f) e--;
+            n = e;
+        }
+        float *zb = z + ((b * seq + i0) * n_heads + h) * d_head;
+        if (n == 0) {
+            for (int64_t r = 0; r < i1 - i0; r++) fill(zb + r * ldz, d_head, 0.0f);
+        } else {
+            gemm_nn(i1 - i0, d_head, n, 1.0f, p, seq, v + (b * seq * n_kv_heads + h / group) * d_head, ldv, zb, ldz);
+        }
+    }
     return L4J_OK;
 }
 
@@ -59,46 +181,38 @@ extern "C" int l4j_attention(int64_t batch, int64_t seq, int64_t n_heads, int64_
                              float *z, float *scores, float *pattern) {
     L4J_CHECK(batch >= 0 && seq >= 0 && n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && d_head > 0);
     L4J_CHECK(q && k && v && z);
-    const int64_t group = n_heads / n_kv_heads;
-    const float neg_inf = -std::numeric_limits<float>::infinity();
+    if (batch == 0 || seq == 0) return L4J_OK;
+    const int64_t group = n_heads / n_kv_heads, ldq = n_heads * d_head, ldk = n_kv_heads * d_head;
+    const Blocks blocks{batch, n_heads, (seq + QB - 1) / QB};
+    Scratch kt(batch * n_kv_heads * d_head * seq);
+    if (!kt.p) return L4J_ERR_NOMEM;
 #pragma omp parallel if (batch * n_heads * seq * seq > L4J_PAR_MIN)
     {
-        std::vector<float> buf(seq > 0 ? seq : 1);
-        // dynamic: causal rows grow with i, so static chunks would be unbalanced
-#pragma omp for collapse(3) schedule(dynamic, 16)
-        for (int64_t b = 0; b < batch; b++)
-            for (int64_t h = 0; h < n_heads; h++)
-                for (int64_t i = 0; i < seq; i++) {
-                    const int64_t kvh = h / group;
-                    const float *qi = q + ((b * seq + i) * n_heads + h) * d_head;
-                    float *s = buf.data();
-                    float mx = neg_inf;
-                    for (int64_t j = 0; j <= i; j++) {
-                        s[j] = scale * dot(qi, k + ((b * seq + j) * n_kv_heads + kvh) * d_head, d_head);
-                        mx = s[j] > mx ? s[j] : mx;
-                    }
-                    const int64_t row_off = ((b * n_heads + h) * seq + i) * seq;
-                    if (scores) {
-                        for (int64_t j = 0; j <= i; j++) scores[row_off + j] = s[j];
-                        for (int64_t j = i + 1; j < seq; j++) scores[row_off + j] = neg_inf;
-                    }
-                    float sum = 0.0f;
-                    for (int64_t j = 0; j <= i; j++) { s[j] = l4j_exp(s[j] - mx); sum += s[j]; }
-                    const float inv = 1.0f / sum;
-                    for (int64_t j = 0; j <= i; j++) s[j] *= inv;
-                    if (pattern) {
-                        for (int64_t j = 0; j <= i; j++) pattern[row_off + j] = s[j];
-                        for (int64_t j = i + 1; j < seq; j++) pattern[row_off + j] = 0.0f;
-                    }
-                    float *zi = z + ((b * seq + i) * n_heads + h) * d_head;
-                    for (int64_t d = 0; d < d_head; d++) zi[d] = 0.0f;
-                    for (int64_t j = 0; j <= i; j++) {
-                        const float p = s[j];
-                        const float *vj = v + ((b * seq + j) * n_kv_heads + kvh) * d_head;
-#pragma omp simd
-                        for (int64_t d = 0; d < d_head; d++) zi[d] += p * vj[d];
-                    }
-                }
+        transpose_k(batch, seq, n_kv_heads, d_head, k, kt.p);
+        // scratch for the block's scores (when not asked for) and probabilities (when not asked for)
+        std::vector<float> sbuf(scores ? 0 : QB * seq), pbuf(pattern || !scores ? 0 : QB * seq);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t u = 0; u < blocks.units(); u++) {
+            int64_t b, h, blk;
+            blocks.at(u, b, h, blk);
+            const int64_t i0 = blk * QB, i1 = i0 + QB < seq ? i0 + QB : seq, m = i1 - i0;
+            const int64_t row_off = ((b * n_heads + h) * seq + i0) * seq;
+            const int64_t kv_off = (b * seq * n_kv_heads + h / group) * d_head;
+            // block scores against keys 0..i1-1 (the few above the diagonal are masked below)
+            float *s = scores ? scores + row_off : sbuf.data();
+            gemm_nn(m, i1, d_head, scale, q + ((b * seq + i0) * n_heads + h) * d_head, ldq,
+                    kt.p + (b * n_kv_heads + h / group) * d_head * seq, seq, s, seq);
+            float *p = pattern ? pattern + row_off : scores ? pbuf.data() : s;  // in place when scores aren't kept
+            for (int64_t r = 0; r < m; r++) {
+                const int64_t i = i0 + r;
+                float *sr = s + r * seq, *pr = p + r * seq;
+                softmax_row(sr, pr, i + 1);
+                // zeros up to i1 feed P V; a returned pattern gets zeros to the end of the row
+                fill(pr + i + 1, (pattern ? seq : i1) - i - 1, 0.0f);
+                if (scores) fill(sr + i + 1, seq - i - 1, kNegInf);
+            }
+            gemm_nn(m, d_head, i1, 1.0f, p, seq, v + kv_off, ldk, z + ((b * seq + i0) * n_heads + h) * d_head, ldq);
+        }
     }
     return L4J_OK;
 }

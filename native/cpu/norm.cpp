@@ -1,5 +1,40 @@
 #include "common.h"
 
+namespace {
+// Row reductions in float with 32 independent partial sums (four AVX2 accumulators, so no add-latency chain and
+// each partial sums only d/32 terms), combined in double at the end: about as accurate as a double loop, and
+// vectorised.
+constexpr int64_t P = 32;
+
+inline double row_sum(const float *x, int64_t d) {
+    float acc[P] = {};
+    int64_t i = 0;
+    for (; i + P <= d; i += P)
+#pragma omp simd
+        for (int64_t l = 0; l < P; l++) acc[l] += x[i + l];
+    double s = 0;
+    for (; i < d; i++) s += x[i];
+    for (int64_t l = 0; l < P; l++) s += acc[l];
+    return s;
+}
+
+// sum((x - c)^2)
+inline double row_sumsq(const float *x, int64_t d, float c) {
+    float acc[P] = {};
+    int64_t i = 0;
+    for (; i + P <= d; i += P)
+#pragma omp simd
+        for (int64_t l = 0; l < P; l++) {
+            const float t = x[i + l] - c;
+            acc[l] += t * t;
+        }
+    double s = 0;
+    for (; i < d; i++) { const double t = x[i] - c; s += t * t; }
+    for (int64_t l = 0; l < P; l++) s += acc[l];
+    return s;
+}
+}  // namespace
+
 extern "C" int l4j_layernorm(int64_t rows, int64_t d, const float *x, const float *w, const float *b, float eps,
                              float *out, float *scale) {
     L4J_CHECK(rows >= 0 && d > 0 && x && out);
@@ -7,12 +42,8 @@ extern "C" int l4j_layernorm(int64_t rows, int64_t d, const float *x, const floa
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * d;
         float *o = out + r * d;
-        double sum = 0;
-        for (int64_t i = 0; i < d; i++) sum += xr[i];
-        const float mean = (float)(sum / d);
-        double sq = 0;
-        for (int64_t i = 0; i < d; i++) { const float c = xr[i] - mean; sq += (double)c * c; }
-        const float s = (float)std::sqrt(sq / d + eps);
+        const float mean = (float)(row_sum(xr, d) / d);
+        const float s = (float)std::sqrt(row_sumsq(xr, d, mean) / d + eps);
         const float inv = 1.0f / s;
         if (scale) scale[r] = s;
         if (w && b)      for (int64_t i = 0; i < d; i++) o[i] = (xr[i] - mean) * inv * w[i] + b[i];
@@ -30,9 +61,7 @@ extern "C" int l4j_rmsnorm(int64_t rows, int64_t d, const float *x, const float 
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * d;
         float *o = out + r * d;
-        double sq = 0;
-        for (int64_t i = 0; i < d; i++) sq += (double)xr[i] * xr[i];
-        const float s = (float)std::sqrt(sq / d + eps);
+        const float s = (float)std::sqrt(row_sumsq(xr, d, 0.0f) / d + eps);
         const float inv = 1.0f / s;
         if (scale) scale[r] = s;
         if (normalized) {
