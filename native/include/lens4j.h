@@ -109,6 +109,78 @@ int l4j_log_softmax(int64_t rows, int64_t n, const float *x, float *out);
 /* loss[r] = -log_softmax(logits[r])[targets[r]]; L4J_ERR_RANGE if a target is outside [0, n). */
 int l4j_cross_entropy(int64_t rows, int64_t n, const float *logits, const int32_t *targets, float *loss);
 
+/* ---- backward ----
+ * Vector-Jacobian products of the ops above: given the upstream gradient d<out>, write d<input>.
+ *  - Gradients of weights (and of anything summed over rows: dW_E, dW_pos, dw, db, sum_rows' out) ACCUMULATE
+ *    (+=), so per-layer / per-batch sums need no extra pass; zero them before the first call.
+ *  - Gradients of activations are OVERWRITTEN. Where noted they may alias the upstream gradient.
+ *  - Optional outputs are NULL when not wanted.
+ *  - Reductions over rows are split by columns (or by token / position), never by rows, so the result is
+ *    bitwise identical for any thread count.
+ * Linear layers need no kernel: dX = dY W^T and dW += X^T dY are l4j_gemm with transposes (beta = 0 / 1);
+ * a bias gradient is l4j_sum_rows; l4j_add's gradient passes through unchanged. */
+
+/* out[c] += sum_r x[r, c]   (bias gradients: add_bias, linear, b_O ...) */
+int l4j_sum_rows(int64_t rows, int64_t d, const float *x, float *out);
+
+/* dW_E[tokens[i], :] += dout[i, :], summed in token order per vocabulary row (deterministic);
+ * L4J_ERR_RANGE if any token is outside [0, d_vocab). */
+int l4j_embed_backward(int64_t n_tokens, const int32_t *tokens, const float *dout, int64_t d_vocab,
+                       int64_t d_model, float *dW_E);
+/* dW_pos[p + offset, :] += sum_b dout[b, p, :] */
+int l4j_pos_embed_backward(int64_t batch, int64_t seq, int64_t offset, const float *dout, int64_t n_ctx,
+                           int64_t d_model, float *dW_pos);
+
+/* LayerNorm (w NULL = LNPre; the forward's b does not enter the gradient). scale: the forward's [rows].
+ * dx (optional, may alias dout): total gradient through the mean and the scale.
+ * dw += sum_r dout * xc / scale, db += sum_r dout (both optional; NULL when the forward had no w / b).
+ * dscale (optional, [rows]): gradient at TL's hook_scale, i.e. through the division only:
+ *   dscale[r] = sum_i dout[r,i] * w[i] * -xc[r,i] / scale[r]^2. */
+int l4j_layernorm_backward(int64_t rows, int64_t d, const float *x, const float *w, const float *scale,
+                           const float *dout, float *dx, float *dw, float *db, float *dscale);
+/* RMSNorm (w NULL = RMSPre). dnormalized (optional) = dout * w, the gradient at TL's RMS hook_normalized
+ * (before the weight); dw += sum_r dout * x / scale; dscale as for LayerNorm (through the division only);
+ * dx (optional, may alias dout) total. */
+int l4j_rmsnorm_backward(int64_t rows, int64_t d, const float *x, const float *w, const float *scale,
+                         const float *dout, float *dx, float *dw, float *dnormalized, float *dscale);
+
+/* dx = R^T dout: the inverse rotation of l4j_rotary, same tables and conventions; features past rotary_dim
+ * pass through. dx may alias dout. */
+int l4j_rotary_backward(int64_t batch, int64_t seq, int64_t n_heads, int64_t d_head, int64_t rotary_dim,
+                        int64_t offset, const float *cos_t, const float *sin_t, int64_t n_ctx, int adjacent_pairs,
+                        const float *dout, float *dx);
+
+/* Causal scores = scale * q k^T. dscores above the diagonal belong to the -inf constants and are never read
+ * (they may hold anything). dq [batch, seq, n_heads, d_head], dk [batch, seq, n_kv_heads, d_head]
+ * (both optional, overwritten; dk sums the query heads of each GQA group). */
+int l4j_attn_scores_backward(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
+                             const float *q, const float *k, const float *dscores, float scale,
+                             float *dq, float *dk);
+/* z = pattern @ v over all keys (as the forward). dpattern [batch, n_heads, seq, seq] = dz . v for every
+ * (i, j), including entries a causal pattern holds at 0 (TL reports those too); dv [batch, seq, n_kv_heads,
+ * d_head] overwritten, summing the query heads of each GQA group. Both optional. */
+int l4j_attn_apply_backward(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
+                            const float *pattern, const float *v, const float *dz, float *dpattern, float *dv);
+
+/* dx = dout * act'(x) (torch's derivatives; relu'(0) = 0). dx may alias dout. */
+int l4j_activation_backward(int kind, int64_t n, const float *x, const float *dout, float *dx);
+/* out = act(gate_pre) * linear: dgate = dout * linear * act'(gate_pre), dlinear = dout * act(gate_pre).
+ * Both optional; either may alias dout. */
+int l4j_gated_activation_backward(int kind, int64_t n, const float *gate_pre, const float *linear,
+                                  const float *dout, float *dgate, float *dlinear);
+/* out = x * w[col]: dx = dout * w (optional, may alias dout), dw += sum_r dout * x (optional). */
+int l4j_scale_cols_backward(int64_t rows, int64_t d, const float *x, const float *w, const float *dout,
+                            float *dx, float *dw);
+
+/* From the forward's output y (softmax probabilities / log-probabilities); dx may alias dout.
+ * softmax: dx = y * (dout - sum(y * dout)); entries with y == 0 (masked, -inf inputs) get exactly 0.
+ * log_softmax: dx = dout - exp(y) * sum(dout). */
+int l4j_softmax_backward(int64_t rows, int64_t n, const float *y, const float *dout, float *dx);
+int l4j_log_softmax_backward(int64_t rows, int64_t n, const float *y, const float *dout, float *dx);
+/* dlogits[r] = dloss[r] * (softmax(logits[r]) - onehot(targets[r])); L4J_ERR_RANGE for a bad target. */
+int l4j_cross_entropy_backward(int64_t rows, int64_t n, const float *logits, const int32_t *targets,
+                               const float *dloss, float *dlogits);
+
 #ifdef __cplusplus
 }
 #endif

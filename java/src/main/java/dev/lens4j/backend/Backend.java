@@ -73,5 +73,79 @@ public interface Backend {
     /** loss[r] = -log_softmax(logits[r])[targets[r]]; logits [rows, vocab], targets I32 [rows]. */
     void crossEntropy(Tensor logits, Tensor targets, Tensor loss);
 
+
+    // ------------------------------------------------------------------ backward
+    // Vector-Jacobian products of the ops above (native/include/lens4j.h, "backward"). Gradients of weights and
+    // of anything summed over rows (dW_E, dW_pos, dw, db, sumRows' out) ACCUMULATE (+=): zero them first.
+    // Gradients of activations are overwritten. A null output is not computed. add's gradient passes through
+    // unchanged and addBias's bias gradient is sumRows, so neither has a method of its own.
+
+    /** out[c] += sum_r x[r, c] over x viewed as [rows, out.numel()]: the gradient of a bias. */
+    void sumRows(Tensor x, Tensor out);
+
+    /** Backward of {@link #linear}: dx [rows, K] = dOut W^T (overwritten), dW [K, N] += x^T dOut,
+     *  db [N] += sum_r dOut. x may be null when dW is. */
+    default void linearBackward(Tensor x, Tensor W, Tensor dOut, Tensor dx, Tensor dW, Tensor db) {
+        if (W == null || dOut == null) throw new IllegalArgumentException("linear_backward: W and dOut are required");
+        long K = W.size(0), N = W.numel() / K, rows = dOut.numel() / N;
+        if (dOut.numel() % N != 0) throw new IllegalArgumentException("linear_backward: dOut " + dOut.describe() + " is not a multiple of " + N);
+        if (dx != null) {
+            if (dx.numel() != rows * K) throw new IllegalArgumentException("linear_backward: dx " + dx.describe() + " should hold " + rows + "x" + K);
+            gemm(false, true, rows, K, N, 1f, dOut, 0, N, W, 0, N, 0f, dx, 0, K, null, 0);
+        }
+        if (dW != null) {
+            if (x == null) throw new IllegalArgumentException("linear_backward: x is required for dW");
+            if (x.numel() != rows * K) throw new IllegalArgumentException("linear_backward: x " + x.describe() + " should hold " + rows + "x" + K);
+            if (dW.numel() != K * N) throw new IllegalArgumentException("linear_backward: dW " + dW.describe() + " should hold " + K + "x" + N);
+            gemm(true, false, K, N, rows, 1f, x, 0, K, dOut, 0, N, 1f, dW, 0, N, null, 0);
+        }
+        if (db != null) {
+            if (db.numel() != N) throw new IllegalArgumentException("linear_backward: db " + db.describe() + " should hold " + N);
+            sumRows(dOut, db);
+        }
+    }
+
+    /** dW_E [d_vocab, d_model] += dOut [n_tokens, d_model] scattered by token (deterministic). */
+    void embedBackward(Tensor tokens, Tensor dOut, Tensor dW_E);
+
+    /** dW_pos [n_ctx, d_model] rows offset.. += dOut [batch, seq, d_model] summed over the batch. */
+    void posEmbedBackward(long batch, long seq, long offset, Tensor dOut, Tensor dW_pos);
+
+    /** LayerNorm backward from the forward's x, w (null for LNPre) and scale [rows]. dx: total gradient
+     *  (through mean and scale); dw, db accumulate (with w null, dw is the gradient of a unit weight);
+     *  dScale [rows]: the gradient at hook_scale, through the division only. */
+    void layerNormBackward(Tensor x, Tensor w, Tensor scale, Tensor dOut, Tensor dx, Tensor dw, Tensor db, Tensor dScale);
+
+    /** RMSNorm backward: dNormalized = dOut * w is the gradient at RMS hook_normalized (before w); dw
+     *  accumulates; dScale through the division only; dx total. */
+    void rmsNormBackward(Tensor x, Tensor w, Tensor scale, Tensor dOut, Tensor dx, Tensor dw, Tensor dNormalized, Tensor dScale);
+
+    /** dx = the inverse rotation of dOut [batch, seq, heads, d_head]; same tables as the forward. dx may alias dOut. */
+    void rotaryBackward(Tensor dOut, long rotaryDim, long offset, Tensor cos, Tensor sin, boolean adjacentPairs, Tensor dx);
+
+    /** Causal scores' backward: dq like q, dk like k (summed over each GQA group); dScores above the diagonal is ignored. */
+    void attnScoresBackward(Tensor q, Tensor k, float scale, Tensor dScores, Tensor dq, Tensor dk);
+
+    /** attn_apply's backward: dPattern [batch, heads, seq, seq] for every (i, j); dv like v (summed over each GQA group). */
+    void attnApplyBackward(Tensor pattern, Tensor v, Tensor dz, Tensor dPattern, Tensor dv);
+
+    /** dx = dOut * act'(x); dx may alias dOut. */
+    void activationBackward(Activation act, Tensor x, Tensor dOut, Tensor dx);
+
+    /** out = act(gatePre) * linear: dGate = dOut * linear * act'(gatePre), dLinear = dOut * act(gatePre). */
+    void gatedActivationBackward(Activation act, Tensor gatePre, Tensor linear, Tensor dOut, Tensor dGate, Tensor dLinear);
+
+    /** out = x * w: dx = dOut * w (may alias dOut), dw += sum_r dOut * x. */
+    void scaleColsBackward(Tensor x, Tensor w, Tensor dOut, Tensor dx, Tensor dw);
+
+    /** From the forward's output: dx = out * (dOut - sum(out * dOut)), exactly 0 where out == 0 (masked). */
+    void softmaxBackward(Tensor out, Tensor dOut, Tensor dx);
+
+    /** From the forward's output (log-probabilities): dx = dOut - exp(out) * sum(dOut). */
+    void logSoftmaxBackward(Tensor out, Tensor dOut, Tensor dx);
+
+    /** dLogits [rows, vocab] = dLoss[r] * (softmax(logits[r]) - onehot(targets[r])), overwritten. */
+    void crossEntropyBackward(Tensor logits, Tensor targets, Tensor dLoss, Tensor dLogits);
+
     void setNumThreads(int n);
 }

@@ -243,4 +243,178 @@ public final class CpuBackend implements Backend {
             if (t[i] < 0 || t[i] >= n) throw new IndexOutOfBoundsException("cross_entropy: target " + t[i] + " at row " + i + " outside [0, " + n + ")");
         check(CpuKernels.l4j_cross_entropy(rows, n, f(logits), targets.intPointer(), f(loss)), "cross_entropy");
     }
+
+    // ------------------------------------------------------------------ backward
+
+    /** A required float operand: present, F32. */
+    private static Tensor req(String op, String what, Tensor t) {
+        if (t == null) throw new IllegalArgumentException(op + ": " + what + " is required");
+        if (t.dtype() != DType.F32) throw new IllegalArgumentException(op + ": " + what + " must be F32, got " + t.describe());
+        return t;
+    }
+
+    private static void req(String op, String what, Tensor t, long n) { numel(op, what, req(op, what, t), n); }
+
+    /** An optional float operand: null, or F32 with n values. */
+    private static void opt(String op, String what, Tensor t, long n) { if (t != null) req(op, what, t, n); }
+
+    private static int[] tokenIds(String op, String what, Tensor t, long bound) {
+        if (t == null) throw new IllegalArgumentException(op + ": " + what + " is required");
+        if (t.dtype() != DType.I32) throw new IllegalArgumentException(op + ": " + what + " must be I32, got " + t.describe());
+        int[] ids = t.toIntArray();
+        for (int i = 0; i < ids.length; i++)
+            if (ids[i] < 0 || ids[i] >= bound)
+                throw new IndexOutOfBoundsException(op + ": " + what + " " + ids[i] + " at index " + i + " is outside [0, " + bound + ")");
+        return ids;
+    }
+
+    private static void matrix(String op, String what, Tensor t) {
+        req(op, what, t);
+        if (t.rank() != 2) throw new IllegalArgumentException(op + ": " + what + " must be 2-D, got " + t.describe());
+    }
+
+    @Override public void sumRows(Tensor x, Tensor out) {
+        req("sum_rows", "x", x);
+        long d = req("sum_rows", "out", out).numel();
+        if (d == 0 || x.numel() % d != 0) throw new IllegalArgumentException("sum_rows: x " + x.describe() + " is not a multiple of out's " + d + " columns");
+        check(CpuKernels.l4j_sum_rows(x.numel() / d, d, f(x), f(out)), "sum_rows");
+    }
+
+    @Override public void embedBackward(Tensor tokens, Tensor dOut, Tensor dW_E) {
+        String op = "embed_backward";
+        matrix(op, "dW_E", dW_E);
+        long dVocab = dW_E.size(0), dModel = dW_E.size(1);
+        tokenIds(op, "token", tokens, dVocab);
+        req(op, "dOut", dOut, tokens.numel() * dModel);
+        check(CpuKernels.l4j_embed_backward(tokens.numel(), tokens.intPointer(), f(dOut), dVocab, dModel, f(dW_E)), op);
+    }
+
+    @Override public void posEmbedBackward(long batch, long seq, long offset, Tensor dOut, Tensor dW_pos) {
+        String op = "pos_embed_backward";
+        matrix(op, "dW_pos", dW_pos);
+        long nCtx = dW_pos.size(0), dModel = dW_pos.size(1);
+        if (batch < 0 || seq < 0) throw new IllegalArgumentException(op + ": negative batch " + batch + " or seq " + seq);
+        if (offset < 0 || offset + seq > nCtx)
+            throw new IllegalArgumentException(op + ": positions " + offset + ".." + (offset + seq - 1) + " exceed n_ctx " + nCtx);
+        req(op, "dOut", dOut, batch * seq * dModel);
+        check(CpuKernels.l4j_pos_embed_backward(batch, seq, offset, f(dOut), nCtx, dModel, f(dW_pos)), op);
+    }
+
+    @Override public void layerNormBackward(Tensor x, Tensor w, Tensor scale, Tensor dOut, Tensor dx, Tensor dw, Tensor db, Tensor dScale) {
+        String op = "layer_norm_backward";
+        long d = lastDim(req(op, "x", x)), rows = x.numel() / d;
+        opt(op, "weight w", w, d);
+        req(op, "scale", scale, rows);
+        req(op, "dOut", dOut, x.numel());
+        opt(op, "dx", dx, x.numel());
+        opt(op, "dw", dw, d);
+        opt(op, "db", db, d);
+        opt(op, "dScale", dScale, rows);
+        check(CpuKernels.l4j_layernorm_backward(rows, d, f(x), f(w), f(scale), f(dOut), f(dx), f(dw), f(db), f(dScale)), op);
+    }
+
+    @Override public void rmsNormBackward(Tensor x, Tensor w, Tensor scale, Tensor dOut, Tensor dx, Tensor dw, Tensor dNormalized, Tensor dScale) {
+        String op = "rms_norm_backward";
+        long d = lastDim(req(op, "x", x)), rows = x.numel() / d;
+        opt(op, "weight w", w, d);
+        req(op, "scale", scale, rows);
+        req(op, "dOut", dOut, x.numel());
+        opt(op, "dx", dx, x.numel());
+        opt(op, "dw", dw, d);
+        opt(op, "dNormalized", dNormalized, x.numel());
+        opt(op, "dScale", dScale, rows);
+        check(CpuKernels.l4j_rmsnorm_backward(rows, d, f(x), f(w), f(scale), f(dOut), f(dx), f(dw), f(dNormalized), f(dScale)), op);
+    }
+
+    @Override public void rotaryBackward(Tensor dOut, long rotaryDim, long offset, Tensor cos, Tensor sin, boolean adjacentPairs, Tensor dx) {
+        String op = "rotary_backward";
+        req(op, "dOut", dOut);
+        if (dOut.rank() != 4) throw new IllegalArgumentException(op + ": dOut must be [batch, pos, head, d_head], got " + dOut.describe());
+        long batch = dOut.size(0), seq = dOut.size(1), heads = dOut.size(2), dHead = dOut.size(3);
+        if (rotaryDim <= 0 || rotaryDim % 2 != 0 || rotaryDim > dHead)
+            throw new IllegalArgumentException(op + ": rotary_dim " + rotaryDim + " must be even and in (0, d_head=" + dHead + "]");
+        matrix(op, "cos table", cos);
+        req(op, "sin table", sin);
+        long nCtx = cos.size(0);
+        if (cos.size(1) != rotaryDim / 2 || !Arrays.equals(cos.shape(), sin.shape()))
+            throw new IllegalArgumentException(op + ": tables " + cos.describe() + " / " + sin.describe() + " do not match rotary_dim " + rotaryDim);
+        if (offset < 0 || offset + seq > nCtx)
+            throw new IllegalArgumentException(op + ": positions " + offset + ".." + (offset + seq - 1) + " exceed n_ctx " + nCtx);
+        req(op, "dx", dx);
+        sameShape(op, dOut, dx);
+        check(CpuKernels.l4j_rotary_backward(batch, seq, heads, dHead, rotaryDim, offset, f(cos), f(sin), nCtx, adjacentPairs ? 1 : 0,
+                f(dOut), f(dx)), op);
+    }
+
+    @Override public void attnScoresBackward(Tensor q, Tensor k, float scale, Tensor dScores, Tensor dq, Tensor dk) {
+        String op = "attn_scores_backward";
+        long[] s = qkv(op, req(op, "q", q), req(op, "k", k));
+        req(op, "dScores", dScores, s[0] * s[2] * s[1] * s[1]);
+        if (dq != null) { req(op, "dq", dq); sameShape(op, q, dq); }
+        if (dk != null) { req(op, "dk", dk); sameShape(op, k, dk); }
+        check(CpuKernels.l4j_attn_scores_backward(s[0], s[1], s[2], s[3], s[4], f(q), f(k), f(dScores), scale, f(dq), f(dk)), op);
+    }
+
+    @Override public void attnApplyBackward(Tensor pattern, Tensor v, Tensor dz, Tensor dPattern, Tensor dv) {
+        String op = "attn_apply_backward";
+        long[] s = qkv(op, req(op, "dz", dz), req(op, "v", v));
+        long n = s[0] * s[2] * s[1] * s[1];
+        req(op, "pattern", pattern, n);
+        opt(op, "dPattern", dPattern, n);
+        if (dv != null) { req(op, "dv", dv); sameShape(op, v, dv); }
+        check(CpuKernels.l4j_attn_apply_backward(s[0], s[1], s[2], s[3], s[4], f(pattern), f(v), f(dz), f(dPattern), f(dv)), op);
+    }
+
+    @Override public void activationBackward(Activation act, Tensor x, Tensor dOut, Tensor dx) {
+        String op = "activation_backward";
+        if (act == null) throw new IllegalArgumentException(op + ": activation is required");
+        long n = req(op, "x", x).numel();
+        req(op, "dOut", dOut, n);
+        req(op, "dx", dx, n);
+        check(CpuKernels.l4j_activation_backward(act.code, n, f(x), f(dOut), f(dx)), op + " " + act.tlName);
+    }
+
+    @Override public void gatedActivationBackward(Activation act, Tensor gatePre, Tensor linear, Tensor dOut, Tensor dGate, Tensor dLinear) {
+        String op = "gated_activation_backward";
+        if (act == null) throw new IllegalArgumentException(op + ": activation is required");
+        long n = req(op, "gatePre", gatePre).numel();
+        req(op, "linear", linear, n);
+        req(op, "dOut", dOut, n);
+        opt(op, "dGate", dGate, n);
+        opt(op, "dLinear", dLinear, n);
+        check(CpuKernels.l4j_gated_activation_backward(act.code, n, f(gatePre), f(linear), f(dOut), f(dGate), f(dLinear)), op + " " + act.tlName);
+    }
+
+    @Override public void scaleColsBackward(Tensor x, Tensor w, Tensor dOut, Tensor dx, Tensor dw) {
+        String op = "scale_cols_backward";
+        long d = req(op, "weight w", w).numel(), n = req(op, "x", x).numel();
+        if (d == 0 || n % d != 0) throw new IllegalArgumentException(op + ": x " + x.describe() + " is not a multiple of " + d);
+        req(op, "dOut", dOut, n);
+        opt(op, "dx", dx, n);
+        opt(op, "dw", dw, d);
+        check(CpuKernels.l4j_scale_cols_backward(n / d, d, f(x), f(w), f(dOut), f(dx), f(dw)), op);
+    }
+
+    private void softmaxFamilyBackward(String op, boolean log, Tensor out, Tensor dOut, Tensor dx) {
+        long n = lastDim(req(op, "out", out)), size = out.numel();
+        req(op, "dOut", dOut, size);
+        req(op, "dx", dx, size);
+        check(log ? CpuKernels.l4j_log_softmax_backward(size / n, n, f(out), f(dOut), f(dx))
+                  : CpuKernels.l4j_softmax_backward(size / n, n, f(out), f(dOut), f(dx)), op);
+    }
+
+    @Override public void softmaxBackward(Tensor out, Tensor dOut, Tensor dx) { softmaxFamilyBackward("softmax_backward", false, out, dOut, dx); }
+
+    @Override public void logSoftmaxBackward(Tensor out, Tensor dOut, Tensor dx) { softmaxFamilyBackward("log_softmax_backward", true, out, dOut, dx); }
+
+    @Override public void crossEntropyBackward(Tensor logits, Tensor targets, Tensor dLoss, Tensor dLogits) {
+        String op = "cross_entropy_backward";
+        long n = lastDim(req(op, "logits", logits)), rows = logits.numel() / n;
+        if (targets == null) throw new IllegalArgumentException(op + ": targets is required");
+        numel(op, "targets", targets, rows);
+        tokenIds(op, "target", targets, n);
+        req(op, "dLoss", dLoss, rows);
+        req(op, "dLogits", dLogits, logits.numel());
+        check(CpuKernels.l4j_cross_entropy_backward(rows, n, f(logits), targets.intPointer(), f(dLoss), f(dLogits)), op);
+    }
 }

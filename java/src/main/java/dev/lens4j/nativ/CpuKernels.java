@@ -72,4 +72,36 @@ public final class CpuKernels {
     public static native int l4j_log_softmax(long rows, long n, FloatPointer x, FloatPointer out);
     public static native int l4j_cross_entropy(long rows, long n, FloatPointer logits, IntPointer targets,
                                                FloatPointer loss);
+
+    // ---- backward (lens4j.h "backward"): weight gradients accumulate, input gradients are overwritten
+
+    public static native int l4j_sum_rows(long rows, long d, FloatPointer x, FloatPointer out);
+    public static native int l4j_embed_backward(long nTokens, IntPointer tokens, FloatPointer dout, long dVocab,
+                                                long dModel, FloatPointer dW_E);
+    public static native int l4j_pos_embed_backward(long batch, long seq, long offset, FloatPointer dout, long nCtx,
+                                                    long dModel, FloatPointer dW_pos);
+    public static native int l4j_layernorm_backward(long rows, long d, FloatPointer x, FloatPointer w, FloatPointer scale,
+                                                    FloatPointer dout, FloatPointer dx, FloatPointer dw, FloatPointer db,
+                                                    FloatPointer dscale);
+    public static native int l4j_rmsnorm_backward(long rows, long d, FloatPointer x, FloatPointer w, FloatPointer scale,
+                                                  FloatPointer dout, FloatPointer dx, FloatPointer dw,
+                                                  FloatPointer dnormalized, FloatPointer dscale);
+    public static native int l4j_rotary_backward(long batch, long seq, long nHeads, long dHead, long rotaryDim, long offset,
+                                                 FloatPointer cos, FloatPointer sin, long nCtx, int adjacentPairs,
+                                                 FloatPointer dout, FloatPointer dx);
+    public static native int l4j_attn_scores_backward(long batch, long seq, long nHeads, long nKvHeads, long dHead,
+                                                      FloatPointer q, FloatPointer k, FloatPointer dscores, float scale,
+                                                      FloatPointer dq, FloatPointer dk);
+    public static native int l4j_attn_apply_backward(long batch, long seq, long nHeads, long nKvHeads, long dHead,
+                                                     FloatPointer pattern, FloatPointer v, FloatPointer dz,
+                                                     FloatPointer dpattern, FloatPointer dv);
+    public static native int l4j_activation_backward(int kind, long n, FloatPointer x, FloatPointer dout, FloatPointer dx);
+    public static native int l4j_gated_activation_backward(int kind, long n, FloatPointer gatePre, FloatPointer linear,
+                                                           FloatPointer dout, FloatPointer dgate, FloatPointer dlinear);
+    public static native int l4j_scale_cols_backward(long rows, long d, FloatPointer x, FloatPointer w, FloatPointer dout,
+                                                     FloatPointer dx, FloatPointer dw);
+    public static native int l4j_softmax_backward(long rows, long n, FloatPointer y, FloatPointer dout, FloatPointer dx);
+    public static native int l4j_log_softmax_backward(long rows, long n, FloatPointer y, FloatPointer dout, FloatPointer dx);
+    public static native int l4j_cross_entropy_backward(long rows, long n, FloatPointer logits, IntPointer targets,
+                                                        FloatPointer dloss, FloatPointer dlogits);
 }

@@ -30,24 +30,32 @@ final class Reference {
     }
 
     static double[] linear(float[] x, float[] W, float[] bias, int rows, int K, int N) {
+        return linear(toDouble(x), toDouble(W), toDouble(bias), rows, K, N);
+    }
+
+    static double[] linear(double[] x, double[] W, double[] bias, int rows, int K, int N) {
         double[] out = new double[rows * N];
         for (int r = 0; r < rows; r++)
             for (int n = 0; n < N; n++) {
                 double s = bias == null ? 0 : bias[n];
-                for (int k = 0; k < K; k++) s += (double) x[r * K + k] * W[k * N + n];
+                for (int k = 0; k < K; k++) s += x[r * K + k] * W[k * N + n];
                 out[r * N + n] = s;
             }
         return out;
     }
 
-    static double[] embed(int[] tokens, float[] WE, int d) {
+    static double[] embed(int[] tokens, float[] WE, int d) { return embed(tokens, toDouble(WE), d); }
+
+    static double[] embed(int[] tokens, double[] WE, int d) {
         double[] out = new double[tokens.length * d];
         for (int i = 0; i < tokens.length; i++)
             for (int j = 0; j < d; j++) out[i * d + j] = WE[tokens[i] * d + j];
         return out;
     }
 
-    static double[] posEmbed(int batch, int seq, int offset, float[] Wpos, int d) {
+    static double[] posEmbed(int batch, int seq, int offset, float[] Wpos, int d) { return posEmbed(batch, seq, offset, toDouble(Wpos), d); }
+
+    static double[] posEmbed(int batch, int seq, int offset, double[] Wpos, int d) {
         double[] out = new double[batch * seq * d];
         for (int b = 0; b < batch; b++)
             for (int p = 0; p < seq; p++)
@@ -57,6 +65,10 @@ final class Reference {
 
     /** Returns {out, scale}. */
     static double[][] layerNorm(float[] x, float[] w, float[] b, double eps, int rows, int d) {
+        return layerNorm(toDouble(x), toDouble(w), toDouble(b), eps, rows, d);
+    }
+
+    static double[][] layerNorm(double[] x, double[] w, double[] b, double eps, int rows, int d) {
         double[] out = new double[rows * d], scale = new double[rows];
         for (int r = 0; r < rows; r++) {
             double mean = 0;
@@ -77,11 +89,13 @@ final class Reference {
     }
 
     /** Returns {out, scale, normalized}. */
-    static double[][] rmsNorm(float[] x, float[] w, double eps, int rows, int d) {
+    static double[][] rmsNorm(float[] x, float[] w, double eps, int rows, int d) { return rmsNorm(toDouble(x), toDouble(w), eps, rows, d); }
+
+    static double[][] rmsNorm(double[] x, double[] w, double eps, int rows, int d) {
         double[] out = new double[rows * d], scale = new double[rows], norm = new double[rows * d];
         for (int r = 0; r < rows; r++) {
             double sq = 0;
-            for (int i = 0; i < d; i++) sq += (double) x[r * d + i] * x[r * d + i];
+            for (int i = 0; i < d; i++) sq += x[r * d + i] * x[r * d + i];
             double s = Math.sqrt(sq / d + eps);
             scale[r] = s;
             for (int i = 0; i < d; i++) {
@@ -108,6 +122,11 @@ final class Reference {
     /** TL's apply_rotary: x_rot * cos + rotate_every_two(x_rot) * sin on the first rd features; rest passes. */
     static double[] rotary(float[] x, int batch, int seq, int heads, int dHead, int rd, int offset,
                            float[] cos, float[] sin, boolean adjacent) {
+        return rotary(toDouble(x), batch, seq, heads, dHead, rd, offset, cos, sin, adjacent);
+    }
+
+    static double[] rotary(double[] x, int batch, int seq, int heads, int dHead, int rd, int offset,
+                           float[] cos, float[] sin, boolean adjacent) {
         int half = rd / 2;
         double[] out = new double[x.length];
         for (int b = 0; b < batch; b++)
@@ -130,6 +149,10 @@ final class Reference {
 
     /** scores [batch, heads, seq, seq], -inf above the diagonal. */
     static double[] attnScores(float[] q, float[] k, int batch, int seq, int heads, int kvHeads, int dHead, double scale) {
+        return attnScores(toDouble(q), toDouble(k), batch, seq, heads, kvHeads, dHead, scale);
+    }
+
+    static double[] attnScores(double[] q, double[] k, int batch, int seq, int heads, int kvHeads, int dHead, double scale) {
         int group = heads / kvHeads;
         double[] s = new double[batch * heads * seq * seq];
         for (int b = 0; b < batch; b++)
@@ -140,7 +163,7 @@ final class Reference {
                         if (j <= i) {
                             v = 0;
                             for (int d = 0; d < dHead; d++)
-                                v += (double) q[((b * seq + i) * heads + h) * dHead + d]
+                                v += q[((b * seq + i) * heads + h) * dHead + d]
                                         * k[((b * seq + j) * kvHeads + h / group) * dHead + d];
                             v *= scale;
                         }
@@ -150,6 +173,10 @@ final class Reference {
     }
 
     static double[] attnApply(double[] pattern, float[] v, int batch, int seq, int heads, int kvHeads, int dHead) {
+        return attnApply(pattern, toDouble(v), batch, seq, heads, kvHeads, dHead);
+    }
+
+    static double[] attnApply(double[] pattern, double[] v, int batch, int seq, int heads, int kvHeads, int dHead) {
         int group = heads / kvHeads;
         double[] z = new double[batch * seq * heads * dHead];
         for (int b = 0; b < batch; b++)
@@ -163,7 +190,9 @@ final class Reference {
         return z;
     }
 
+    /** null stays null (optional weights). */
     static double[] toDouble(float[] a) {
+        if (a == null) return null;
         double[] d = new double[a.length];
         for (int i = 0; i < a.length; i++) d[i] = a[i];
         return d;
@@ -228,7 +257,9 @@ final class Reference {
         return out;
     }
 
-    static double[] logSoftmax(float[] x, int rows, int n) {
+    static double[] logSoftmax(float[] x, int rows, int n) { return logSoftmax(toDouble(x), rows, n); }
+
+    static double[] logSoftmax(double[] x, int rows, int n) {
         double[] out = new double[x.length];
         for (int r = 0; r < rows; r++) {
             double m = Double.NEGATIVE_INFINITY;
@@ -241,9 +272,45 @@ final class Reference {
         return out;
     }
 
-    static double[] crossEntropy(float[] logits, int[] targets, int rows, int n) {
+    static double[] crossEntropy(float[] logits, int[] targets, int rows, int n) { return crossEntropy(toDouble(logits), targets, rows, n); }
+
+    static double[] crossEntropy(double[] logits, int[] targets, int rows, int n) {
         double[] ls = logSoftmax(logits, rows, n), loss = new double[rows];
         for (int r = 0; r < rows; r++) loss[r] = -ls[r * n + targets[r]];
         return loss;
+    }
+
+    // ---- forwards with an explicit scale, for the gradient at hook_scale (the scale as an independent input)
+
+    /** LayerNorm's out = (x - mean) / scale[r] * w + b with scale given. */
+    static double[] layerNormGivenScale(double[] x, double[] w, double[] b, double[] scale, int rows, int d) {
+        double[] out = new double[rows * d];
+        for (int r = 0; r < rows; r++) {
+            double mean = 0;
+            for (int i = 0; i < d; i++) mean += x[r * d + i];
+            mean /= d;
+            for (int i = 0; i < d; i++) {
+                double v = (x[r * d + i] - mean) / scale[r];
+                if (w != null) v *= w[i];
+                if (b != null) v += b[i];
+                out[r * d + i] = v;
+            }
+        }
+        return out;
+    }
+
+    /** RMSNorm's out = x / scale[r] * w with scale given. */
+    static double[] rmsNormGivenScale(double[] x, double[] w, double[] scale, int rows, int d) {
+        double[] out = new double[rows * d];
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < d; i++) out[r * d + i] = x[r * d + i] / scale[r] * (w == null ? 1 : w[i]);
+        return out;
+    }
+
+    /** out[r, c] = x[r, c] * w[c] */
+    static double[] scaleCols(double[] x, double[] w) {
+        double[] out = new double[x.length];
+        for (int i = 0; i < x.length; i++) out[i] = x[i] * w[i % w.length];
+        return out;
     }
 }
