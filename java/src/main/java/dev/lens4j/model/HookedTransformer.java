@@ -97,6 +97,11 @@ public final class HookedTransformer implements AutoCloseable {
         return Pretrained.load(model, null, dev.lens4j.load.LoadOptions.defaults(), null);
     }
 
+    /** TL's HookedTransformer(cfg): a config-built model with TL's default initialisation (seed cfg.seed). */
+    public static HookedTransformer fromConfig(Config cfg) {
+        return new HookedTransformer(cfg, dev.lens4j.train.Init.initWeights(cfg), null, null);
+    }
+
     /** TL's from_pretrained_no_processing. */
     public static HookedTransformer fromPretrainedNoProcessing(java.nio.file.Path model) {
         return Pretrained.load(model, null, dev.lens4j.load.LoadOptions.noProcessing(), null);
@@ -181,7 +186,108 @@ public final class HookedTransformer implements AutoCloseable {
         /** Unembed only the last position: logits [batch, 1, d_vocab_out]. */
         public RunOptions logitsLastOnly(boolean b) { this.logitsLastOnly = b; return this; }
         public RunOptions noLogits(boolean b) { this.noLogits = b; return this; }
+
+        // backward passes (see backward()): TL's bwd_hooks, run_with_cache(incl_bwd=True), parameter gradients
+        Hooks bwdHooks = Hooks.none();
+        Predicate<String> gradFilter;        // null: no gradient cache
+        Predicate<String> weightGradFilter;  // null: no weight gradients (the default)
+
+        /** Backward hooks: read, modify in place, or replace the gradient at a hook point. */
+        public RunOptions bwdHooks(Hooks h) { this.bwdHooks = h == null ? Hooks.none() : h; return this; }
+        /** Cache the gradient at the hook points the filter accepts. */
+        public RunOptions cacheGrads(Predicate<String> namesFilter) { this.gradFilter = namesFilter; return this; }
+        public RunOptions cacheAllGrads() { return cacheGrads(n -> true); }
+        public RunOptions cacheGradsRegex(String regex) { Pattern p = Pattern.compile(regex); return cacheGrads(n -> p.matcher(n).find()); }
+        /** Compute gradients of the weights whose TL names the filter accepts (e.g. all but biases: n -> !n.contains(".b_")). */
+        public RunOptions weightGrads(Predicate<String> requiresGrad) { this.weightGradFilter = requiresGrad; return this; }
+        public RunOptions allWeightGrads() { return weightGrads(n -> true); }
     }
+
+    /** What a backward pass returns: the metric's value, gradients by hook name, weight gradients; owns its tensors. */
+    public static final class Gradients implements AutoCloseable {
+        private double value;
+        private final ActivationCache cache, grads;
+        private final Weights weightGrads;
+
+        Gradients(ActivationCache cache, ActivationCache grads, Weights weightGrads) {
+            this.cache = cache; this.grads = grads; this.weightGrads = weightGrads;
+        }
+
+        /** The metric's value on this forward pass. */
+        public double value() { return value; }
+        /** Forward activations, if a cache was asked for. */
+        public ActivationCache cache() {
+            if (cache == null) throw new IllegalStateException("no forward cache was asked for");
+            return cache;
+        }
+        /** d metric / d activation by hook name (TL's cache[name + "_grad"] of run_with_cache(incl_bwd=True)). */
+        public ActivationCache grads() {
+            if (grads == null) throw new IllegalStateException("no gradient cache was asked for: use RunOptions.cacheGrads");
+            return grads;
+        }
+        /** d metric / d weight under TL's parameter names, for the weights asked for. */
+        public Weights weightGrads() {
+            if (weightGrads == null) throw new IllegalStateException("no weight gradients were asked for: use RunOptions.weightGrads");
+            return weightGrads;
+        }
+
+        @Override public void close() {
+            if (cache != null) cache.close();
+            if (grads != null) grads.close();
+            if (weightGrads != null) weightGrads.close();
+        }
+    }
+
+    /**
+     * Forward, metric, and reverse pass in one call (TL: run_with_cache(incl_bwd=True) then metric.backward()).
+     * By default only the gradients named in the options are kept; no weight gradients are computed unless asked.
+     */
+    public Gradients backward(int[][] tokens, Metric metric, RunOptions o) {
+        try (Tensor t = tokenTensor(tokens)) { return backward(t, metric, o); }
+    }
+
+    public Gradients backward(Tensor tokens, Metric metric, RunOptions o) {
+        if (metric == null) throw new IllegalArgumentException("no metric given");
+        checkRunnable(tokens);
+        if (o.stopAtLayer != -1) throw new IllegalArgumentException("stop_at_layer is not supported with backward()");
+        int B = (int) tokens.size(0), S = (int) tokens.size(1);
+        ActivationCache cache = o.cacheFilter == null ? null : new ActivationCache(o.cachePositions);
+        if (cache != null) o.cachePositions.resolve(S);
+        ActivationCache gradCache = o.gradFilter == null ? null : new ActivationCache(Positions.all());
+        Weights wg = null;
+        if (o.weightGradFilter != null) {
+            wg = new Weights();
+            for (var e : weights.asMap().entrySet())
+                if (o.weightGradFilter.test(e.getKey())) wg.put(e.getKey(), backend.zeros(e.getValue().shape()));
+        }
+        Gradients out = new Gradients(cache, gradCache, wg);
+        boolean ok = false;
+        boolean lastOnly = o.logitsLastOnly;
+        try (TensorScope scope = TensorScope.open()) {
+            o.logitsLastOnly = metric.lastPositionOnly();
+            Tape tape = new Tape(cfg.nLayers);
+            tape.tokens = tokens;
+            Run r = new Run(o, cache, scope, B, S, tape);
+            Tensor x = r.embed(tokens);
+            for (int l = 0; l < cfg.nLayers; l++) x = r.block(l, x);
+            Tensor logits = r.unembed(x);
+            int P = (int) logits.size(1), V = (int) logits.size(2);
+            float[] lg = logits.toFloatArray(), dl = new float[lg.length];
+            out.value = metric.evaluate(lg, B, P, V, dl);
+            if (!Double.isFinite(out.value)) throw new ArithmeticException("the metric's value is " + out.value);
+            Tensor dLogits = backend.zeros(logits.shape()).set(dl);
+            new Backprop(this, tape, o.bwdHooks, gradCache, o.gradFilter, wg, scope, B, S, packedQ, packedK, packedV).run(dLogits);
+            ok = true;
+            return out;
+        } finally {
+            o.logitsLastOnly = lastOnly;
+            if (!ok) out.close();
+        }
+    }
+
+    Activation activation() { return act; }
+    Tensor rotaryCos() { return rotaryCos; }
+    Tensor rotarySin() { return rotarySin; }
 
     /** What a forward pass returns; owns its tensors. */
     public static final class Output implements AutoCloseable {
@@ -247,11 +353,7 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** The forward pass over tokens [batch, pos] (I32). */
     public Output run(Tensor tokens, RunOptions o) {
-        if (closed) throw new IllegalStateException("model '" + cfg.modelName + "' is closed (its weights are freed)");
-        // the forward reads packed copies of W_Q/K/V, so check every weight here rather than rely on access
-        for (var e : weights.asMap().entrySet())
-            if (e.getValue().isClosed()) throw new IllegalStateException("weight '" + e.getKey() + "' is closed");
-        validateTokens(tokens);
+        checkRunnable(tokens);
         if (o.stopAtLayer > cfg.nLayers || o.stopAtLayer < -1)
             throw new IllegalArgumentException("stop_at_layer " + o.stopAtLayer + " outside [0, " + cfg.nLayers + "]");
         int B = (int) tokens.size(0), S = (int) tokens.size(1);
@@ -260,7 +362,7 @@ public final class HookedTransformer implements AutoCloseable {
         Output out = new Output(cache);
         boolean ok = false;
         try (TensorScope scope = TensorScope.open()) {
-            Run r = new Run(o, cache, scope, B, S);
+            Run r = new Run(o, cache, scope, B, S, null);
             Tensor x = r.embed(tokens);
             int last = o.stopAtLayer >= 0 ? o.stopAtLayer : cfg.nLayers;
             for (int l = 0; l < last; l++) x = r.block(l, x);
@@ -274,6 +376,14 @@ public final class HookedTransformer implements AutoCloseable {
         } finally {
             if (!ok) out.close();
         }
+    }
+
+    private void checkRunnable(Tensor tokens) {
+        if (closed) throw new IllegalStateException("model '" + cfg.modelName + "' is closed (its weights are freed)");
+        // the forward reads packed copies of W_Q/K/V, so check every weight here rather than rely on access
+        for (var e : weights.asMap().entrySet())
+            if (e.getValue().isClosed()) throw new IllegalStateException("weight '" + e.getKey() + "' is closed");
+        validateTokens(tokens);
     }
 
     private void validateTokens(Tensor tokens) {
@@ -297,9 +407,11 @@ public final class HookedTransformer implements AutoCloseable {
         final TensorScope scope;
         final int B, S;
         final long N;
+        final Tape tape; // non-null when a backward pass follows
 
-        Run(RunOptions o, ActivationCache cache, TensorScope scope, int B, int S) {
+        Run(RunOptions o, ActivationCache cache, TensorScope scope, int B, int S, Tape tape) {
             this.o = o; this.cache = cache; this.scope = scope; this.B = B; this.S = S; this.N = (long) B * S;
+            this.tape = tape;
         }
 
         boolean caching(String name) { return cache != null && o.cacheFilter.test(name); }
@@ -380,30 +492,31 @@ public final class HookedTransformer implements AutoCloseable {
             Tensor scale = z(B, S, 1);
             Tensor out = z(B, S, D);
             float eps = (float) cfg.eps;
+            Tensor w = cfg.hasNormWeights() ? weights.get(wName) : null;
+            Tensor result, normalized;
             if (cfg.isLayerNorm()) {
-                Tensor w = cfg.hasNormWeights() ? weights.get(wName) : null;
                 Tensor b = cfg.hasNormWeights() ? weights.get(bName) : null;
                 backend.layerNorm(x, w, b, eps, out, scale);
                 fire(scaleName, layer, scale);
-                return fire(normName, layer, out);
-            }
-            Tensor w = cfg.hasNormWeights() ? weights.get(wName) : null;
-            if (w == null) {
+                result = normalized = fire(normName, layer, out);
+            } else if (w == null) {
                 backend.rmsNorm(x, null, eps, out, scale, null);
                 fire(scaleName, layer, scale);
-                return fire(normName, layer, out);
-            }
-            if (wanted(normName)) { // TL's RMS hook_normalized is before the weight
+                result = normalized = fire(normName, layer, out);
+            } else if (wanted(normName) || tape != null) { // TL's RMS hook_normalized is before the weight
                 backend.rmsNorm(x, null, eps, out, scale, null);
                 fire(scaleName, layer, scale);
-                Tensor n = fire(normName, layer, out);
-                Tensor y = z(B, S, D);
-                backend.scaleCols(n, w, y);
-                return y;
+                normalized = fire(normName, layer, out);
+                result = z(B, S, D);
+                backend.scaleCols(normalized, w, result);
+            } else {
+                backend.rmsNorm(x, w, eps, out, scale, null);
+                fire(scaleName, layer, scale);
+                result = out;
+                normalized = null;
             }
-            backend.rmsNorm(x, w, eps, out, scale, null);
-            fire(scaleName, layer, scale);
-            return out;
+            if (tape != null) tape.norms.put(prefix, new Tape.Norm(x, scale, normalized, result));
+            return result;
         }
 
         /** [B, S, heads, d_head] = x @ W + b with W packed [d_model, heads * d_head] and b [heads, d_head]. */
@@ -417,6 +530,8 @@ public final class HookedTransformer implements AutoCloseable {
             long D = cfg.dModel;
             int nH = cfg.nHeads, nKv = cfg.nKvHeads();
             Tensor resid = fire(HookNames.residPre(l), l, residPre);
+            Tape.Layer t = tape == null ? null : tape.layers[l];
+            if (t != null) t.residPre = resid;
 
             // attention
             Tensor a = norm("blocks." + l + ".ln1.", l, resid, Weights.ln(l, 1, "w"), Weights.ln(l, 1, "b"));
@@ -427,9 +542,11 @@ public final class HookedTransformer implements AutoCloseable {
                 Tensor rq = z(q.shape()), rk = z(k.shape());
                 backend.rotary(q, cfg.rotaryDim(), 0, rotaryCos, rotarySin, cfg.rotaryAdjacentPairs, rq);
                 backend.rotary(k, cfg.rotaryDim(), 0, rotaryCos, rotarySin, cfg.rotaryAdjacentPairs, rk);
+                if (t != null) { t.q = q; t.k = k; }
                 q = fire(HookNames.rotQ(l), l, rq);
                 k = fire(HookNames.rotK(l), l, rk);
             }
+            if (t != null) { t.rq = q; t.rk = k; t.v = v; }
             float scale = (float) (1.0 / cfg.attnScale());
             Tensor zt = z(B, S, nH, cfg.dHead);
             String scoresName = HookNames.attnScores(l), patternName = HookNames.pattern(l);
@@ -442,15 +559,18 @@ public final class HookedTransformer implements AutoCloseable {
                 backend.softmax(scores, pattern);
                 pattern = fire(patternName, l, pattern);
                 backend.attnApply(pattern, v, zt);
+                if (t != null) t.pattern = pattern;
             } else {
                 // fused "hooked attention": scores and pattern are written only when cached
                 Tensor scores = caching(scoresName) ? z(B, nH, S, S) : null;
-                Tensor pattern = caching(patternName) ? z(B, nH, S, S) : null;
+                Tensor pattern = caching(patternName) || t != null ? z(B, nH, S, S) : null;
                 backend.attention(q, k, v, scale, zt, scores, pattern);
                 if (scores != null) fire(scoresName, l, scores);
                 if (pattern != null) fire(patternName, l, pattern);
+                if (t != null) t.pattern = pattern;
             }
             zt = fire(HookNames.z(l), l, zt);
+            if (t != null) t.z = zt;
             Tensor attnOut = z(B, S, D);
             long HD = (long) nH * cfg.dHead;
             // W_O [heads, d_head, d_model] is already the [heads*d_head, d_model] matrix z needs
@@ -465,6 +585,7 @@ public final class HookedTransformer implements AutoCloseable {
             Tensor mid = z(B, S, D);
             backend.add(resid, attnOut, mid);
             mid = fire(HookNames.residMid(l), l, mid);
+            if (t != null) t.mid = mid;
 
             // MLP
             Tensor m = norm("blocks." + l + ".ln2.", l, mid, Weights.ln(l, 2, "w"), Weights.ln(l, 2, "b"));
@@ -480,13 +601,16 @@ public final class HookedTransformer implements AutoCloseable {
                 lin = fire(HookNames.mlpPreLinear(l), l, lin);
                 backend.gatedActivation(act, pre, lin, post);
                 backend.addBias(post, weights.b_in(l), post);
+                if (t != null) { t.pre = pre; t.lin = lin; }
             } else {
                 Tensor pre = z(B, S, F);
                 backend.linear(m, weights.W_in(l), weights.b_in(l), pre);
                 pre = fire(HookNames.mlpPre(l), l, pre);
                 backend.activation(act, pre, post);
+                if (t != null) t.pre = pre;
             }
             post = fire(HookNames.mlpPost(l), l, post);
+            if (t != null) t.post = post;
             Tensor mlpOut = z(B, S, D);
             backend.linear(post, weights.W_out(l), weights.b_out(l), mlpOut);
             mlpOut = fire(HookNames.mlpOut(l), l, mlpOut);
@@ -498,9 +622,11 @@ public final class HookedTransformer implements AutoCloseable {
         Tensor unembed(Tensor x) {
             Tensor h = norm("ln_final.", -1, x, "ln_final.w", "ln_final.b");
             long D = cfg.dModel, V = cfg.dVocabOut();
+            if (tape != null) { tape.finalResid = x; tape.lastOnly = o.logitsLastOnly; tape.unembedIn = h; }
             if (o.logitsLastOnly) {
                 Tensor lastRows = z(B, 1, D);
                 backend.gather(h, 1, new int[] {S - 1}, lastRows);
+                if (tape != null) tape.unembedIn = lastRows;
                 Tensor logits = z(B, 1, V);
                 backend.linear(lastRows, weights.W_U(), weights.b_U(), logits);
                 return logits;

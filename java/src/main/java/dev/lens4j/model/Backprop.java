@@ -1,0 +1,255 @@
+package dev.lens4j.model;
+
+import dev.lens4j.backend.Activation;
+import dev.lens4j.backend.Backend;
+import dev.lens4j.hooks.ActivationCache;
+import dev.lens4j.hooks.HookNames;
+import dev.lens4j.hooks.HookPoint;
+import dev.lens4j.hooks.Hooks;
+import dev.lens4j.tensor.Tensor;
+import dev.lens4j.tensor.TensorScope;
+
+import java.util.Arrays;
+import java.util.function.Predicate;
+
+/**
+ * The reverse pass of {@link HookedTransformer} over a {@link Tape}: gradients of a scalar metric at every hook
+ * point (TL names; each fires once with the total gradient), backward hooks that read or replace a gradient, and,
+ * when asked, weight gradients under TL's parameter names. Forward hooks count as the identity here.
+ */
+final class Backprop {
+    private final HookedTransformer m;
+    private final Config cfg;
+    private final Weights w;
+    private final Backend be;
+    private final Tape tape;
+    private final Hooks hooks;
+    private final ActivationCache grads;     // gradient cache, or null
+    private final Predicate<String> gradFilter;
+    private final Weights wg;                 // weight gradients, or null
+    private final TensorScope scope;
+    private final int B, S;
+    private final long N;
+    private final Tensor[] packedQ, packedK, packedV;
+    private Tensor[] dPackedQ, dPackedK, dPackedV;
+
+    Backprop(HookedTransformer m, Tape tape, Hooks hooks, ActivationCache grads, Predicate<String> gradFilter,
+             Weights weightGrads, TensorScope scope, int B, int S, Tensor[] packedQ, Tensor[] packedK, Tensor[] packedV) {
+        this.m = m; this.cfg = m.cfg(); this.w = m.weights(); this.be = m.backend(); this.tape = tape;
+        this.hooks = hooks == null ? Hooks.none() : hooks; this.grads = grads; this.gradFilter = gradFilter;
+        this.wg = weightGrads; this.scope = scope; this.B = B; this.S = S; this.N = (long) B * S;
+        this.packedQ = packedQ; this.packedK = packedK; this.packedV = packedV;
+        if (wg != null) {
+            dPackedQ = new Tensor[cfg.nLayers]; dPackedK = new Tensor[cfg.nLayers]; dPackedV = new Tensor[cfg.nLayers];
+            for (int l = 0; l < cfg.nLayers; l++) {
+                if (wg.has(Weights.attn(l, "W_Q"))) dPackedQ[l] = z(packedQ[l].shape());
+                if (wg.has(Weights.kvName(cfg, l, "W_K"))) dPackedK[l] = z(packedK[l].shape());
+                if (wg.has(Weights.kvName(cfg, l, "W_V"))) dPackedV[l] = z(packedV[l].shape());
+            }
+        }
+    }
+
+    private Tensor z(long... shape) { return be.zeros(shape); }
+
+    private Tensor wgrad(String name) { return wg == null ? null : wg.getOrNull(name); }
+
+    private boolean wanted(String name) {
+        return (grads != null && gradFilter.test(name)) || hooks.anyMatch(name);
+    }
+
+    /** Backward hooks, then the gradient cache; returns the gradient that flows on. */
+    private Tensor fire(String name, int layer, Tensor g) {
+        Tensor cur = g;
+        if (!hooks.isEmpty()) {
+            HookPoint hp = new HookPoint(name, layer);
+            for (Hooks.Entry e : hooks.entries()) {
+                if (!e.filter().test(name)) continue;
+                Tensor r = e.fn().apply(cur, hp);
+                if (r != null && r != cur) {
+                    if (!Arrays.equals(r.shape(), cur.shape()))
+                        throw new IllegalArgumentException("backward hook at " + name + " returned shape " + Arrays.toString(r.shape())
+                                + ", expected " + Arrays.toString(cur.shape()));
+                    cur = r;
+                }
+            }
+        }
+        if (grads != null && gradFilter.test(name)) {
+            Tensor c = cur.copy(); // gradients flowing on may be accumulated into later
+            scope.release(c);
+            grads.put(name, c);
+        }
+        return cur;
+    }
+
+    /** A gradient that a hook may change without touching `g` (which also flows elsewhere). */
+    private Tensor branch(String name, Tensor g) {
+        if (!hooks.anyMatch(name)) return g;
+        Tensor c = g.copy();
+        return c;
+    }
+
+    /** Runs the reverse pass from dLogits (shaped like the logits the metric saw). */
+    void run(Tensor dLogits) {
+        long D = cfg.dModel, V = cfg.dVocabOut();
+        // unembed: logits = h @ W_U + b_U (h: all rows, or the last row per sequence)
+        Tensor h = tape.unembedIn;
+        long rows = h.numel() / D;
+        Tensor dhRows = z(rows, D);
+        be.linearBackward(h, w.W_U(), dLogits, dhRows, wgrad("unembed.W_U"), wgrad("unembed.b_U"));
+        Tensor dh;
+        if (tape.lastOnly) {
+            dh = z(B, S, D);
+            float[] src = dhRows.toFloatArray(), dst = new float[(int) (N * D)];
+            for (int b = 0; b < B; b++) System.arraycopy(src, (int) (b * D), dst, (int) (((long) b * S + S - 1) * D), (int) D);
+            dh.set(dst);
+        } else {
+            dh = dhRows.reshape(B, S, D);
+        }
+        Tensor g = normBackward("ln_final.", -1, dh, "ln_final.w", "ln_final.b");
+        for (int l = cfg.nLayers - 1; l >= 0; l--) g = block(l, g);
+        // embeddings: resid_pre(0) = embed (+ pos_embed)
+        Tensor dEmbed = fire(HookNames.EMBED, -1, branch(HookNames.EMBED, g));
+        Tensor dW_E = wgrad("embed.W_E");
+        if (dW_E != null) be.embedBackward(tape.tokens, dEmbed, dW_E);
+        if (!cfg.isRotary()) {
+            Tensor dPos = fire(HookNames.POS_EMBED, -1, branch(HookNames.POS_EMBED, g));
+            Tensor dW_pos = wgrad("pos_embed.W_pos");
+            if (dW_pos != null) be.posEmbedBackward(B, S, 0, dPos, dW_pos);
+        }
+        if (wg != null) unpackAttentionGrads();
+    }
+
+    /** Backward of TL's LN / LNPre / RMS / RMSPre; returns the gradient at the norm's input. */
+    private Tensor normBackward(String prefix, int layer, Tensor dOut, String wName, String bName) {
+        if (cfg.normalizationType == null) return dOut;
+        Tape.Norm rec = tape.norms.get(prefix);
+        String scaleName = prefix + "hook_scale", normName = prefix + "hook_normalized";
+        Tensor weight = cfg.hasNormWeights() ? w.get(wName) : null;
+        Tensor dScale = wanted(scaleName) ? z(B, S, 1) : null;
+        Tensor dx = z(B, S, cfg.dModel);
+        if (cfg.isLayerNorm()) {
+            Tensor dn = fire(normName, layer, dOut); // LN's hook_normalized is the output
+            be.layerNormBackward(rec.x(), weight, rec.scale(), dn, dx, wgrad(wName), cfg.hasNormWeights() ? wgrad(bName) : null, dScale);
+        } else {
+            Tensor dn;
+            if (weight != null) {
+                dn = z(B, S, cfg.dModel);
+                be.scaleColsBackward(rec.normalized(), weight, dOut, dn, wgrad(wName));
+            } else {
+                dn = dOut;
+            }
+            dn = fire(normName, layer, dn); // RMS's hook_normalized is before the weight
+            be.rmsNormBackward(rec.x(), null, rec.scale(), dn, dx, null, null, dScale);
+        }
+        if (dScale != null) fire(scaleName, layer, dScale);
+        return dx;
+    }
+
+    private Tensor block(int l, Tensor dResidPost) {
+        Tape.Layer t = tape.layers[l];
+        long D = cfg.dModel, dh = cfg.dHead, F = cfg.dMlp;
+        int nH = cfg.nHeads, nKv = cfg.nKvHeads();
+        Tensor g = fire(HookNames.residPost(l), l, dResidPost);
+        Tensor dMid;
+        if (cfg.attnOnly) {
+            dMid = g;
+        } else {
+            Tensor dMlpOut = fire(HookNames.mlpOut(l), l, branch(HookNames.mlpOut(l), g));
+            Tensor dPost = z(B, S, F);
+            be.linearBackward(t.post, w.W_out(l), dMlpOut, dPost, wgrad(Weights.mlp(l, "W_out")), wgrad(Weights.mlp(l, "b_out")));
+            dPost = fire(HookNames.mlpPost(l), l, dPost);
+            Tensor ln2Out = tape.norms.containsKey("blocks." + l + ".ln2.") ? tape.norms.get("blocks." + l + ".ln2.").out() : t.mid;
+            Tensor dm = z(B, S, D);
+            if (cfg.gatedMlp) {
+                Tensor db_in = wgrad(Weights.mlp(l, "b_in"));
+                if (db_in != null) be.sumRows(dPost, db_in);
+                Tensor dGate = z(B, S, F), dLin = z(B, S, F);
+                be.gatedActivationBackward(m.activation(), t.pre, t.lin, dPost, dGate, dLin);
+                dGate = fire(HookNames.mlpPre(l), l, dGate);
+                dLin = fire(HookNames.mlpPreLinear(l), l, dLin);
+                accumulateLinearInput(ln2Out, w.W_gate(l), dGate, dm, wgrad(Weights.mlp(l, "W_gate")), false);
+                accumulateLinearInput(ln2Out, w.W_in(l), dLin, dm, wgrad(Weights.mlp(l, "W_in")), true);
+            } else {
+                Tensor dPre = z(B, S, F);
+                be.activationBackward(m.activation(), t.pre, dPost, dPre);
+                dPre = fire(HookNames.mlpPre(l), l, dPre);
+                be.linearBackward(ln2Out, w.W_in(l), dPre, dm, wgrad(Weights.mlp(l, "W_in")), wgrad(Weights.mlp(l, "b_in")));
+            }
+            Tensor dMidFromMlp = normBackward("blocks." + l + ".ln2.", l, dm, Weights.ln(l, 2, "w"), Weights.ln(l, 2, "b"));
+            dMid = z(B, S, D);
+            be.add(g, dMidFromMlp, dMid);
+            dMid = fire(HookNames.residMid(l), l, dMid);
+        }
+        // attention
+        Tensor dAttnOut = fire(HookNames.attnOut(l), l, branch(HookNames.attnOut(l), dMid));
+        long HD = (long) nH * dh;
+        Tensor dz = z(B, S, nH, dh);
+        be.linearBackward(t.z.reshape(N, HD), w.W_O(l).reshape(HD, D), dAttnOut, dz, wgradView(Weights.attn(l, "W_O"), HD, D),
+                wgrad(Weights.attn(l, "b_O")));
+        dz = fire(HookNames.z(l), l, dz);
+        Tensor dPattern = z(B, nH, S, S), dv = z(B, S, nKv, dh);
+        be.attnApplyBackward(t.pattern, t.v, dz, dPattern, dv);
+        dPattern = fire(HookNames.pattern(l), l, dPattern);
+        Tensor dScores = z(B, nH, S, S);
+        be.softmaxBackward(t.pattern, dPattern, dScores);
+        dScores = fire(HookNames.attnScores(l), l, dScores);
+        Tensor dq = z(B, S, nH, dh), dk = z(B, S, nKv, dh);
+        be.attnScoresBackward(t.rq, t.rk, (float) (1.0 / cfg.attnScale()), dScores, dq, dk);
+        if (cfg.isRotary()) {
+            dq = fire(HookNames.rotQ(l), l, dq);
+            dk = fire(HookNames.rotK(l), l, dk);
+            Tensor dqr = z(dq.shape()), dkr = z(dk.shape());
+            be.rotaryBackward(dq, cfg.rotaryDim(), 0, m.rotaryCos(), m.rotarySin(), cfg.rotaryAdjacentPairs, dqr);
+            be.rotaryBackward(dk, cfg.rotaryDim(), 0, m.rotaryCos(), m.rotarySin(), cfg.rotaryAdjacentPairs, dkr);
+            dq = dqr;
+            dk = dkr;
+        }
+        dq = fire(HookNames.q(l), l, dq);
+        dk = fire(HookNames.k(l), l, dk);
+        dv = fire(HookNames.v(l), l, dv);
+        Tensor a = tape.norms.containsKey("blocks." + l + ".ln1.") ? tape.norms.get("blocks." + l + ".ln1.").out() : t.residPre;
+        Tensor da = z(B, S, D);
+        accumulateLinearInput(a, packedQ[l], dq, da, dPackedQ == null ? null : dPackedQ[l], false);
+        accumulateLinearInput(a, packedK[l], dk, da, dPackedK == null ? null : dPackedK[l], true);
+        accumulateLinearInput(a, packedV[l], dv, da, dPackedV == null ? null : dPackedV[l], true);
+        Tensor db;
+        if ((db = wgrad(Weights.attn(l, "b_Q"))) != null) be.sumRows(dq.reshape(N, (long) nH * dh), db);
+        if ((db = wgrad(Weights.kvName(cfg, l, "b_K"))) != null) be.sumRows(dk.reshape(N, (long) nKv * dh), db);
+        if ((db = wgrad(Weights.kvName(cfg, l, "b_V"))) != null) be.sumRows(dv.reshape(N, (long) nKv * dh), db);
+        Tensor dResidFromAttn = normBackward("blocks." + l + ".ln1.", l, da, Weights.ln(l, 1, "w"), Weights.ln(l, 1, "b"));
+        Tensor dResidPre = z(B, S, D);
+        be.add(dMid, dResidFromAttn, dResidPre);
+        return fire(HookNames.residPre(l), l, dResidPre);
+    }
+
+    /** dIn (+)= dOut @ W^T, dW += x^T dOut, for y = x @ W with W [K, N]. */
+    private void accumulateLinearInput(Tensor x, Tensor W, Tensor dOut, Tensor dIn, Tensor dW, boolean accumulate) {
+        long K = W.size(0), Nn = W.numel() / K, rows = dOut.numel() / Nn;
+        be.gemm(false, true, rows, K, Nn, 1f, dOut, 0, Nn, W, 0, Nn, accumulate ? 1f : 0f, dIn, 0, K, null, 0);
+        if (dW != null) be.gemm(true, false, K, Nn, rows, 1f, x, 0, K, dOut, 0, Nn, 1f, dW, 0, Nn, null, 0);
+    }
+
+    private Tensor wgradView(String name, long rows, long cols) {
+        Tensor t = wgrad(name);
+        return t == null ? null : t.reshape(rows, cols);
+    }
+
+    /** Packed [d_model, heads * d_head] gradients back to TL's [heads, d_model, d_head], added into wg. */
+    private void unpackAttentionGrads() {
+        for (int l = 0; l < cfg.nLayers; l++) {
+            unpackInto(dPackedQ[l], wgrad(Weights.attn(l, "W_Q")));
+            unpackInto(dPackedK[l], wgrad(Weights.kvName(cfg, l, "W_K")));
+            unpackInto(dPackedV[l], wgrad(Weights.kvName(cfg, l, "W_V")));
+        }
+    }
+
+    private static void unpackInto(Tensor packed, Tensor canonical) {
+        if (packed == null || canonical == null) return;
+        int H = (int) canonical.size(0), D = (int) canonical.size(1), dh = (int) canonical.size(2);
+        float[] src = packed.toFloatArray(), dst = canonical.toFloatArray();
+        for (int h = 0; h < H; h++)
+            for (int d = 0; d < D; d++)
+                for (int e = 0; e < dh; e++) dst[(h * D + d) * dh + e] += src[d * H * dh + h * dh + e];
+        canonical.set(dst);
+    }
+}
