@@ -14,6 +14,9 @@ public interface Backend {
 
     default Tensor zeros(long... shape) { return Tensor.zeros(device(), dev.lens4j.tensor.DType.F32, shape); }
 
+    /** Undefined contents: only for outputs a kernel overwrites entirely. */
+    default Tensor empty(long... shape) { return Tensor.empty(device(), dev.lens4j.tensor.DType.F32, shape); }
+
     /** C = A[M,K] @ B[K,N] (+ bias[N]); transposes when asked. Tensors are viewed as 2-D matrices with the
      *  given leading dimensions, so per-head slices of [.., heads, d_head] can be addressed with offsets. */
     void gemm(boolean transA, boolean transB, long M, long N, long K, float alpha,

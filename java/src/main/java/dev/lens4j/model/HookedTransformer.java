@@ -466,7 +466,8 @@ public final class HookedTransformer implements AutoCloseable {
             return c;
         }
 
-        Tensor z(long... shape) { return backend.zeros(shape); }
+        // every forward output below is written entirely by its kernel, so skip zero-filling
+        Tensor z(long... shape) { return backend.empty(shape); }
 
         Tensor embed(Tensor tokens) {
             long D = cfg.dModel;

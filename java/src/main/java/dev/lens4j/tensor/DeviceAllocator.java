@@ -7,6 +7,9 @@ public interface DeviceAllocator {
     /** Zero-filled memory of the given size, or an exception naming the device and size. */
     Pointer allocate(long bytes);
 
+    /** Memory whose contents are undefined (for outputs a kernel overwrites entirely). */
+    default Pointer allocateUninitialized(long bytes) { return allocate(bytes); }
+
     void free(Pointer p);
 
     /** Copy between host and this device (or within it); kinds: see {@link Tensor#copyFrom}. */

@@ -55,13 +55,21 @@ public final class Tensor implements AutoCloseable {
     }
 
     /** Zero-filled tensor, owned by the current {@link TensorScope} if one is open. */
-    public static Tensor zeros(Device device, DType dtype, long... shape) {
+    public static Tensor zeros(Device device, DType dtype, long... shape) { return allocate(device, dtype, true, shape); }
+
+    /**
+     * A tensor with undefined contents, for outputs that a kernel overwrites entirely (skips zero-filling);
+     * owned by the current {@link TensorScope} if one is open.
+     */
+    public static Tensor empty(Device device, DType dtype, long... shape) { return allocate(device, dtype, false, shape); }
+
+    private static Tensor allocate(Device device, DType dtype, boolean zero, long... shape) {
         if (dtype != DType.F32 && dtype != DType.I32)
             throw new IllegalArgumentException("tensors in memory are F32 or I32, not " + dtype);
         long[] s = shape.clone();
         long n = numel(s);
         long bytes = Math.max(1, n) * dtype.bytes;
-        Pointer p = allocator(device).allocate(bytes);
+        Pointer p = zero ? allocator(device).allocate(bytes) : allocator(device).allocateUninitialized(bytes);
         Tensor t = new Tensor(s, dtype, device, p, null, bytes);
         LIVE_BYTES.addAndGet(bytes);
         LIVE_COUNT.incrementAndGet();
@@ -286,6 +294,12 @@ public final class Tensor implements AutoCloseable {
     private static final class CpuAllocator implements DeviceAllocator {
         @Override public Pointer allocate(long bytes) {
             Pointer p = Pointer.calloc(1, bytes);
+            if (p == null || p.isNull())
+                throw new OutOfMemoryError("could not allocate " + bytes + " bytes of host memory");
+            return p;
+        }
+        @Override public Pointer allocateUninitialized(long bytes) {
+            Pointer p = Pointer.malloc(bytes);
             if (p == null || p.isNull())
                 throw new OutOfMemoryError("could not allocate " + bytes + " bytes of host memory");
             return p;
