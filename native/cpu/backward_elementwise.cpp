@@ -2,21 +2,13 @@
 #include "backward.h"
 
 namespace {
-constexpr float kSqrt2OverPi = 0.7978845608028654f;
-constexpr float kInvSqrt2 = 0.7071067811865476f;
+using l4j_act::act;
+using l4j_act::kSqrt2OverPi;
+using l4j_act::kInvSqrt2;
 constexpr float kInvSqrt2Pi = 0.3989422804014327f;
 
 inline float clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }  // NaN passes
 
-// The forward activation, the same formulas as elementwise.cpp (kept in step by hand; the tests compare both).
-template <int KIND>
-inline float act(float x) {
-    if constexpr (KIND == L4J_ACT_RELU) return x > 0.0f ? x : 0.0f;
-    else if constexpr (KIND == L4J_ACT_GELU) return 0.5f * x * (1.0f + l4j_erf(x * kInvSqrt2));
-    else if constexpr (KIND == L4J_ACT_GELU_NEW || KIND == L4J_ACT_GELU_PYTORCH_TANH)
-        return 0.5f * x * (1.0f + l4j_tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
-    else return x / (1.0f + l4j_exp(-x));  // silu
-}
 
 // act'(x). Inputs are clamped where the derivative has reached 0 or 1 in float, so huge or infinite x
 // give 0 or 1 instead of inf * 0 = NaN; branch-free so the loops vectorise.

@@ -53,3 +53,18 @@ static inline float l4j_erf(float x) {
     const float r = 1.0f - erfc;
     return x >= 0.0f ? r : -r;
 }
+
+// The activation formulas, shared by the forward kernels and the backward kernels (which need act(x) too).
+namespace l4j_act {
+constexpr float kSqrt2OverPi = 0.7978845608028654f;
+constexpr float kInvSqrt2 = 0.7071067811865476f;
+
+template <int KIND>
+inline float act(float x) {
+    if constexpr (KIND == L4J_ACT_RELU) return x > 0.0f ? x : 0.0f;
+    else if constexpr (KIND == L4J_ACT_GELU) return 0.5f * x * (1.0f + l4j_erf(x * kInvSqrt2));
+    else if constexpr (KIND == L4J_ACT_GELU_NEW || KIND == L4J_ACT_GELU_PYTORCH_TANH)
+        return 0.5f * x * (1.0f + l4j_tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
+    else return x / (1.0f + l4j_exp(-x));  // silu
+}
+}  // namespace l4j_act

@@ -1,17 +1,8 @@
 #include "common.h"
 
 namespace {
-constexpr float kSqrt2OverPi = 0.7978845608028654f;
-constexpr float kInvSqrt2 = 0.7071067811865476f;
 
-template <int KIND>
-inline float act(float x) {
-    if constexpr (KIND == L4J_ACT_RELU) return x > 0.0f ? x : 0.0f;
-    else if constexpr (KIND == L4J_ACT_GELU) return 0.5f * x * (1.0f + l4j_erf(x * kInvSqrt2));
-    else if constexpr (KIND == L4J_ACT_GELU_NEW || KIND == L4J_ACT_GELU_PYTORCH_TANH)
-        return 0.5f * x * (1.0f + l4j_tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
-    else return x / (1.0f + l4j_exp(-x));  // silu
-}
+using l4j_act::act;
 
 template <int KIND>
 void act_loop(int64_t n, const float *x, float *out) {
