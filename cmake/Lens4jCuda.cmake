@@ -11,3 +11,8 @@ target_include_directories(lens4j_cuda PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/includ
 set_target_properties(lens4j_cuda PROPERTIES CUDA_RUNTIME_LIBRARY Static BUILD_RPATH "\$ORIGIN")
 target_link_libraries(lens4j_cuda PRIVATE ${CMAKE_DL_LIBS})
 message(STATUS "lens4j: CUDA kernels enabled (${CMAKE_CUDA_COMPILER}, archs ${CMAKE_CUDA_ARCHITECTURES})")
+
+# self-test executable, run by the JUnit CudaSelfTest (skips without a GPU)
+add_executable(lens4j_cuda_selftest ${CMAKE_CURRENT_SOURCE_DIR}/cuda/selftest.cu)
+target_link_libraries(lens4j_cuda_selftest PRIVATE lens4j_cuda)
+set_target_properties(lens4j_cuda_selftest PROPERTIES CUDA_RUNTIME_LIBRARY Static BUILD_RPATH "\$ORIGIN")
