@@ -46,6 +46,12 @@ class ReadmeExampleTest {
                 for (int i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
                 assertTrue(diff > 0, "ablating a head changes the logits");
             }
+            int paris = model.toSingleToken(" Paris"), rome = model.toSingleToken(" Rome");
+            try (var g = model.backward(new int[][] {tokens}, Metrics.logitDiff(paris, rome),
+                    new HookedTransformer.RunOptions().cacheAll().cacheAllGrads())) {
+                assertTrue(Double.isFinite(g.value()));
+                assertArrayEquals(g.cache().get("blocks.3.hook_resid_pre").shape(), g.grads().get("blocks.3.hook_resid_pre").shape());
+            }
             TestPrompt tp = model.testPrompt("The Eiffel Tower is in the city of", " Paris", 5);
             assertEquals(5, tp.topK().size());
             assertEquals(" Paris", tp.answerToken().str());
