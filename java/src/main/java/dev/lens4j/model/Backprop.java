@@ -191,7 +191,7 @@ final class Backprop {
         be.attnApplyBackward(t.pattern, t.v, dz, dPattern, dv);
         dPattern = fire(HookNames.pattern(l), l, dPattern);
         Tensor dScores = z(B, nH, S, S);
-        be.softmaxBackward(t.pattern, dPattern, dScores);
+        be.softmaxBackward(t.probs != null ? t.probs : t.pattern, dPattern, dScores);
         dScores = fire(HookNames.attnScores(l), l, dScores);
         Tensor dq = z(B, S, nH, dh), dk = z(B, S, nKv, dh);
         be.attnScoresBackward(t.rq, t.rk, (float) (1.0 / cfg.attnScale()), dScores, dq, dk);

@@ -558,6 +558,7 @@ public final class HookedTransformer implements AutoCloseable {
                 scores = fire(scoresName, l, scores);
                 Tensor pattern = z(B, nH, S, S);
                 backend.softmax(scores, pattern);
+                if (t != null && hooked(patternName)) t.probs = pattern.copy(); // softmax backward needs the unhooked value
                 pattern = fire(patternName, l, pattern);
                 backend.attnApply(pattern, v, zt);
                 if (t != null) t.pattern = pattern;

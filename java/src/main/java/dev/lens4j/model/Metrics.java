@@ -31,8 +31,8 @@ public final class Metrics {
     /** Mean logit of a token set minus mean logit of another set, at the last position, summed over the batch. */
     public static Metric logitSetDiff(int[] setA, int[] setB) {
         return (logits, B, P, V, grad) -> {
-            check(setA, 1, V, "set A");
-            check(setB, 1, V, "set B");
+            checkSet(setA, V, "set A");
+            checkSet(setB, V, "set B");
             double s = 0;
             for (int b = 0; b < B; b++) {
                 int row = (b * P + P - 1) * V;
@@ -46,8 +46,8 @@ public final class Metrics {
     /** Sum of softmax probabilities over set A minus over set B at the last position (seed 004), summed over the batch. */
     public static Metric probSetDiff(int[] setA, int[] setB) {
         return (logits, B, P, V, grad) -> {
-            check(setA, 1, V, "set A");
-            check(setB, 1, V, "set B");
+            checkSet(setA, V, "set A");
+            checkSet(setB, V, "set B");
             double total = 0;
             double[] p = new double[V];
             for (int b = 0; b < B; b++) {
@@ -73,7 +73,7 @@ public final class Metrics {
     public static Metric forcedChoiceMargin(int yes, int no, boolean[] truthIsYes) {
         return (logits, B, P, V, grad) -> {
             if (truthIsYes.length != B) throw new IllegalArgumentException("truth has " + truthIsYes.length + " entries for a batch of " + B);
-            check(new int[] {yes, no}, 1, V, "yes/no");
+            checkSet(new int[] {yes, no}, V, "yes/no");
             double s = 0;
             for (int b = 0; b < B; b++) {
                 int row = (b * P + P - 1) * V;
@@ -140,6 +140,13 @@ public final class Metrics {
         for (int t : ids)
             if (t < 0 || t >= V) throw new IllegalArgumentException(what + " token " + t + " is outside the vocabulary [0, " + V + ")");
         if (ids.length == 0) throw new IllegalArgumentException("no " + what + " tokens given");
+    }
+
+    /** A token set: non-empty, every id in the vocabulary (its size is unrelated to the batch). */
+    private static void checkSet(int[] ids, int V, String what) {
+        if (ids.length == 0) throw new IllegalArgumentException("no " + what + " tokens given");
+        for (int t : ids)
+            if (t < 0 || t >= V) throw new IllegalArgumentException(what + " token " + t + " is outside the vocabulary [0, " + V + ")");
     }
 
     static String describe(int[] ids) { return Arrays.toString(ids); }

@@ -12,6 +12,7 @@ final class Tape {
 
     static final class Layer {
         Tensor residPre, q, k, v, rq, rk, pattern, z, mid, pre, lin, post;
+        Tensor probs; // softmax(scores) before a pattern hook changed it (null when unhooked: pattern is it)
     }
 
     Tensor tokens;

@@ -24,6 +24,9 @@ import java.util.Map;
  * weights, recording every hook point. Follows TL's components (embed, pos_embed, layer_norm.py, rms_norm.py,
  * abstract_attention.py incl. rotary and GQA repeat_interleave, mlp.py / gated_mlp.py, unembed.py).
  * Uses no lens4j kernel or backend: lens4j tensors are only read as float arrays.
+ * <p>{@link #runWithGrad} runs the same forward under autograd: weights are leaf tensors, and each hook point adds a
+ * zero leaf (h = act + 0) whose gradient is d metric / d activation, summed over every use (one ln1 output feeds
+ * q, k and v; hook_scale feeds only the division).
  */
 public final class TorchOracle {
     static {
@@ -56,12 +59,105 @@ public final class TorchOracle {
 
     public record Result(Map<String, Act> acts, Act logits) {}
 
+    /** A scalar metric of the logits [batch, pos, vocab], in torch ops so autograd flows through it. */
+    @FunctionalInterface
+    public interface TorchMetric {
+        Tensor apply(Tensor logits);
+    }
+
+    /** Forward plus reverse pass: gradients by hook name and by TL weight name (zeros where nothing flowed). */
+    public record GradResult(Map<String, Act> acts, Act logits, double value, Map<String, Act> grads, Map<String, Act> weightGrads) {}
+
     public static Result run(Config cfg, Weights w, int[][] tokens) { return run(cfg, w, tokens, null); }
 
     public static Result run(Config cfg, Weights w, int[][] tokens, Intervention iv) {
         try (PointerScope ignored = new PointerScope()) {
             return new Fwd(cfg, w, iv).forward(tokens);
         }
+    }
+
+    /** The forward under autograd, metric(logits).backward(), and every hook-point and weight gradient. */
+    public static GradResult runWithGrad(Config cfg, Weights w, int[][] tokens, TorchMetric metric) {
+        return runWithGrad(cfg, w, tokens, metric, null);
+    }
+
+    /** As above with an intervention; a replaced activation passes gradients as the identity (x + constant). */
+    public static GradResult runWithGrad(Config cfg, Weights w, int[][] tokens, TorchMetric metric, Intervention iv) {
+        try (PointerScope ignored = new PointerScope()) {
+            Fwd f = new Fwd(cfg, w, iv);
+            f.grad = true;
+            Tensor logits = f.logitsOf(tokens);
+            Tensor value = metric.apply(logits);
+            if (value.numel() != 1) throw new IllegalArgumentException("metric is not a scalar: " + Arrays.toString(shape(value)));
+            double v = data(value)[0];
+            value.backward();
+            Map<String, Act> grads = new LinkedHashMap<>(), wg = new LinkedHashMap<>();
+            f.leaves.forEach((n, t) -> grads.put(n, gradOf(t)));
+            f.params.forEach((n, t) -> wg.put(n, gradOf(t)));
+            return new GradResult(f.acts, new Act(shape(logits), data(logits)), v, grads, wg);
+        }
+    }
+
+    private static Act gradOf(Tensor leaf) {
+        Tensor g = leaf.grad();
+        long[] sh = shape(leaf);
+        return new Act(sh, g.defined() ? data(g) : new double[(int) leaf.numel()]);
+    }
+
+    // ------------------------------------------------------------------ metrics (as dev.lens4j.model.Metrics)
+
+    static Tensor lastPos(Tensor logits) { return logits.select(1, logits.size(1) - 1); }
+
+    /** c . logits[:, -1] with c [batch, vocab] filled per prompt. */
+    private static Tensor lastCoef(Tensor logits, java.util.function.ObjIntConsumer<double[]> fill) {
+        int B = (int) logits.size(0), V = (int) logits.size(2);
+        double[] c = new double[B * V];
+        for (int b = 0; b < B; b++) {
+            double[] row = new double[V];
+            fill.accept(row, b);
+            System.arraycopy(row, 0, c, b * V, V);
+        }
+        return tensor(c, B, V);
+    }
+
+    private static int pick(int[] ids, int b) { return ids[ids.length == 1 ? 0 : b]; }
+
+    /** Sum over the batch of logit(answer) - logit(wrong) at the last position. */
+    public static TorchMetric logitDiff(int[] answers, int[] wrongs) {
+        return lg -> lastPos(lg).mul(lastCoef(lg, (r, b) -> { r[pick(answers, b)] += 1; r[pick(wrongs, b)] -= 1; })).sum();
+    }
+
+    /** Mean logit of set A minus mean of set B at the last position, summed over the batch. */
+    public static TorchMetric logitSetDiff(int[] a, int[] bs) {
+        return lg -> lastPos(lg).mul(lastCoef(lg, (r, b) -> {
+            for (int t : a) r[t] += 1.0 / a.length;
+            for (int t : bs) r[t] -= 1.0 / bs.length;
+        })).sum();
+    }
+
+    /** Sum of softmax probabilities over set A minus over set B at the last position, summed over the batch. */
+    public static TorchMetric probSetDiff(int[] a, int[] bs) {
+        return lg -> lastPos(lg).softmax(-1).mul(lastCoef(lg, (r, b) -> { for (int t : a) r[t] += 1; for (int t : bs) r[t] -= 1; })).sum();
+    }
+
+    /** sign_b * (logit(yes) - logit(no)) at the last position, sign +1 when the truth is yes; summed over the batch. */
+    public static TorchMetric forcedChoiceMargin(int yes, int no, boolean[] truthIsYes) {
+        return lg -> lastPos(lg).mul(lastCoef(lg, (r, b) -> { double sg = truthIsYes[b] ? 1 : -1; r[yes] += sg; r[no] -= sg; })).sum();
+    }
+
+    /** Mean cross-entropy of targets[b] at the last position. */
+    public static TorchMetric crossEntropyLast(int[] targets) {
+        return lg -> lastPos(lg).log_softmax(-1).mul(lastCoef(lg, (r, b) -> r[targets[b]] = 1)).sum().neg().div(s(lg.size(0)));
+    }
+
+    /** Mean next-token cross-entropy over all positions (TL's loss). */
+    public static TorchMetric nextTokenLoss(int[][] tokens) {
+        return lg -> {
+            int B = (int) lg.size(0), S = (int) lg.size(1), V = (int) lg.size(2);
+            double[] c = new double[B * (S - 1) * V];
+            for (int b = 0; b < B; b++) for (int p = 0; p + 1 < S; p++) c[(b * (S - 1) + p) * V + tokens[b][p + 1]] = 1;
+            return lg.log_softmax(-1).narrow(1, 0, S - 1).mul(tensor(c, B, S - 1, V)).sum().neg().div(s((double) B * (S - 1)));
+        };
     }
 
     /** TL's lm_cross_entropy_loss per token: -log_softmax(logits)[b, p, tokens[b][p+1]], [batch][pos-1]. */
@@ -111,16 +207,23 @@ public final class TorchOracle {
         final Weights w;
         final Intervention iv;
         final Map<String, Act> acts = new LinkedHashMap<>();
+        final Map<String, Tensor> params = new LinkedHashMap<>(), leaves = new LinkedHashMap<>();
+        boolean grad; // autograd mode: weights are leaves, each hook point adds a zero leaf
         int B, S;
 
         Fwd(Config cfg, Weights w, Intervention iv) { this.cfg = cfg; this.w = w; this.iv = iv; }
 
         Tensor W(String name) {
+            Tensor p = params.get(name);
+            if (p != null) return p;
             dev.lens4j.tensor.Tensor t = w.get(name);
             float[] f = t.toFloatArray();
             double[] d = new double[f.length];
             for (int i = 0; i < f.length; i++) d[i] = f[i];
-            return tensor(d, t.shape());
+            p = tensor(d, t.shape());
+            if (grad) p.set_requires_grad(true);
+            params.put(name, p); // one leaf per weight, so uses accumulate
+            return p;
         }
 
         Tensor hook(String name, Tensor x) {
@@ -131,14 +234,32 @@ public final class TorchOracle {
                 if (rep != null) {
                     if (rep.length != d.length) throw new IllegalArgumentException("oracle intervention at " + name + " changed the size");
                     acts.put(name, new Act(sh, rep.clone()));
-                    return tensor(rep, sh);
+                    // autograd: the replacement counts as the identity (as lens4j's reverse pass)
+                    if (!grad) return tensor(rep, sh);
+                    double[] delta = new double[rep.length]; // rep - x, 0 where equal (masked -inf scores)
+                    for (int i = 0; i < rep.length; i++) delta[i] = rep[i] == d[i] ? 0 : rep[i] - d[i];
+                    return leaf(name, x.add(tensor(delta, sh)));
                 }
             }
             acts.put(name, new Act(sh, d));
-            return x;
+            return leaf(name, x);
+        }
+
+        /** h = x + zero leaf: the leaf's gradient is the total gradient at this hook point. */
+        Tensor leaf(String name, Tensor x) {
+            if (!grad) return x;
+            Tensor z = tensor(new double[(int) x.numel()], shape(x));
+            z.set_requires_grad(true);
+            if (leaves.put(name, z) != null) throw new IllegalStateException("hook point " + name + " fired twice");
+            return x.add(z);
         }
 
         Result forward(int[][] tokens) {
+            Tensor logits = logitsOf(tokens);
+            return new Result(acts, new Act(shape(logits), data(logits)));
+        }
+
+        Tensor logitsOf(int[][] tokens) {
             B = tokens.length;
             S = tokens[0].length;
             long D = cfg.dModel;
@@ -152,8 +273,7 @@ public final class TorchOracle {
             }
             for (int l = 0; l < cfg.nLayers; l++) resid = block(l, resid);
             Tensor x = norm("ln_final.", resid, "ln_final.w", "ln_final.b");
-            Tensor logits = x.matmul(W("unembed.W_U")).add(W("unembed.b_U"));
-            return new Result(acts, new Act(shape(logits), data(logits)));
+            return x.matmul(W("unembed.W_U")).add(W("unembed.b_U"));
         }
 
         /** TL: LayerNorm / LayerNormPre (hook_normalized after w, b) and RMSNorm / RMSNormPre (before w). */
