@@ -88,9 +88,13 @@ final class StudyCommand implements Callable<Integer> {
         for (var a : an.ablations) ab.append(ab.length() == 0 ? "" : "; ").append(a.title).append(String.format(Locale.ROOT, " %.0f%%", 100 * a.accuracy));
         out.printf(Locale.ROOT, "  ablations (accuracy, clean %.0f%%): %s%n", 100 * an.accuracyAll, ab);
         out.printf("wrote %s%n", rel(cwd, s.outDir()));
-        out.printf("  %s   every number, config, seeds, versions, timings%n", rel(cwd, s.resultsJson()));
-        out.printf("  %s    %d plots, one self-contained file: open it in a browser%n", rel(cwd, s.report()), s.plots());
-        out.printf("  %s            the trained model: ./lens4j info --model %s%n", rel(cwd, s.checkpoint()), rel(cwd, s.checkpoint()));
+        String[][] files = {
+                {rel(cwd, s.resultsJson()), "every number, config, seeds, versions, timings"},
+                {rel(cwd, s.report()), s.plots() + " plots, one self-contained file: open it in a browser"},
+                {rel(cwd, s.checkpoint()), "the trained model: ./lens4j info --model " + rel(cwd, s.checkpoint())}};
+        int w = 0;
+        for (String[] f : files) w = Math.max(w, f[0].length());
+        for (String[] f : files) out.printf("  %-" + w + "s  %s%n", f[0], f[1]);
     }
 
     private static String rel(Path cwd, Path p) {

@@ -45,6 +45,9 @@ public final class GrokkingAnalysis {
     public double[][] pcaComponents;
     /** R^2 of PC1 score ~ token (how linear PC1 is in the number) and of PC2 ~ (token - centre)^2. */
     public double pc1LinearR2, pc2QuadraticR2;
+    /** For the first (up to) 3 PCs: R^2 of the score against the number, (number - centre)^2, and its parity. */
+    public double[][] pcShapeR2;
+    public static final String[] PC_SHAPES = {"linear", "quadratic", "parity"};
 
     // attention from '=' (query position 2) to positions a, b, '=': [head][3], averaged over all pairs
     public double[][] attentionFromEquals;
@@ -71,7 +74,7 @@ public final class GrokkingAnalysis {
 
     /** One intervention on the model, scored on every pair. */
     public static final class Ablation {
-        public String key, title, description;
+        public String key, title, shortTitle, description;
         public int[] predictions;
         public double accuracy, loss;
         public double[][] errorGrid;        // [a][b]: prediction - label (0 where right)
@@ -149,14 +152,15 @@ public final class GrokkingAnalysis {
             for (int j = 0; j < d; j++) pcaComponents[0][j] = -pcaComponents[0][j];
         }
         pc1LinearR2 = LinearFit.simple(tok, Mat.column(pcaScores, 0)).r2();
-        if (pcaScores[0].length > 1 && p > 2) {
-            double c = (p - 1) / 2.0;
-            double[] sq = new double[p];
-            for (int i = 0; i < p; i++) sq[i] = (i - c) * (i - c);
-            pc2QuadraticR2 = LinearFit.simple(sq, Mat.column(pcaScores, 1)).r2();
-        } else {
-            pc2QuadraticR2 = Double.NaN;
+        // which simple function of the number each leading PC is (the seed found PC1 linear, PC2 parabolic)
+        double[] sq = new double[p], par = new double[p];
+        for (int i = 0; i < p; i++) { sq[i] = (i - (p - 1) / 2.0) * (i - (p - 1) / 2.0); par[i] = i % 2; }
+        pcShapeR2 = new double[Math.min(3, pcaScores[0].length)][];
+        for (int c = 0; c < pcShapeR2.length; c++) {
+            double[] sc = Mat.column(pcaScores, c);
+            pcShapeR2[c] = new double[] {r2(tok, sc), r2(sq, sc), r2(par, sc)};
         }
+        pc2QuadraticR2 = pcShapeR2.length > 1 ? pcShapeR2[1][1] : Double.NaN;
     }
 
     private void neurons() {
@@ -220,19 +224,19 @@ public final class GrokkingAnalysis {
         for (int j = 0; j < 3 * d; j++) mean[j] /= n;
         float[] meanAll = new float[n * 3 * d];
         for (int i = 0; i < n; i++) System.arraycopy(mean, 0, meanAll, i * 3 * d, 3 * d);
-        ablations.add(ablate(model, tokens, labels, "mean_mlp_out", "MLP output mean-ablated",
+        ablations.add(ablate(model, tokens, labels, "mean_mlp_out", "MLP output mean-ablated", "mean MLP out",
                 "blocks.0.hook_mlp_out replaced by its mean over all pairs (per position): the MLP no longer sees a or b.",
                 new Hooks().add(HookNames.mlpOut(0), (t, hp) -> t.set(meanAll))));
 
         // 2. zero the top-k neurons most correlated with the target (by |corr|), at every position
         int[] top = Stats.topKByAbs(correlation, topK);
-        ablations.add(ablate(model, tokens, labels, "zero_top_k", "Top-" + topK + " neurons zeroed",
+        ablations.add(ablate(model, tokens, labels, "zero_top_k", "Top-" + topK + " neurons zeroed", "top-" + topK + " zeroed",
                 "blocks.0.mlp.hook_post set to 0 for the " + topK + " neurons with the largest |correlation| with " + targetName + ".",
                 zeroNeurons(top)));
 
         // 3. the seed's PC2 ablation: the a and b embeddings keep only their PC1 component
         double[] pc1 = pcaComponents[0];
-        ablations.add(ablate(model, tokens, labels, "pc1_only_embedding", "Embeddings reduced to PC1",
+        ablations.add(ablate(model, tokens, labels, "pc1_only_embedding", "Embeddings reduced to PC1", "PC1-only embed",
                 "hook_embed at the a and b positions replaced by mean + (PC1 score) * PC1 of W_E[:-1]: PC2 and the rest removed (the seed's PC2 ablation).",
                 new Hooks().add(HookNames.EMBED, (t, hp) -> {
                     float[] e = t.toFloatArray();
@@ -269,9 +273,10 @@ public final class GrokkingAnalysis {
         });
     }
 
-    private Ablation ablate(HookedTransformer model, int[][] tokens, int[] labels, String key, String title, String desc, Hooks hooks) {
+    private Ablation ablate(HookedTransformer model, int[][] tokens, int[] labels, String key, String title, String shortTitle,
+                            String desc, Hooks hooks) {
         Ablation ab = new Ablation();
-        ab.key = key; ab.title = title; ab.description = desc;
+        ab.key = key; ab.title = title; ab.shortTitle = shortTitle; ab.description = desc;
         int[][] predOut = new int[1][];
         double[] r = score(model, tokens, labels, hooks, predOut);
         ab.accuracy = r[0];
@@ -302,6 +307,12 @@ public final class GrokkingAnalysis {
     }
 
     // ------------------------------------------------------------------------------------------ helpers
+
+    /** R^2 of y ~ x; NaN when x is constant (e.g. (number - centre)^2 for p = 2), which has no fit. */
+    private static double r2(double[] x, double[] y) {
+        if (Stats.variance(x) == 0) return Double.NaN;
+        return LinearFit.simple(x, y).r2();
+    }
 
     static int[] argmaxRows(float[] logits, int v) {
         int n = logits.length / v;

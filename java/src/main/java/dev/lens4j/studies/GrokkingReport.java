@@ -90,10 +90,15 @@ final class GrokkingReport {
         for (int i = 0; i < p; i++) { tok[i] = i; names[i] = Integer.toString(i); }
         Section s = report.section("Embedding: PCA of W_E");
         s.text(String.format(Locale.ROOT, "PCA of the %d number embeddings (W_E without the '=' row). PC1 explains %s of the variance, "
-                        + "PC2 %s%s. PC1's score is linear in the number with R² = %.3f; PC2 against (number − centre)² has R² = %s "
-                        + "(the seed saw a linear PC1 and a parabolic PC2).",
+                        + "PC2 %s%s. The table says which simple function of the number each PC's score is (R² of a linear fit); the seed "
+                        + "found a linear PC1 and a parabolic PC2, but which shapes a run finds depends on its initialisation.",
                 p, pct(an.explainedVarianceRatio[0]), k > 1 ? pct(an.explainedVarianceRatio[1]) : "n/a",
-                k > 2 ? ", the first three together " + pct(an.cumulativeVarianceRatio[2]) : "", an.pc1LinearR2, num(an.pc2QuadraticR2)));
+                k > 2 ? ", the first three together " + pct(an.cumulativeVarianceRatio[2]) : ""));
+        Table shapes = Table.of("PC", "explained variance", "R² vs number", "R² vs (number − centre)²", "R² vs parity")
+                .caption("Shape of each leading PC's score across the numbers 0 … " + (p - 1));
+        for (int c = 0; c < an.pcShapeR2.length; c++)
+            shapes.row("PC" + (c + 1), pct(an.explainedVarianceRatio[c]), num(an.pcShapeR2[c][0]), num(an.pcShapeR2[c][1]), num(an.pcShapeR2[c][2]));
+        s.table(shapes);
         LineChart scores = LineChart.of("PC scores per token").axes("token (number)", "score");
         for (int c = 0; c < Math.min(3, k); c++) scores.series("PC" + (c + 1), tok, Mat.column(an.pcaScores, c)).markers();
         s.lineChart(scores);
@@ -198,7 +203,7 @@ final class GrokkingReport {
             GrokkingAnalysis.Ablation ab = an.ablations.get(i);
             t.row(ab.title, pct(ab.accuracy), ab.loss, ab.failing.size(), ab.fitOnSum.coefficients()[0], ab.fitOnSum.intercept(),
                     num(ab.fitOnSum.r2()), ab.fitOnAB.coefficients()[0], ab.fitOnAB.coefficients()[1], num(ab.fitOnAB.r2()));
-            names[i + 1] = ab.title;
+            names[i + 1] = ab.shortTitle;
             acc[i + 1] = ab.accuracy;
         }
         s.table(t);
@@ -217,7 +222,7 @@ final class GrokkingReport {
                     ab.fitOnAB.intercept(), num(ab.fitOnAB.r2())));
             double maxErr = 1;
             for (double[] row : ab.errorGrid) for (double v : row) maxErr = Math.max(maxErr, Math.abs(v));
-            Heatmap err = Heatmap.of("Prediction − label: " + ab.title).axes("b", "a").matrix(ab.errorGrid).xLabels(labels).yLabels(labels)
+            Heatmap err = Heatmap.of("Prediction − label").axes("b", "a").matrix(ab.errorGrid).xLabels(labels).yLabels(labels)
                     .diverging().range(-maxErr, maxErr).colorLabel("prediction − label").size(420, 380);
             if (an.p <= 12) err.showValues();
             ScatterChart fit = ScatterChart.of("Ablated prediction vs a + b").axes("a + b", "prediction")

@@ -110,6 +110,14 @@ final class GrokkingResults {
         pca.put("scores", an.pcaScores);
         pca.put("pc1_linear_in_token_r2", an.pc1LinearR2);
         pca.put("pc2_quadratic_in_token_r2", an.pc2QuadraticR2);
+        List<Object> shapes = new ArrayList<>();
+        for (int i = 0; i < an.pcShapeR2.length; i++) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("pc", i + 1);
+            for (int k = 0; k < GrokkingAnalysis.PC_SHAPES.length; k++) m.put(GrokkingAnalysis.PC_SHAPES[k] + "_r2", an.pcShapeR2[i][k]);
+            shapes.add(m);
+        }
+        pca.put("pc_score_shapes", shapes);
         pca.put("sign_note", "PC1 is oriented so its score increases with the number");
         r.put("embedding_pca", pca);
 
