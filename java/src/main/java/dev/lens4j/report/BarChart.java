@@ -22,6 +22,35 @@ public final class BarChart extends XyChart<BarChart> {
         return bars(name, y);
     }
 
+    /**
+     * Side-by-side bars: per category, one bar for each series (e.g. attention from '=' to a, b and '=' per head).
+     * values[s][c] is series s in category c.
+     */
+    public BarChart grouped(String[] categories, String[] series, double[][] values) {
+        if (values.length != series.length)
+            throw new IllegalArgumentException("chart '" + title + "': " + series.length + " series names for " + values.length + " series");
+        double slot = 0.8 / series.length;
+        for (int s = 0; s < series.length; s++) {
+            if (values[s].length != categories.length)
+                throw new IllegalArgumentException("chart '" + title + "': series '" + series[s] + "' has " + values[s].length
+                        + " values for " + categories.length + " categories");
+            int n = categories.length;
+            double[] x = new double[n], l = new double[n], r = new double[n];
+            for (int c = 0; c < n; c++) {
+                l[c] = c - 0.4 + s * slot;
+                r[c] = l[c] + slot;
+                x[c] = (l[c] + r[c]) / 2;
+            }
+            Layer layer = new Layer(Kind.BARS, series[s], x, values[s].clone());
+            layer.left = l;
+            layer.right = r;
+            layer.labels = new String[n];
+            for (int c = 0; c < n; c++) layer.labels[c] = series[s] + ", " + categories[c];
+            add(layer);
+        }
+        return xTickLabels(categories);
+    }
+
     /** Stems (a line from 0 with a dot) at x = 0, 1, 2, ... */
     public BarChart stems(String name, double[] y) { return stems(name, index(y.length), y); }
 

@@ -415,8 +415,8 @@ public abstract class XyChart<T extends XyChart<T>> extends Chart<T> {
         StringBuilder t = new StringBuilder();
         if (l.labels != null) t.append(l.labels[i]).append(": ");
         else if (!l.name.isEmpty()) t.append(l.name).append(": ");
-        if (l.left != null) t.append('[').append(Fmt.num(l.left[i])).append(", ").append(Fmt.num(l.right[i])).append(") ");
-        else t.append(xTickLabels != null && l.x[i] == Math.rint(l.x[i]) && l.x[i] >= 0 && l.x[i] < xTickLabels.length
+        if (l.left != null && l.labels == null) t.append('[').append(Fmt.num(l.left[i])).append(", ").append(Fmt.num(l.right[i])).append(") ");
+        else if (l.left == null) t.append(xTickLabels != null && l.x[i] == Math.rint(l.x[i]) && l.x[i] >= 0 && l.x[i] < xTickLabels.length
                 ? xTickLabels[(int) l.x[i]] : Fmt.num(l.x[i])).append(", ");
         t.append(Fmt.num(l.y[i]));
         if (l.colorValues != null) t.append(" (").append(l.colorLabel == null ? "colour" : l.colorLabel).append(' ').append(Fmt.num(l.colorValues[i])).append(')');

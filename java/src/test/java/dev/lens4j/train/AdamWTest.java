@@ -55,7 +55,7 @@ class AdamWTest {
                 tp.detach().contiguous().data_ptr_float().get(want);
                 float[] got = params.get("w").toFloatArray();
                 for (int i = 0; i < n; i++)
-                    assertEquals(want[i], got[i], 2e-6 * Math.max(1, Math.abs(want[i])), "step " + step + " element " + i);
+                    assertEquals(want[i], got[i], 1e-7 * Math.max(1, Math.abs(want[i])), "step " + step + " element " + i);
             }
             assertEquals(5, ours.steps());
         }
