@@ -4,6 +4,7 @@ import dev.lens4j.model.Config;
 import dev.lens4j.model.Weights;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
@@ -66,12 +67,24 @@ final class TorchGpt2 implements AutoCloseable {
 
     /** Logits [batch, seq, vocab]; intermediates are freed by the caller's PointerScope. */
     Tensor forward(int[] tokens, int batch, int seq) {
+        return run(tokens, batch, seq, false, null, null, null);
+    }
+
+    /**
+     * The forward pass; with lastOnly only the last position is unembedded ([batch, vocab]). When resid / z / post are
+     * given, they receive blocks.l.hook_resid_pre [N, D], attn.hook_z [N, heads*d_head] and mlp.hook_post [N, d_mlp];
+     * under autograd the caller may retain_grad() them (done here when the embedding requires grad).
+     */
+    Tensor run(int[] tokens, int batch, int seq, boolean lastOnly, Tensor[] resid, Tensor[] z, Tensor[] post) {
         long D = cfg.dModel, H = cfg.nHeads, dh = cfg.dHead, N = (long) batch * seq;
         Tensor ids = torch.from_blob(new IntPointer(tokens), new long[] {N}, new TensorOptions(torch.ScalarType.Int)).clone();
         Tensor x = torch.embedding(wte, ids).add(wpe.narrow(0, 0, seq).repeat(batch, 1));
+        boolean track = resid != null && org.bytedeco.pytorch.GradMode.is_enabled();
+        if (track) x.requires_grad_(true); // weights need no gradient: autograd starts at the residual stream
         Tensor causal = mask.narrow(0, 0, seq).narrow(1, 0, seq);
         Scalar one = new Scalar(1.0f), scale = new Scalar((float) (1.0 / Math.sqrt(dh)));
         for (int l = 0; l < cfg.nLayers; l++) {
+            if (resid != null) { resid[l] = x; if (track && l > 0) x.retain_grad(); }
             Tensor h = torch.layer_norm(x, new long[] {D}, new TensorOptional(ln1W[l]), new TensorOptional(ln1B[l]), cfg.eps, false);
             Tensor qkv = torch.addmm(bQkv[l], h, wQkv[l]);
             TensorVector parts = qkv.split(H * dh, 1);
@@ -79,14 +92,48 @@ final class TorchGpt2 implements AutoCloseable {
             Tensor k = parts.get(1).reshape(batch, seq, H, dh).permute(0, 2, 3, 1);
             Tensor v = parts.get(2).reshape(batch, seq, H, dh).permute(0, 2, 1, 3);
             Tensor scores = torch.matmul(q, k).mul_(scale).add_(causal);
-            Tensor z = torch.matmul(scores.softmax(-1), v).permute(0, 2, 1, 3).reshape(N, H * dh);
-            x = torch.addmm(bO[l], z, wO[l]).add_(x, one);
+            Tensor zl = torch.matmul(scores.softmax(-1), v).permute(0, 2, 1, 3).reshape(N, H * dh);
+            if (z != null) { z[l] = zl; if (track) zl.retain_grad(); }
+            // out of place under autograd (in-place adds on saved tensors break backward)
+            x = track ? torch.addmm(bO[l], zl, wO[l]).add(x) : torch.addmm(bO[l], zl, wO[l]).add_(x, one);
             h = torch.layer_norm(x, new long[] {D}, new TensorOptional(ln2W[l]), new TensorOptional(ln2B[l]), cfg.eps, false);
-            Tensor post = torch.gelu(torch.addmm(bIn[l], h, wIn[l]), "tanh");
-            x = torch.addmm(bOut[l], post, wOut[l]).add_(x, one);
+            Tensor p = torch.gelu(torch.addmm(bIn[l], h, wIn[l]), "tanh");
+            if (post != null) { post[l] = p; if (track) p.retain_grad(); }
+            x = track ? torch.addmm(bOut[l], p, wOut[l]).add(x) : torch.addmm(bOut[l], p, wOut[l]).add_(x, one);
         }
+        if (lastOnly) x = x.reshape(batch, seq, D).select(1, seq - 1);
         Tensor h = torch.layer_norm(x, new long[] {D}, new TensorOptional(lnfW), new TensorOptional(lnfB), cfg.eps, false);
-        return torch.addmm(bU, h, wU).reshape(batch, seq, cfg.dVocabOut());
+        Tensor logits = torch.addmm(bU, h, wU);
+        return lastOnly ? logits : logits.reshape(batch, seq, cfg.dVocabOut());
+    }
+
+    /**
+     * All-component attribution patching with autograd, as a TransformerLens user writes it: corrupt forward without
+     * gradients, clean forward + backward of sum_b logit(answer_b) - logit(wrong_b) at the last position, then
+     * (corrupt - clean) * grad reduced to [L, d_mlp], [L, heads], [L, seq]. Returns {mlp, heads, resid}.
+     */
+    Tensor[] attribution(int[] clean, int[] corrupt, int batch, int seq, int[] answer, int[] wrong) {
+        int L = cfg.nLayers;
+        long H = cfg.nHeads, dh = cfg.dHead, D = cfg.dModel;
+        Tensor[] cr = new Tensor[L], cz = new Tensor[L], cp = new Tensor[L];
+        try (NoGradGuard g = new NoGradGuard()) {
+            run(corrupt, batch, seq, true, cr, cz, cp);
+        }
+        Tensor[] r = new Tensor[L], z = new Tensor[L], p = new Tensor[L];
+        Tensor logits = run(clean, batch, seq, true, r, z, p);
+        float[] sel = new float[batch * cfg.dVocabOut()];
+        for (int b = 0; b < batch; b++) { sel[b * cfg.dVocabOut() + answer[b]] += 1; sel[b * cfg.dVocabOut() + wrong[b]] -= 1; }
+        Tensor weights = torch.from_blob(new FloatPointer(sel), batch, cfg.dVocabOut()).clone();
+        logits.mul(weights).sum().backward();
+        Tensor[] mlp = new Tensor[L], heads = new Tensor[L], resid = new Tensor[L];
+        try (NoGradGuard g = new NoGradGuard()) {
+            for (int l = 0; l < L; l++) {
+                mlp[l] = cp[l].sub(p[l]).mul_(p[l].grad()).sum(0);
+                heads[l] = cz[l].sub(z[l]).mul_(z[l].grad()).reshape(batch * seq, H, dh).sum(0, 2);
+                resid[l] = cr[l].sub(r[l]).mul_(r[l].grad()).reshape(batch, seq, D).sum(0, 2);
+            }
+            return new Tensor[] {torch.stack(new TensorVector(mlp), 0), torch.stack(new TensorVector(heads), 0), torch.stack(new TensorVector(resid), 0)};
+        }
     }
 
     @Override public void close() {

@@ -729,11 +729,24 @@ public final class HookedTransformer implements AutoCloseable {
      * The answer's tokens as the model would see them after the prompt: the tail of encode(prompt + answer) when
      * encode(prompt) is its prefix (so SentencePiece-style tokenizers add no dummy space), else encode(answer).
      */
-    int[] answerTokens(String prompt, String answer) {
+    public int[] answerTokens(String prompt, String answer) {
         int[] p = tokenizer().encode(prompt), both = tokenizer().encode(prompt + answer);
         if (both.length > p.length && Arrays.equals(p, Arrays.copyOf(both, p.length)))
             return Arrays.copyOfRange(both, p.length, both.length);
         return tokenizer().encode(answer);
+    }
+
+    /**
+     * The one token an answer text becomes after the prompt ({@link #answerTokens}: tokenised in context, so " Yes"
+     * after "Answer:" is what the model would emit). Throws naming the text and its tokens when it is not one token.
+     */
+    public int answerToken(String prompt, String answer) {
+        if (answer == null || answer.isEmpty()) throw new IllegalArgumentException("empty answer text: give the token's text, e.g. ' Yes'");
+        int[] ids = answerTokens(prompt, answer);
+        if (ids.length != 1)
+            throw new IllegalArgumentException("answer '" + answer + "' is " + ids.length + " tokens " + toStrTokens(ids)
+                    + " after the prompt, not a single token (try it with or without a leading space)");
+        return ids[0];
     }
 
     // ------------------------------------------------------------------------------------------ setup

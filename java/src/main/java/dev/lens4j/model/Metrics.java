@@ -71,16 +71,23 @@ public final class Metrics {
      * -1 when it is no), summed over the batch. Positive means the model prefers the true answer.
      */
     public static Metric forcedChoiceMargin(int yes, int no, boolean[] truthIsYes) {
+        return forcedChoiceMargin(new int[] {yes}, new int[] {no}, truthIsYes);
+    }
+
+    /** As above with per-prompt yes / no ids (1 or batch entries each), for answers tokenised in context. */
+    public static Metric forcedChoiceMargin(int[] yes, int[] no, boolean[] truthIsYes) {
         return (logits, B, P, V, grad) -> {
             if (truthIsYes.length != B) throw new IllegalArgumentException("truth has " + truthIsYes.length + " entries for a batch of " + B);
-            checkSet(new int[] {yes, no}, V, "yes/no");
+            check(yes, B, V, "yes");
+            check(no, B, V, "no");
             double s = 0;
             for (int b = 0; b < B; b++) {
                 int row = (b * P + P - 1) * V;
+                int y = yes[yes.length == 1 ? 0 : b], n = no[no.length == 1 ? 0 : b];
                 float sign = truthIsYes[b] ? 1f : -1f;
-                s += sign * (logits[row + yes] - logits[row + no]);
-                grad[row + yes] += sign;
-                grad[row + no] -= sign;
+                s += sign * (logits[row + y] - logits[row + n]);
+                grad[row + y] += sign;
+                grad[row + n] -= sign;
             }
             return s;
         };

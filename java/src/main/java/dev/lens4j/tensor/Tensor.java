@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class Tensor implements AutoCloseable {
     private static final AtomicLong LIVE_BYTES = new AtomicLong();
     private static final AtomicLong LIVE_COUNT = new AtomicLong();
+    private static final AtomicLong PEAK_BYTES = new AtomicLong(); // high-water mark of LIVE_BYTES, for memory reports
     private static final Map<Device.Kind, DeviceAllocator> ALLOCATORS = new ConcurrentHashMap<>();
 
     static {
@@ -71,7 +72,8 @@ public final class Tensor implements AutoCloseable {
         long bytes = Math.max(1, n) * dtype.bytes;
         Pointer p = zero ? allocator(device).allocate(bytes) : allocator(device).allocateUninitialized(bytes);
         Tensor t = new Tensor(s, dtype, device, p, null, bytes);
-        LIVE_BYTES.addAndGet(bytes);
+        long live = LIVE_BYTES.addAndGet(bytes);
+        PEAK_BYTES.accumulateAndGet(live, Math::max);
         LIVE_COUNT.incrementAndGet();
         TensorScope.register(t);
         return t;
@@ -98,6 +100,10 @@ public final class Tensor implements AutoCloseable {
     /** Native bytes held by open, owning tensors in this JVM (views count nothing). For leak checks. */
     public static long liveBytes() { return LIVE_BYTES.get(); }
     public static long liveCount() { return LIVE_COUNT.get(); }
+    /** The most native bytes live at once since the last {@link #resetPeakBytes()} (all threads together). */
+    public static long peakBytes() { return PEAK_BYTES.get(); }
+    /** Starts a new high-water mark at the bytes live now. */
+    public static void resetPeakBytes() { PEAK_BYTES.set(LIVE_BYTES.get()); }
 
     // ---------------------------------------------------------------- metadata
 
