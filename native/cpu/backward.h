@@ -18,3 +18,8 @@ static inline void l4j_col_reduce(int64_t rows, int64_t d, float *out, F f) {
         for (int64_t c = c0; c < c1; c++) out[c] += (float)acc[c - c0];
     }
 }
+
+// rotary.cpp: the rotation by sin_sign * angle (+1 forward, -1 its transpose)
+int l4j_rotary_signed(int64_t batch, int64_t seq, int64_t n_heads, int64_t d_head, int64_t rotary_dim, int64_t offset,
+                      const float *cos_t, const float *sin_t, int64_t n_ctx, int adjacent_pairs, const float *x, float *out,
+                      float sin_sign);
