@@ -61,16 +61,3 @@ extern "C" int l4j_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
     }
     return L4J_OK;
 }
-
-extern "C" int l4j_gemm_batched(int64_t batch, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
-                                const float *A, int64_t lda, int64_t strideA,
-                                const float *B, int64_t ldb, int64_t strideB, float beta,
-                                float *C, int64_t ldc, int64_t strideC) {
-    L4J_CHECK(batch >= 0);
-    for (int64_t b = 0; b < batch; b++) {
-        int rc = l4j_gemm(transA, transB, M, N, K, alpha, A + b * strideA, lda, B + b * strideB, ldb, beta,
-                          C + b * strideC, ldc, nullptr);
-        if (rc != L4J_OK) return rc;
-    }
-    return L4J_OK;
-}

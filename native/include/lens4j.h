@@ -43,14 +43,10 @@ int l4j_get_num_threads(void);
 
 /* ---- GEMM ----
  * C[M,N] = alpha * op(A) @ op(B) + beta * C (+ bias[N] broadcast over rows when bias != NULL).
- * op(X) = X^T when trans* != 0. Batched form repeats over `batch` with element strides. */
+ * op(X) = X^T when trans* != 0. */
 int l4j_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
              const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
              float *C, int64_t ldc, const float *bias);
-int l4j_gemm_batched(int64_t batch, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
-                     const float *A, int64_t lda, int64_t strideA,
-                     const float *B, int64_t ldb, int64_t strideB, float beta,
-                     float *C, int64_t ldc, int64_t strideC);
 
 /* ---- embeddings ---- */
 /* out[i,:] = W_E[tokens[i],:]; returns L4J_ERR_RANGE if any token is outside [0, d_vocab). */

@@ -46,19 +46,19 @@ public class AttributionBench {
         SplittableRandom r = new SplittableRandom(7);
         clean = new int[batch][seq];
         corrupt = new int[batch][seq];
-        cleanFlat = new int[batch * seq];
-        corruptFlat = new int[batch * seq];
         answers = new int[batch];
         wrongs = new int[batch];
         for (int b = 0; b < batch; b++) {
             for (int p = 0; p < seq; p++) {
-                cleanFlat[b * seq + p] = clean[b][p] = r.nextInt(cfg.dVocab);
+                clean[b][p] = r.nextInt(cfg.dVocab);
                 // corrupt: the same prompt with a quarter of its tokens replaced
-                corruptFlat[b * seq + p] = corrupt[b][p] = p % 4 == 1 ? r.nextInt(cfg.dVocab) : clean[b][p];
+                corrupt[b][p] = p % 4 == 1 ? r.nextInt(cfg.dVocab) : clean[b][p];
             }
             answers[b] = r.nextInt(cfg.dVocab);
             wrongs[b] = r.nextInt(cfg.dVocab);
         }
+        cleanFlat = BenchTokens.flat(clean);
+        corruptFlat = BenchTokens.flat(corrupt);
         metric = Metrics.logitDiff(answers, wrongs);
         System.out.printf("%nthreads: lens4j %d, libtorch %d%n", dev.lens4j.backend.CpuBackend.get().numThreads(), TorchGpt2.threads());
         System.out.println(memoryReport(model, clean, corrupt, metric));

@@ -9,7 +9,6 @@ import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.*;
 import org.openjdk.jmh.infra.Blackhole;
 
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -39,10 +38,8 @@ public class ForwardBench {
         Config cfg = Shapes.get(shape);
         model = new HookedTransformer(cfg, RandomWeights.gpt2(cfg, 1234));
         torchModel = new TorchGpt2(cfg, model.weights());
-        SplittableRandom r = new SplittableRandom(7);
-        tokens = new int[batch][seq];
-        flat = new int[batch * seq];
-        for (int b = 0; b < batch; b++) for (int p = 0; p < seq; p++) flat[b * seq + p] = tokens[b][p] = r.nextInt(cfg.dVocab);
+        tokens = BenchTokens.random(batch, seq, cfg.dVocab, 7);
+        flat = BenchTokens.flat(tokens);
         fullCache = new HookedTransformer.RunOptions().cacheAll();
         mlpPostOnly = new HookedTransformer.RunOptions().cacheRegex("mlp\\.hook_post$");
         System.out.printf("%nthreads: lens4j %d, libtorch %d%n", dev.lens4j.backend.CpuBackend.get().numThreads(), TorchGpt2.threads());

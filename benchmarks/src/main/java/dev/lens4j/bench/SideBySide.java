@@ -7,7 +7,6 @@ import dev.lens4j.model.Shapes;
 import org.bytedeco.javacpp.PointerScope;
 
 import java.util.Arrays;
-import java.util.SplittableRandom;
 
 /**
  * lens4j and libtorch forward passes interleaved (A B A B ...) in one JVM on the same weights and tokens, so both
@@ -23,10 +22,8 @@ public final class SideBySide {
         Config cfg = Shapes.get(shape);
         try (HookedTransformer model = new HookedTransformer(cfg, RandomWeights.gpt2(cfg, 1234));
              TorchGpt2 torch = new TorchGpt2(cfg, model.weights())) {
-            SplittableRandom r = new SplittableRandom(7);
-            int[][] tokens = new int[batch][seq];
-            int[] flat = new int[batch * seq];
-            for (int b = 0; b < batch; b++) for (int p = 0; p < seq; p++) flat[b * seq + p] = tokens[b][p] = r.nextInt(cfg.dVocab);
+            int[][] tokens = BenchTokens.random(batch, seq, cfg.dVocab, 7);
+            int[] flat = BenchTokens.flat(tokens);
             var cacheAll = new HookedTransformer.RunOptions().cacheAll();
             double[] l = new double[rounds], c = new double[rounds], t = new double[rounds];
             for (int i = -2; i < rounds; i++) { // two warm-up rounds

@@ -86,29 +86,11 @@ public final class Llama2cCheckpoint {
         }
 
         Config config(Path bin) {
-            Config c = new Config();
             String file = bin.getFileName().toString();
-            c.modelName = file.endsWith(".bin") ? file.substring(0, file.length() - 4) : file;
-            c.originalArchitecture = "llama2.c";
-            c.nLayers = layers;
-            c.dModel = dim;
-            c.nHeads = heads;
-            c.nKeyValueHeads = kvHeads == heads ? null : kvHeads;
-            c.dHead = headSize();
-            c.dMlp = hidden;
-            c.dVocab = vocab;
-            c.nCtx = seqLen;
-            c.actFn = "silu";
-            c.normalizationType = "RMS";
-            c.eps = 1e-5;
-            c.positionalEmbeddingType = "rotary";
-            c.rotaryDim = headSize();
-            c.rotaryBase = 10000;
-            c.rotaryAdjacentPairs = true;
-            c.gatedMlp = true;
-            c.finalRms = true;
+            String name = file.endsWith(".bin") ? file.substring(0, file.length() - 4) : file;
             try {
-                return c.validate();
+                // llama2.c stores q/k for adjacent-pair rotary, not HF's rotate-half
+                return Config.llamaFamily(name, layers, dim, heads, kvHeads, hidden, vocab, seqLen, true);
             } catch (IllegalArgumentException e) {
                 throw new CheckpointException(bin + ": " + e.getMessage(), e);
             }

@@ -16,48 +16,12 @@ public final class RandomWeights {
 
     /** A GPT-2-shaped config, set up as {@link HfCheckpoint} sets up a Hugging Face GPT-2 (d_mlp = 4 d_model). */
     public static Config gpt2Config(int nLayers, int dModel, int nHeads, int dVocab, int nCtx) {
-        if (dModel % nHeads != 0) throw new IllegalArgumentException("d_model " + dModel + " is not a multiple of n_heads " + nHeads);
-        Config c = new Config();
-        c.modelName = "random-gpt2";
-        c.originalArchitecture = "GPT2LMHeadModel";
-        c.nLayers = nLayers;
-        c.dModel = dModel;
-        c.nHeads = nHeads;
-        c.dHead = dModel / nHeads;
-        c.dMlp = 4 * dModel;
-        c.dVocab = dVocab;
-        c.nCtx = nCtx;
-        c.actFn = "gelu_new";
-        c.normalizationType = "LN";
-        c.eps = 1e-5;
-        c.positionalEmbeddingType = "standard";
-        return c.validate();
+        return Config.gpt2Family("random-gpt2", nLayers, dModel, nHeads, dVocab, nCtx);
     }
 
     /** A Llama-shaped config (RMSNorm, rotate-half rotary, SwiGLU), set up as {@link HfCheckpoint} sets up a Hugging Face Llama. */
     public static Config llamaConfig(int nLayers, int dModel, int nHeads, int nKvHeads, int dMlp, int dVocab, int nCtx) {
-        if (dModel % nHeads != 0) throw new IllegalArgumentException("d_model " + dModel + " is not a multiple of n_heads " + nHeads);
-        Config c = new Config();
-        c.modelName = "random-llama";
-        c.originalArchitecture = "LlamaForCausalLM";
-        c.nLayers = nLayers;
-        c.dModel = dModel;
-        c.nHeads = nHeads;
-        c.nKeyValueHeads = nKvHeads == nHeads ? null : nKvHeads;
-        c.dHead = dModel / nHeads;
-        c.dMlp = dMlp;
-        c.dVocab = dVocab;
-        c.nCtx = nCtx;
-        c.actFn = "silu";
-        c.normalizationType = "RMS";
-        c.eps = 1e-5;
-        c.positionalEmbeddingType = "rotary";
-        c.rotaryDim = c.dHead;
-        c.rotaryBase = 10000;
-        c.rotaryAdjacentPairs = false;
-        c.gatedMlp = true;
-        c.finalRms = true;
-        return c.validate();
+        return Config.llamaFamily("random-llama", nLayers, dModel, nHeads, nKvHeads, dMlp, dVocab, nCtx, false);
     }
 
     /** GPT-2 weights: every bias and LayerNorm parameter random; W_U = W_E^T and b_U = 0 as in GPT-2's tied head. */

@@ -74,7 +74,9 @@ final class Backprop {
             }
         }
         if (grads != null && gradFilter.test(name)) {
-            Tensor c = cur.copy(); // gradients flowing on may be accumulated into later
+            // take the tensor itself when we own it (nothing writes a gradient after it fires); copy a view, a
+            // hook's tensor, or one a first name already took (residual branches share one gradient)
+            Tensor c = !cur.isView() && scope.release(cur) ? cur : cur.copy();
             scope.release(c);
             grads.put(name, c);
         }

@@ -53,6 +53,40 @@ public final class Config implements Cloneable {
     public boolean valueBiasesFolded = false;
     public long seed = 0;
 
+    /** GPT-2's architecture (LayerNorm, learned positions, gelu_new MLP of 4 d_model), as HF GPT-2 configs map to TL. */
+    public static Config gpt2Family(String name, int nLayers, int dModel, int nHeads, int dVocab, int nCtx) {
+        if (nHeads <= 0 || dModel % nHeads != 0)
+            throw new IllegalArgumentException("config: d_model " + dModel + " is not a multiple of n_heads " + nHeads);
+        Config c = new Config();
+        c.modelName = name;
+        c.originalArchitecture = "GPT2LMHeadModel";
+        c.nLayers = nLayers; c.dModel = dModel; c.nHeads = nHeads; c.dHead = dModel / nHeads; c.dMlp = 4 * dModel;
+        c.dVocab = dVocab; c.nCtx = nCtx;
+        c.actFn = "gelu_new"; c.normalizationType = "LN"; c.eps = 1e-5; c.positionalEmbeddingType = "standard";
+        return c.validate();
+    }
+
+    /**
+     * Llama's architecture (RMSNorm eps 1e-5, rotary over the whole head with base 10000, SwiGLU, grouped-query
+     * attention when nKvHeads < nHeads); adjacentPairs picks llama2.c's rotary layout over HF's rotate-half.
+     */
+    public static Config llamaFamily(String name, int nLayers, int dModel, int nHeads, int nKvHeads, int dMlp, int dVocab,
+                                     int nCtx, boolean adjacentPairs) {
+        if (nHeads <= 0 || dModel % nHeads != 0)
+            throw new IllegalArgumentException("config: d_model " + dModel + " is not a multiple of n_heads " + nHeads);
+        Config c = new Config();
+        c.modelName = name;
+        c.originalArchitecture = adjacentPairs ? "llama2.c" : "LlamaForCausalLM";
+        c.nLayers = nLayers; c.dModel = dModel; c.nHeads = nHeads; c.dHead = dModel / nHeads;
+        // TL keeps n_key_value_heads None (plain W_K names) when every query head has its own kv head
+        c.nKeyValueHeads = nKvHeads == nHeads ? null : nKvHeads;
+        c.dMlp = dMlp; c.dVocab = dVocab; c.nCtx = nCtx;
+        c.actFn = "silu"; c.normalizationType = "RMS"; c.eps = 1e-5;
+        c.positionalEmbeddingType = "rotary"; c.rotaryDim = c.dHead; c.rotaryBase = 10000;
+        c.rotaryAdjacentPairs = adjacentPairs; c.gatedMlp = true; c.finalRms = true;
+        return c.validate();
+    }
+
     public int nKvHeads() { return nKeyValueHeads == null ? nHeads : nKeyValueHeads; }
     public int dVocabOut() { return dVocabOut <= 0 ? dVocab : dVocabOut; }
     public int rotaryDim() { return rotaryDim <= 0 ? dHead : rotaryDim; }

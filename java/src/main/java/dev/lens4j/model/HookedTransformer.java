@@ -307,7 +307,6 @@ public final class HookedTransformer implements AutoCloseable {
         }
         /** Hand the logits to the caller (they survive close()). */
         public Tensor takeLogits() { Tensor t = logits; logits = null; return t; }
-        public ActivationCache takeCache() { return cache; }
 
         @Override public void close() {
             if (logits != null) logits.close();
@@ -543,7 +542,6 @@ public final class HookedTransformer implements AutoCloseable {
                 Tensor rq = z(q.shape()), rk = z(k.shape());
                 backend.rotary(q, cfg.rotaryDim(), 0, rotaryCos, rotarySin, cfg.rotaryAdjacentPairs, rq);
                 backend.rotary(k, cfg.rotaryDim(), 0, rotaryCos, rotarySin, cfg.rotaryAdjacentPairs, rk);
-                if (t != null) { t.q = q; t.k = k; }
                 q = fire(HookNames.rotQ(l), l, rq);
                 k = fire(HookNames.rotK(l), l, rk);
             }
@@ -624,7 +622,7 @@ public final class HookedTransformer implements AutoCloseable {
         Tensor unembed(Tensor x) {
             Tensor h = norm("ln_final.", -1, x, "ln_final.w", "ln_final.b");
             long D = cfg.dModel, V = cfg.dVocabOut();
-            if (tape != null) { tape.finalResid = x; tape.lastOnly = o.logitsLastOnly; tape.unembedIn = h; }
+            if (tape != null) { tape.lastOnly = o.logitsLastOnly; tape.unembedIn = h; }
             if (o.logitsLastOnly) {
                 Tensor lastRows = z(B, 1, D);
                 backend.gather(h, 1, new int[] {S - 1}, lastRows);

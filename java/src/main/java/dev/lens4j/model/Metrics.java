@@ -1,7 +1,5 @@
 package dev.lens4j.model;
 
-import java.util.Arrays;
-
 /** Metrics of the final logits used by the seeds and TransformerLens demos, each with its exact gradient. */
 public final class Metrics {
     private Metrics() {}
@@ -156,5 +154,4 @@ public final class Metrics {
             if (t < 0 || t >= V) throw new IllegalArgumentException(what + " token " + t + " is outside the vocabulary [0, " + V + ")");
     }
 
-    static String describe(int[] ids) { return Arrays.toString(ids); }
 }

@@ -25,12 +25,10 @@ final class Pretrained {
         if (!Files.exists(model)) throw new IllegalArgumentException("model path does not exist: " + model);
         Checkpoint ckpt;
         Tokenizer tok;
-        if (Files.isDirectory(model) && dev.lens4j.train.Lens4jCheckpoint.isLens4jCheckpoint(model)) {
-            ckpt = dev.lens4j.train.Lens4jCheckpoint.load(model); // trained in lens4j: used as saved
-            Path t = tokenizerPath != null ? tokenizerPath : model.resolve("tokenizer.json");
-            tok = Files.exists(t) ? Tokenizer.load(t) : null;
-        } else if (Files.isDirectory(model)) {
-            ckpt = HfCheckpoint.load(model, options);
+        if (Files.isDirectory(model)) {
+            ckpt = dev.lens4j.train.Lens4jCheckpoint.isLens4jCheckpoint(model)
+                    ? dev.lens4j.train.Lens4jCheckpoint.load(model) // trained in lens4j: used as saved
+                    : HfCheckpoint.load(model, options);
             Path t = tokenizerPath != null ? tokenizerPath : model.resolve("tokenizer.json");
             tok = Files.exists(t) ? Tokenizer.load(t) : null;
         } else if (model.getFileName().toString().endsWith(".bin")) {

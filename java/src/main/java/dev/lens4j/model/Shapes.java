@@ -27,19 +27,10 @@ public final class Shapes {
     }
 
     static Config gpt2(String name, int layers, int d, int heads) {
-        Config c = new Config();
-        c.modelName = name; c.originalArchitecture = "GPT2LMHeadModel";
-        c.nLayers = layers; c.dModel = d; c.nHeads = heads; c.dHead = d / heads; c.dMlp = 4 * d;
-        c.dVocab = 50257; c.nCtx = 1024; c.actFn = "gelu_new"; c.normalizationType = "LN"; c.eps = 1e-5;
-        return c;
+        return Config.gpt2Family(name, layers, d, heads, 50257, 1024);
     }
 
     static Config llama(String name, int layers, int d, int heads, int kvHeads, int dMlp, int vocab, int nCtx) {
-        Config c = new Config();
-        c.modelName = name; c.originalArchitecture = "LlamaForCausalLM";
-        c.nLayers = layers; c.dModel = d; c.nHeads = heads; c.dHead = d / heads; c.nKeyValueHeads = kvHeads;
-        c.dMlp = dMlp; c.dVocab = vocab; c.nCtx = nCtx; c.actFn = "silu"; c.normalizationType = "RMS"; c.eps = 1e-5;
-        c.positionalEmbeddingType = "rotary"; c.gatedMlp = true; c.finalRms = true;
-        return c;
+        return Config.llamaFamily(name, layers, d, heads, kvHeads, dMlp, vocab, nCtx, false);
     }
 }

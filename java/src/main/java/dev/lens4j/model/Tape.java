@@ -11,7 +11,7 @@ final class Tape {
     record Norm(Tensor x, Tensor scale, Tensor normalized, Tensor out) {}
 
     static final class Layer {
-        Tensor residPre, q, k, v, rq, rk, pattern, z, mid, pre, lin, post;
+        Tensor residPre, v, rq, rk, pattern, z, mid, pre, lin, post;
         Tensor probs; // softmax(scores) before a pattern hook changed it (null when unhooked: pattern is it)
     }
 
@@ -19,7 +19,7 @@ final class Tape {
     final Layer[] layers;
     final Map<String, Norm> norms = new HashMap<>();
     Norm lnFinal;
-    Tensor finalResid, unembedIn;
+    Tensor unembedIn;
     boolean lastOnly;
 
     Tape(int nLayers) {

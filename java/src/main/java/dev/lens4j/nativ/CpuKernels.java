@@ -34,10 +34,6 @@ public final class CpuKernels {
     public static native int l4j_gemm(int transA, int transB, long M, long N, long K, float alpha,
                                       FloatPointer A, long lda, FloatPointer B, long ldb, float beta,
                                       FloatPointer C, long ldc, FloatPointer bias);
-    public static native int l4j_gemm_batched(long batch, int transA, int transB, long M, long N, long K, float alpha,
-                                              FloatPointer A, long lda, long strideA,
-                                              FloatPointer B, long ldb, long strideB, float beta,
-                                              FloatPointer C, long ldc, long strideC);
 
     public static native int l4j_embed(long nTokens, IntPointer tokens, FloatPointer W_E, long dVocab, long dModel,
                                        FloatPointer out);

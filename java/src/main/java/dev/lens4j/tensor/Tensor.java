@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * An off-heap, contiguous, row-major tensor (F32 or I32) on a device, with an explicit owner.
  * <p>Memory is released by {@link #close()} (or by the {@link TensorScope} that owns it), never by the GC.
- * Views ({@link #reshape}, {@link #narrow0}) share memory with their base and become unusable when it closes.
+ * Views ({@link #reshape}) share memory with their base and become unusable when it closes.
  * Using a closed tensor throws {@link IllegalStateException} naming it, never touches freed memory.
  */
 public final class Tensor implements AutoCloseable {
@@ -169,26 +169,6 @@ public final class Tensor implements AutoCloseable {
         Tensor v = new Tensor(s, dtype, device, data, root(), 0);
         v.name = name;
         return v;
-    }
-
-    /** Rows [start, end) of the first dimension, sharing memory. */
-    public Tensor narrow0(long start, long end) {
-        checkOpen();
-        if (shape.length == 0 || start < 0 || end > shape[0] || start > end)
-            throw new IndexOutOfBoundsException("narrow0(" + start + ", " + end + ") on " + describe());
-        long[] s = shape.clone();
-        s[0] = end - start;
-        long inner = numel / Math.max(1, shape[0]);
-        Pointer p = offset(data, start * inner * dtype.bytes);
-        Tensor v = new Tensor(s, dtype, device, p, root(), 0);
-        v.name = name;
-        return v;
-    }
-
-    /** A pointer to an absolute address `bytes` past p (JavaCPP positions count elements, so use addresses). */
-    static Pointer offset(Pointer p, long bytes) {
-        long addr = p.address() + p.position() * Math.max(1, p.sizeof());
-        return new Pointer() { { address = addr + bytes; } };
     }
 
     private Tensor root() { return base != null ? base : this; }

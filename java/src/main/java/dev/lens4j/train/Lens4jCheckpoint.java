@@ -55,11 +55,4 @@ public final class Lens4jCheckpoint {
         return new Checkpoint(cfg, w);
     }
 
-    /** A copy of every weight (checkpoints taken during training must not alias the live parameters). */
-    public static Weights copy(Weights w) {
-        Weights c = new Weights();
-        for (var e : w.asMap().entrySet()) c.put(e.getKey(), e.getValue().copy());
-        return c;
-    }
-
 }

@@ -1,9 +1,6 @@
 package dev.lens4j.backend;
 
 import dev.lens4j.tensor.Tensor;
-import dev.lens4j.tensor.TensorScope;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -24,7 +21,9 @@ import static org.junit.jupiter.api.Assertions.*;
  * prefilled with NaN (so "overwritten" is checked); plus accumulation, GQA sums, masked positions, thread-count
  * invariance, validation and native-memory leaks.
  */
-class BackwardKernelsTest {
+class BackwardKernelsTest extends KernelTestSupport {
+    BackwardKernelsTest() { super(4321); }
+
     private static final CpuBackend B = CpuBackend.get();
     static final double GRAD_TOL = 1e-3;
     /** Gradients that are cancellation residues of O(1) terms (RMSNorm with d = 1: ~1e-7) are only as exact as
@@ -32,42 +31,6 @@ class BackwardKernelsTest {
     private static final double FLOOR = 1e-5;
     private static final double H = 1e-4;
     static final int ALL_COORDS_UP_TO = 3000, SAMPLED = 120;
-
-    private final Random rnd = new Random(4321);
-    private TensorScope scope;
-    private long liveAtStart;
-
-    @BeforeEach void openScope() {
-        liveAtStart = Tensor.liveBytes();
-        scope = TensorScope.open();
-    }
-
-    @AfterEach void closeScope() {
-        scope.close();
-        assertEquals(liveAtStart, Tensor.liveBytes(), "native bytes leaked by the test's scope");
-    }
-
-    // ------------------------------------------------------------------ helpers
-
-    private float[] randn(int n, double sd, double mean) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) (mean + sd * rnd.nextGaussian());
-        return a;
-    }
-
-    private float[] randn(int n) { return randn(n, 1, 0); }
-
-    private float[] uniform(int n, double lo, double hi) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) (lo + (hi - lo) * rnd.nextDouble());
-        return a;
-    }
-
-    private int[] ints(int n, int bound) {
-        int[] a = new int[n];
-        for (int i = 0; i < n; i++) a[i] = rnd.nextInt(bound);
-        return a;
-    }
 
     private static double[] d(float[] a) { return Reference.toDouble(a); }
 

@@ -3,8 +3,6 @@ package dev.lens4j.backend;
 import dev.lens4j.tensor.Tensor;
 import dev.lens4j.tensor.TensorScope;
 import org.bytedeco.javacpp.Loader;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -13,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -23,45 +20,11 @@ import static org.junit.jupiter.api.Assertions.*;
  * sizes above the kernels' 16384-element threading threshold and odd sizes; plus argument validation,
  * the OpenBLAS that gets loaded, and native-memory leaks.
  */
-class CpuKernelsTest {
+class CpuKernelsTest extends KernelTestSupport {
+    CpuKernelsTest() { super(1234); }
+
     private static final CpuBackend B = CpuBackend.get();
     private static final double TOL = 1e-5, GEMM_TOL = 1e-4;
-
-    private final Random rnd = new Random(1234);
-    private TensorScope scope;
-    private long liveAtStart;
-
-    @BeforeEach void openScope() {
-        liveAtStart = Tensor.liveBytes();
-        scope = TensorScope.open();
-    }
-
-    @AfterEach void closeScope() {
-        scope.close();
-        assertEquals(liveAtStart, Tensor.liveBytes(), "native bytes leaked by the test's scope");
-    }
-
-    // ------------------------------------------------------------------ helpers
-
-    private float[] randn(int n, double sd, double mean) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) (mean + sd * rnd.nextGaussian());
-        return a;
-    }
-
-    private float[] randn(int n) { return randn(n, 1, 0); }
-
-    private float[] uniform(int n, double lo, double hi) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) (lo + (hi - lo) * rnd.nextDouble());
-        return a;
-    }
-
-    private int[] ints(int n, int bound) {
-        int[] a = new int[n];
-        for (int i = 0; i < n; i++) a[i] = rnd.nextInt(bound);
-        return a;
-    }
 
     /** max |got - ref| <= rel * max(1, max |ref|); infinities must match exactly, NaN only where ref is NaN. */
     static void assertClose(String what, double[] ref, float[] got, double rel) {

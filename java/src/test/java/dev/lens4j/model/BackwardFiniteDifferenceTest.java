@@ -111,6 +111,18 @@ class BackwardFiniteDifferenceTest {
     }
 
     @Test
+    void gradientsCachedUnderTwoNamesAreSeparateTensors() {
+        try (HookedTransformer m = gpt2()) {
+            try (var g = m.backward(TOKENS, Metrics.logitDiff(3, 4), new HookedTransformer.RunOptions().cacheAllGrads())) {
+                Tensor post = g.grads().get(HookNames.residPost(1)), mlpOut = g.grads().get(HookNames.mlpOut(1));
+                assertArrayEquals(post.toFloatArray(), mlpOut.toFloatArray(), "resid_post's gradient flows unchanged into mlp_out");
+                post.close();
+                assertFalse(mlpOut.isClosed(), "closing one cached gradient must not free another");
+            }
+        }
+    }
+
+    @Test
     void backwardLeaksNothing() {
         try (HookedTransformer m = llama()) {
             long before = Tensor.liveBytes();
