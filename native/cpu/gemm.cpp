@@ -22,41 +22,54 @@ void fill_bias(int64_t M, int64_t N, const float *bias, float beta, float *C, in
 }
 }  // namespace
 
+// How the work is split never depends on the thread count: OpenBLAS's kernels round differently for different
+// sub-block shapes (edge tiles, small-matrix paths, and differently again per core type: Haswell, SkylakeX, ...), so
+// a split that followed OMP_NUM_THREADS gave bits that changed with it. The split follows the shape and the number
+// of processors of the machine (fixed for a process); each chunk is the same OpenBLAS call whichever thread runs
+// it, so on one machine every thread count gives the same bits. More chunks would scale further but each chunk
+// repacks the shared operand (B for row chunks), which costs about 1/chunk_rows of the work: so one chunk per
+// processor, at least 64 rows or columns each.
+namespace {
+constexpr int64_t kMinWork = (int64_t)1 << 18;  // M*N*K below this: one call, no split
+constexpr int64_t kMinChunk = 64;
+const int64_t kChunks = omp_get_num_procs() > 0 ? omp_get_num_procs() : 1;
+}  // namespace
+
 extern "C" int l4j_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                         const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                         float *C, int64_t ldc, const float *bias) {
     L4J_CHECK(M >= 0 && N >= 0 && K >= 0 && C && (K == 0 || (A && B)));
     L4J_CHECK(ldc >= N && lda >= (transA ? M : K) && ldb >= (transB ? K : N));
     if (M == 0 || N == 0) return L4J_OK;
-    const int threads = omp_get_max_threads();
-    const bool parallel = threads > 1 && M * N * K >= (int64_t)1 << 18;
     // split rows when there are enough of them, else columns (e.g. unembedding one position)
-    const bool by_rows = M >= 32 * (int64_t)threads || M >= N;
-#pragma omp parallel num_threads(parallel ? threads : 1)
-    {
-        const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-        const int64_t total = by_rows ? M : N;
-        // blocks of 16 rows/columns keep OpenBLAS's kernels on full panels
-        const int64_t units = (total + 15) / 16;
-        const int64_t u0 = units * t / nt, u1 = units * (t + 1) / nt;
-        const int64_t s = u0 * 16, e = u1 * 16 < total ? u1 * 16 : total;
-        if (s < e) {
-            const int64_t m = by_rows ? e - s : M, n = by_rows ? N : e - s;
-            const float *a = by_rows ? A + (transA ? s : s * lda) : A;
-            const float *b = by_rows ? B : B + (transB ? s * ldb : s);
-            float *c = by_rows ? C + s * ldc : C + s;
-            float bt = beta;
-            if (bias) {
-                fill_bias(m, n, by_rows ? bias : bias + s, beta, c, ldc);
-                bt = 1.0f;
-            }
-            if (K == 0) {
-                if (!bias && bt != 1.0f)
-                    for (int64_t i = 0; i < m; i++)
-                        for (int64_t j = 0; j < n; j++) c[i * ldc + j] = bt == 0.0f ? 0.0f : bt * c[i * ldc + j];
-            } else {
-                gemm_block(transA, transB, m, n, K, alpha, a, lda, b, ldb, bt, c, ldc);
-            }
+    // (row chunks repeat the packing of B [K, N], column chunks that of A [M, K]: repeat the smaller one)
+    const bool by_rows = M >= N;
+    const int64_t total = by_rows ? M : N;
+    int64_t chunk = total;
+    if (M * N * K >= kMinWork && kChunks > 1) {
+        chunk = (total + kChunks - 1) / kChunks;
+        chunk = (chunk + 15) / 16 * 16;  // multiples of 16 keep OpenBLAS's kernels on full panels
+        if (chunk < kMinChunk) chunk = kMinChunk;
+    }
+    const int64_t chunks = (total + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (int64_t ci = 0; ci < chunks; ci++) {
+        const int64_t s = ci * chunk, e = s + chunk < total ? s + chunk : total;
+        const int64_t m = by_rows ? e - s : M, n = by_rows ? N : e - s;
+        const float *a = by_rows ? A + (transA ? s : s * lda) : A;
+        const float *b = by_rows ? B : B + (transB ? s * ldb : s);
+        float *c = by_rows ? C + s * ldc : C + s;
+        float bt = beta;
+        if (bias) {
+            fill_bias(m, n, by_rows ? bias : bias + s, beta, c, ldc);
+            bt = 1.0f;
+        }
+        if (K == 0) {
+            if (!bias && bt != 1.0f)
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++) c[i * ldc + j] = bt == 0.0f ? 0.0f : bt * c[i * ldc + j];
+        } else {
+            gemm_block(transA, transB, m, n, K, alpha, a, lda, b, ldb, bt, c, ldc);
         }
     }
     return L4J_OK;

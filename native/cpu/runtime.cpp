@@ -1,6 +1,7 @@
 #include "common.h"
 
 extern "C" void openblas_set_num_threads(int);
+extern "C" char *openblas_get_corename(void);
 
 namespace {
 // OpenBLAS stays single-threaded: l4j_gemm parallelises over OpenMP threads itself (see gemm.cpp).
@@ -19,3 +20,5 @@ extern "C" int l4j_set_num_threads(int n) {
 }
 
 extern "C" int l4j_get_num_threads(void) { return omp_get_max_threads(); }
+
+extern "C" const char *l4j_blas_corename(void) { return openblas_get_corename(); }

@@ -40,6 +40,8 @@ extern "C" {
 int l4j_version(void);
 int l4j_set_num_threads(int n);
 int l4j_get_num_threads(void);
+/* The OpenBLAS core type whose kernels run (OPENBLAS_CORETYPE or the CPU's), e.g. "Haswell". */
+const char *l4j_blas_corename(void);
 
 /* ---- GEMM ----
  * C[M,N] = alpha * op(A) @ op(B) + beta * C (+ bias[N] broadcast over rows when bias != NULL).

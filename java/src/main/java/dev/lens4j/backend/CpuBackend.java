@@ -26,6 +26,9 @@ public final class CpuBackend implements Backend {
 
     public int numThreads() { return CpuKernels.l4j_get_num_threads(); }
 
+    /** The OpenBLAS core type whose kernels run here (OPENBLAS_CORETYPE, or detected), e.g. "Haswell". */
+    public String blasCoreName() { return CpuKernels.l4j_blas_corename().getString(); }
+
     // ------------------------------------------------------------------ helpers
 
     static void check(int status, String op) {

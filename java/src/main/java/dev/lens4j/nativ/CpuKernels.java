@@ -30,6 +30,7 @@ public final class CpuKernels {
     public static native int l4j_version();
     public static native int l4j_set_num_threads(int n);
     public static native int l4j_get_num_threads();
+    public static native @org.bytedeco.javacpp.annotation.Cast("const char*") org.bytedeco.javacpp.BytePointer l4j_blas_corename();
 
     public static native int l4j_gemm(int transA, int transB, long M, long N, long K, float alpha,
                                       FloatPointer A, long lda, FloatPointer B, long ldb, float beta,

@@ -288,6 +288,62 @@ class CpuKernelsTest extends KernelTestSupport {
         assertArrayEquals(z1.toFloatArray(), zn.toFloatArray(), "rows are independent, so any thread count gives the same bits");
     }
 
+    /**
+     * l4j_gemm splits by shape alone, so every thread count gives the same bits whatever kernels OpenBLAS picks for
+     * this CPU (OPENBLAS_CORETYPE). Shapes: tall (row chunks with a ragged last one), wide (column chunks, one
+     * position's unembedding), both transposes, bias, accumulate, and sizes just around the split threshold.
+     */
+    /**
+     * scripts/coretype-matrix.sh sets OPENBLAS_CORETYPE: check OpenBLAS really runs that core's kernels, unless this
+     * CPU lacks the instructions they need (then OpenBLAS falls back, e.g. SapphireRapids without AMX runs Cooperlake).
+     */
+    @Test void openBlasRunsTheRequestedCoreType() throws IOException {
+        String core = B.blasCoreName();
+        String requested = System.getenv("OPENBLAS_CORETYPE");
+        System.out.println("OpenBLAS core: " + core + ", OPENBLAS_CORETYPE=" + requested + ", threads " + B.numThreads());
+        if (requested == null || requested.isEmpty() || requested.equalsIgnoreCase(core)) return;
+        String flag = switch (requested.toLowerCase()) {
+            case "sapphirerapids" -> "amx_tile";
+            case "cooperlake" -> "avx512_bf16";
+            case "skylakex" -> "avx512f";
+            default -> "avx2";
+        };
+        Path cpuinfo = Path.of("/proc/cpuinfo");
+        List<String> flags = Files.isReadable(cpuinfo) ? Files.readAllLines(cpuinfo).stream().filter(l -> l.startsWith("flags"))
+                .findFirst().map(l -> Arrays.asList(l.split("[:\\s]+"))).orElse(List.of()) : List.of();
+        assertFalse(flags.contains(flag), "OPENBLAS_CORETYPE=" + requested + " but OpenBLAS runs " + core
+                + " although this CPU has " + flag);
+    }
+
+    @Test void gemmIsThreadCountInvariant() {
+        long[][] shapes = { // M, N, K, transA, transB, bias, beta=1
+                {700, 96, 96, 0, 0, 1, 0}, {1, 5000, 96, 0, 0, 1, 0}, {40, 3000, 64, 0, 1, 0, 0}, {128, 32, 128, 0, 0, 0, 0},
+                {128, 32, 128, 1, 0, 0, 1}, {96, 200, 300, 1, 1, 1, 1}, {64, 64, 64, 0, 0, 0, 0}, {1040, 17, 33, 0, 0, 1, 0},
+                {3, 3, 3, 0, 0, 1, 1}};
+        int threads = B.numThreads();
+        try {
+            for (long[] s : shapes) {
+                int M = (int) s[0], N = (int) s[1], K = (int) s[2];
+                boolean tA = s[3] == 1, tB = s[4] == 1, withBias = s[5] == 1;
+                float beta = s[6] == 1 ? 1f : 0f;
+                Tensor A = Tensor.of(randn(M * K), M * K), Bm = Tensor.of(randn(K * N), K * N);
+                Tensor bias = withBias ? Tensor.of(randn(N), N) : null;
+                float[] c0 = randn(M * N);
+                float[] reference = null;
+                for (int t : new int[] {1, 2, 3, 4, 7}) {
+                    B.setNumThreads(t);
+                    Tensor C = Tensor.of(c0, M * N);
+                    B.gemm(tA, tB, M, N, K, 0.5f, A, 0, tA ? M : K, Bm, 0, tB ? K : N, beta, C, 0, N, bias, 0);
+                    float[] got = C.toFloatArray();
+                    if (reference == null) reference = got;
+                    else assertArrayEquals(reference, got, "gemm " + Arrays.toString(s) + " with 1 vs " + t + " threads");
+                }
+            }
+        } finally {
+            B.setNumThreads(threads);
+        }
+    }
+
     // ------------------------------------------------------------------ element-wise
 
     private static final float[] SPECIAL = {0f, 1e-8f, 1e-3f, 0.05f, 0.0625f, 0.07f, 0.5f, 1f, 3f, 5f, 10f, 30f, 87f, 88.5f,
