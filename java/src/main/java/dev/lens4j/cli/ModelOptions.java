@@ -10,8 +10,13 @@ import java.nio.file.Path;
 /** Options shared by every command that loads a model. */
 final class ModelOptions {
     @Option(names = "--model", required = true, paramLabel = "MODEL",
-            description = "Hugging Face checkpoint directory (config.json + *.safetensors) or llama2.c .bin")
+            description = "Hugging Face checkpoint directory (config.json + *.safetensors), llama2.c .bin, "
+                    + "or a TransformerLens state dict (.pth/.pt, or a directory holding one and config.json)")
     Path model;
+
+    @Option(names = "--config", paramLabel = "CFG.json",
+            description = "TransformerLens config JSON (cfg.to_dict()) for a .pth/.pt state dict (default: config.json beside it)")
+    Path config;
 
     @Option(names = "--tokenizer", paramLabel = "FILE",
             description = "tokenizer.json or llama2.c tokenizer .bin (default: found beside the model)")
@@ -26,7 +31,7 @@ final class ModelOptions {
 
     HookedTransformer load() {
         if (threads != null) CpuBackend.get().setNumThreads(threads);
-        LoadOptions opts = noProcessWeights ? LoadOptions.noProcessing() : LoadOptions.defaults();
+        LoadOptions opts = (noProcessWeights ? LoadOptions.noProcessing() : LoadOptions.defaults()).config(config);
         return HookedTransformer.fromPretrained(model, tokenizer, opts, CpuBackend.get());
     }
 }

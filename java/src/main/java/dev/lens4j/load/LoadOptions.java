@@ -11,6 +11,7 @@ public final class LoadOptions {
     private boolean centerWritingWeights = true;
     private boolean centerUnembed = true;
     private boolean foldValueBiases = true;
+    private java.nio.file.Path config;
 
     public static LoadOptions defaults() { return new LoadOptions(); }
 
@@ -27,6 +28,10 @@ public final class LoadOptions {
     public LoadOptions centerWritingWeights(boolean v) { centerWritingWeights = v; return this; }
     public LoadOptions centerUnembed(boolean v) { centerUnembed = v; return this; }
     public LoadOptions foldValueBiases(boolean v) { foldValueBiases = v; return this; }
+
+    /** TransformerLens's config JSON for a torch state dict (.pth / .pt); null: config.json beside it. */
+    public java.nio.file.Path config() { return config; }
+    public LoadOptions config(java.nio.file.Path v) { config = v; return this; }
 
     @Override public String toString() {
         return "LoadOptions{processWeights=" + processWeights + ", foldLn=" + foldLn + ", centerWritingWeights=" + centerWritingWeights

@@ -5,6 +5,7 @@ import dev.lens4j.load.Checkpoint;
 import dev.lens4j.load.HfCheckpoint;
 import dev.lens4j.load.Llama2cCheckpoint;
 import dev.lens4j.load.LoadOptions;
+import dev.lens4j.load.TorchCheckpoint;
 import dev.lens4j.tokenize.Tokenizer;
 
 import java.io.IOException;
@@ -15,7 +16,9 @@ import java.util.stream.Stream;
 
 /**
  * TL's from_pretrained for local files: a Hugging Face checkpoint directory (config.json + safetensors
- * [+ tokenizer.json]) or a llama2.c .bin (tokenizer: given, or tokenizer.bin / a single tok*.bin beside it).
+ * [+ tokenizer.json]), a llama2.c .bin (tokenizer: given, or tokenizer.bin / a single tok*.bin beside it), a lens4j
+ * checkpoint, or a TransformerLens state dict saved with torch.save (.pth / .pt, or a directory holding one, with
+ * TL's config JSON).
  */
 final class Pretrained {
     private Pretrained() {}
@@ -26,10 +29,18 @@ final class Pretrained {
         Checkpoint ckpt;
         Tokenizer tok;
         if (Files.isDirectory(model)) {
-            ckpt = dev.lens4j.train.Lens4jCheckpoint.isLens4jCheckpoint(model)
-                    ? dev.lens4j.train.Lens4jCheckpoint.load(model) // trained in lens4j: used as saved
-                    : HfCheckpoint.load(model, options);
+            Path pth = hasSafetensors(model) ? null : TorchCheckpoint.findInDirectory(model);
+            if (dev.lens4j.train.Lens4jCheckpoint.isLens4jCheckpoint(model))
+                ckpt = dev.lens4j.train.Lens4jCheckpoint.load(model); // trained in lens4j: used as saved
+            else if (pth != null)
+                ckpt = TorchCheckpoint.load(pth, options.config() != null ? options.config() : model.resolve("config.json"));
+            else
+                ckpt = HfCheckpoint.load(model, options);
             Path t = tokenizerPath != null ? tokenizerPath : model.resolve("tokenizer.json");
+            tok = Files.exists(t) ? Tokenizer.load(t) : null;
+        } else if (TorchCheckpoint.isTorchFile(model)) {
+            ckpt = TorchCheckpoint.load(model, options.config()); // a TransformerLens state dict: used as saved
+            Path t = tokenizerPath != null ? tokenizerPath : model.toAbsolutePath().getParent().resolve("tokenizer.json");
             tok = Files.exists(t) ? Tokenizer.load(t) : null;
         } else if (model.getFileName().toString().endsWith(".bin")) {
             ckpt = Llama2cCheckpoint.load(model, options);
@@ -37,13 +48,17 @@ final class Pretrained {
             tok = t == null ? null : Tokenizer.load(t);
         } else {
             throw new IllegalArgumentException("unrecognised model path " + model
-                    + ": expected a Hugging Face checkpoint directory or a llama2.c .bin file");
+                    + ": expected a Hugging Face checkpoint directory, a llama2.c .bin file or a torch state dict (.pth/.pt)");
         }
         if (tok != null && tok.vocabSize() > ckpt.config().dVocab) {
             ckpt.close();
             throw new IllegalArgumentException("tokenizer has " + tok.vocabSize() + " tokens but the model's d_vocab is " + ckpt.config().dVocab);
         }
         return new HookedTransformer(ckpt.config(), ckpt.weights(), tok, backend);
+    }
+
+    private static boolean hasSafetensors(Path dir) {
+        return Files.exists(dir.resolve("model.safetensors")) || Files.exists(dir.resolve("model.safetensors.index.json"));
     }
 
     private static Path findLlama2cTokenizer(Path bin) {
