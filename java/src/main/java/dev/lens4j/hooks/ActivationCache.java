@@ -14,8 +14,52 @@ import java.util.Set;
 public final class ActivationCache implements AutoCloseable {
     private final Map<String, Tensor> cache = new LinkedHashMap<>();
     private final Positions positions;
+    private dev.lens4j.model.HookedTransformer model;
 
     public ActivationCache(Positions positions) { this.positions = positions; }
+
+    /** The model whose run filled this cache (set by the model; needed by the analyses below, as TL's cache.model). */
+    public ActivationCache model(dev.lens4j.model.HookedTransformer m) { this.model = m; return this; }
+    public dev.lens4j.model.HookedTransformer model() { return model; }
+
+    /** TL's cache analyses (accumulated_resid, decompose_resid, stack_head_results, logit_attrs, ...). */
+    public dev.lens4j.analysis.CacheDecomposition analyses() {
+        if (model == null) throw new IllegalStateException("this cache has no model: use CacheDecomposition.of(model, cache)");
+        return dev.lens4j.analysis.CacheDecomposition.of(model, this);
+    }
+
+    /** TL's accumulated_resid(layer, incl_mid, apply_ln, pos_slice) with return_labels=True. */
+    public dev.lens4j.analysis.ResidualStack accumulatedResid(int layer, boolean inclMid, boolean applyLn, Positions posSlice) {
+        return analyses().accumulatedResid(layer, inclMid, applyLn, posSlice, false);
+    }
+
+    /** TL's decompose_resid(layer, mode=all, apply_ln, pos_slice) with return_labels=True. */
+    public dev.lens4j.analysis.ResidualStack decomposeResid(int layer, boolean applyLn, Positions posSlice) {
+        return analyses().decomposeResid(layer, false, dev.lens4j.analysis.CacheDecomposition.Mode.ALL, applyLn, posSlice, true);
+    }
+
+    /** TL's stack_head_results(layer, pos_slice, apply_ln) with return_labels=True. */
+    public dev.lens4j.analysis.ResidualStack stackHeadResults(int layer, boolean applyLn, Positions posSlice) {
+        return analyses().stackHeadResults(layer, false, posSlice, applyLn);
+    }
+
+    /** TL's logit_attrs(stack, tokens, incorrect_tokens, pos_slice): [components, batch, pos]. */
+    public Tensor logitAttrs(dev.lens4j.analysis.ResidualStack stack, int token, Integer incorrectToken, Positions posSlice) {
+        return analyses().logitAttrs(stack, token, incorrectToken, posSlice);
+    }
+
+    /** TL's remove_batch_dim: a cache of one prompt without its batch dimension (a new cache; this one unchanged). */
+    public ActivationCache removeBatchDim() {
+        ActivationCache out = new ActivationCache(positions).model(model);
+        for (Map.Entry<String, Tensor> e : cache.entrySet()) {
+            Tensor t = e.getValue();
+            if (t.rank() == 0 || t.size(0) != 1)
+                throw new IllegalStateException("remove_batch_dim needs a batch of one, but '" + e.getKey() + "' is " + t.describe());
+            long[] s = java.util.Arrays.copyOfRange(t.shape(), 1, t.rank());
+            out.put(e.getKey(), Tensor.of(t.toFloatArray(), s.length == 0 ? new long[] {1} : s));
+        }
+        return out;
+    }
 
     /** Which positions the cached activations hold (TL's pos_slice). */
     public Positions positions() { return positions; }

@@ -251,7 +251,7 @@ public final class HookedTransformer implements AutoCloseable {
         checkRunnable(tokens);
         if (o.stopAtLayer != -1) throw new IllegalArgumentException("stop_at_layer is not supported with backward()");
         int B = (int) tokens.size(0), S = (int) tokens.size(1);
-        ActivationCache cache = o.cacheFilter == null ? null : new ActivationCache(o.cachePositions);
+        ActivationCache cache = o.cacheFilter == null ? null : new ActivationCache(o.cachePositions).model(this);
         if (cache != null) o.cachePositions.resolve(S);
         ActivationCache gradCache = o.gradFilter == null ? null : new ActivationCache(Positions.all());
         Weights wg = null;
@@ -356,7 +356,7 @@ public final class HookedTransformer implements AutoCloseable {
         if (o.stopAtLayer > cfg.nLayers || o.stopAtLayer < -1)
             throw new IllegalArgumentException("stop_at_layer " + o.stopAtLayer + " outside [0, " + cfg.nLayers + "]");
         int B = (int) tokens.size(0), S = (int) tokens.size(1);
-        ActivationCache cache = o.cacheFilter == null ? null : new ActivationCache(o.cachePositions);
+        ActivationCache cache = o.cacheFilter == null ? null : new ActivationCache(o.cachePositions).model(this);
         if (cache != null) o.cachePositions.resolve(S); // fail early on a bad position
         Output out = new Output(cache);
         boolean ok = false;
