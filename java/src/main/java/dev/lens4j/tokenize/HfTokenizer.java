@@ -4,6 +4,7 @@ import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lens4j.load.JsonErrors;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -70,7 +71,7 @@ public final class HfTokenizer implements Tokenizer {
         try {
             root = JSON.readTree(bytes);
         } catch (IOException e) {
-            throw new TokenizerException("malformed JSON in " + file + ": " + e.getMessage(), e);
+            throw new TokenizerException("malformed JSON in " + file + ": " + JsonErrors.describe(e), e);
         }
         if (root == null || !root.isObject() || !root.path("model").isObject()) {
             throw new TokenizerException(file + " is not a Hugging Face tokenizer.json (no \"model\" object)");
@@ -133,7 +134,7 @@ public final class HfTokenizer implements Tokenizer {
         try {
             return JSON.readTree(file.toFile());
         } catch (IOException e) {
-            throw new TokenizerException("malformed JSON in " + file + ": " + e.getMessage(), e);
+            throw new TokenizerException("malformed JSON in " + file + ": " + JsonErrors.describe(e), e);
         }
     }
 
