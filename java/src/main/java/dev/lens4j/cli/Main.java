@@ -17,8 +17,9 @@ public final class Main implements Runnable {
     public static void main(String[] args) { System.exit(execute(args)); }
 
     /** Runs a command line; errors in the user's input print one clear line (stack trace with LENS4J_DEBUG=1). */
-    public static int execute(String... args) {
-        CommandLine cl = new CommandLine(new Main());
+    public static int execute(String... args) { return execute(new CommandLine(new Main()), args); }
+
+    static int execute(CommandLine cl, String... args) {
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> fail(cmd, ex));
         // a usage error names the problem in one line, not the whole usage text
         cl.setParameterExceptionHandler((ex, arguments) -> {

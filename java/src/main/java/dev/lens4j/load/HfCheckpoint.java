@@ -1,9 +1,12 @@
 package dev.lens4j.load;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lens4j.model.Config;
 import dev.lens4j.model.Weights;
+import dev.lens4j.tensor.MemoryLimits;
 import dev.lens4j.tensor.Tensor;
 
 import java.io.IOException;
@@ -26,7 +29,10 @@ import java.util.Map;
 public final class HfCheckpoint {
     public static final List<String> SUPPORTED_MODEL_TYPES = List.of("gpt2", "llama", "mistral");
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    // one object per file: trailing text or a repeated key (two values for one field) is an error, not a guess
+    private static final ObjectMapper JSON = new ObjectMapper()
+        .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+        .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private HfCheckpoint() {}
 
@@ -37,6 +43,11 @@ public final class HfCheckpoint {
         Config cfg = configFrom(dir, hf);
         Weights w = new Weights();
         try (Source src = Source.open(dir)) {
+            try {
+                MemoryLimits.requireNative(src.f32Bytes(), dir + ": its weights as F32");
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException(e.getMessage());
+            }
             switch (modelType(dir, hf)) {
                 case "gpt2" -> loadGpt2(cfg, hf, src, w);
                 default -> loadLlama(cfg, hf, src, w);
@@ -396,6 +407,14 @@ public final class HfCheckpoint {
         }
 
         boolean has(String name) { return byName.containsKey(name); }
+
+        /** What every tensor takes once read as F32. */
+        long f32Bytes() {
+            long total = 0;
+            for (Map.Entry<String, SafeTensors> e : byName.entrySet())
+                total = MemoryLimits.plus(total, MemoryLimits.times(4, e.getValue().info(e.getKey()).numel()));
+            return total;
+        }
 
         /** A float tensor as F32, after checking it exists and has the shape the config implies. */
         Tensor read(String name, long... expected) {

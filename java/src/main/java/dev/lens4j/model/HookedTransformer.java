@@ -692,8 +692,16 @@ public final class HookedTransformer implements AutoCloseable {
     public String generate(String prompt, int maxNewTokens) {
         int[] start = prompt.isEmpty() ? toTokens("", true) : toTokens(prompt);
         int[] all = generate(start, maxNewTokens);
-        // decode in context (tokenizers such as SentencePiece drop or keep spaces depending on what precedes)
-        String whole = tokenizer().decode(all), head = tokenizer().decode(start);
+        // decode in context (tokenizers such as SentencePiece drop or keep spaces depending on what precedes), and as TL
+        // does, without the BOS it prepended: decoders that strip the first word's space then see that word first
+        String whole, head;
+        if (tokenizer().bosTokenId().orElse(-1) == start[0]) {
+            whole = tokenizer().decodeAfterBos(Arrays.copyOfRange(all, 1, all.length));
+            head = tokenizer().decodeAfterBos(Arrays.copyOfRange(start, 1, start.length));
+        } else {
+            whole = tokenizer().decode(all);
+            head = tokenizer().decode(start);
+        }
         return whole.startsWith(head) ? whole.substring(head.length())
                 : tokenizer().decode(Arrays.copyOfRange(all, start.length, all.length));
     }

@@ -95,6 +95,10 @@ public final class HfTokenizer implements Tokenizer {
         HuggingFaceTokenizer djl;
         // lens4j never needs the network: keep DJL from its telemetry request (a user may still override)
         if (System.getProperty("offline") == null) System.setProperty("offline", "true");
+        // DJL logs through slf4j-api 2, which prints three "SLF4J(W)" lines to stderr when the application binds no
+        // logging backend; a library must not print that. Only SLF4J's own warnings are silenced, and only when the
+        // user has not chosen a verbosity; an application with a backend gets DJL's log as before.
+        if (System.getProperty("slf4j.internal.verbosity") == null) System.setProperty("slf4j.internal.verbosity", "ERROR");
         try {
             djl = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(bytes), OPTIONS);
         } catch (IOException | RuntimeException e) {
