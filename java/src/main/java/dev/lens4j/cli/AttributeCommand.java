@@ -20,6 +20,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 
 @Command(name = "attribute", description = {
@@ -45,7 +46,7 @@ final class AttributeCommand implements Callable<Integer> {
         if (batch <= 0) throw new IllegalArgumentException("--batch must be > 0");
         if (prompts != null && (clean != null || corrupt != null)) throw new IllegalArgumentException("give --clean/--corrupt or --prompts, not both");
         if (prompts == null && (clean == null || corrupt == null)) throw new IllegalArgumentException("give --clean TEXT and --corrupt TEXT, or --prompts FILE");
-        List<PromptLines.Line> lines = prompts != null ? PromptLines.read(prompts, "clean")
+        List<PromptLines.Line> lines = prompts != null ? PromptLines.read(prompts, "clean", Set.of("clean", "corrupt", "answer", "wrong"))
                 : List.of(new PromptLines.Line(0, Map.of("clean", clean, "corrupt", corrupt)));
         try (HookedTransformer model = m.load()) {
             int n = lines.size();

@@ -5,6 +5,7 @@ import dev.lens4j.load.RandomWeights;
 import dev.lens4j.model.Config;
 import dev.lens4j.model.HookedTransformer;
 import dev.lens4j.model.Shapes;
+import dev.lens4j.tensor.MemoryLimits;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -28,6 +29,8 @@ final class BenchCommand implements Callable<Integer> {
         if (threads != null) CpuBackend.get().setNumThreads(threads);
         Config cfg = Shapes.get(shape);
         if (seq > cfg.nCtx) throw new IllegalArgumentException("--seq " + seq + " exceeds the shape's n_ctx " + cfg.nCtx);
+        MemoryLimits.requireNative(estimateBytes(cfg, batch, seq), "bench --shape " + shape + " --batch " + batch + " --seq " + seq);
+        MemoryLimits.requireHeap(MemoryLimits.times(batch, seq, 4), "the token array of --batch " + batch + " x --seq " + seq);
         var weights = cfg.isRotary() ? RandomWeights.llama(cfg, 1) : RandomWeights.gpt2(cfg, 1);
         try (HookedTransformer model = new HookedTransformer(cfg, weights)) {
             SplittableRandom r = new SplittableRandom(7);
@@ -43,5 +46,19 @@ final class BenchCommand implements Callable<Integer> {
                     CpuBackend.get().numThreads(), (double) batch * seq * iters / secs, 1000 * secs / iters);
         }
         return 0;
+    }
+
+    /**
+     * Weights plus what one pass holds at its peak, roughly (a lower bound is enough to refuse what cannot fit): per
+     * layer the residual stream, q/k/v/z and the MLP activations, attention scores and pattern, all live until the pass
+     * ends; then the logits.
+     */
+    static long estimateBytes(Config c, long batch, long seq) {
+        long tokens = MemoryLimits.times(batch, seq);
+        long perLayer = MemoryLimits.plus(MemoryLimits.times(tokens, 8L * c.dModel + 3L * c.dMlp),
+                MemoryLimits.times(2, batch, c.nHeads, seq, seq));
+        long floats = MemoryLimits.plus(c.parameterCountEstimate(), MemoryLimits.times(c.nLayers, perLayer),
+                MemoryLimits.times(tokens, c.dVocabOut()));
+        return MemoryLimits.times(4, floats);
     }
 }

@@ -23,10 +23,11 @@ final class CacheCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE.safetensors") Path out;
 
     @Override public Integer call() {
+        var hookFilter = hooks == null ? null : Inputs.hookRegex(hooks, "--hooks"); // before the model loads
         try (HookedTransformer model = m.load()) {
             int[] tokens = model.toTokens(prompt, !noBos);
             var opts = new HookedTransformer.RunOptions();
-            if (hooks != null) opts.cacheRegex(hooks); else opts.cacheAll();
+            if (hookFilter != null) opts.cache(name -> hookFilter.matcher(name).find()); else opts.cacheAll();
             try (var run = model.run(new int[][] {tokens}, opts)) {
                 Map<String, Tensor> tensors = new LinkedHashMap<>(run.cache().asMap());
                 tensors.put("logits", run.logits());

@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 
 @Command(name = "grads", description = {
@@ -33,7 +34,8 @@ final class GradsCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE.safetensors") Path out;
 
     @Override public Integer call() {
-        List<PromptLines.Line> lines = Inputs.lines(prompt, prompts, "prompt", "--prompt");
+        List<PromptLines.Line> lines = Inputs.lines(prompt, prompts, "prompt", "--prompt", Set.of("prompt", "answer", "wrong"));
+        var hookFilter = hooks == null ? null : Inputs.hookRegex(hooks, "--hooks");
         try (HookedTransformer model = m.load()) {
             int n = lines.size();
             int[][] tokens = new int[n][];
@@ -47,7 +49,7 @@ final class GradsCommand implements Callable<Integer> {
             }
             Inputs.oneLength(tokens, lines, "grads keeps positions");
             var opts = new HookedTransformer.RunOptions();
-            if (hooks != null) opts.cacheGradsRegex(hooks); else opts.cacheAllGrads();
+            if (hookFilter != null) opts.cacheGrads(name -> hookFilter.matcher(name).find()); else opts.cacheAllGrads();
             try (var g = model.backward(tokens, Metrics.logitDiff(a, w), opts)) {
                 Map<String, Tensor> tensors = new LinkedHashMap<>(); // forward order (the reverse pass fills them backwards)
                 for (String h : model.hookNames()) if (g.grads().has(h)) tensors.put(h, g.grads().get(h));

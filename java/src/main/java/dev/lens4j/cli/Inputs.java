@@ -4,16 +4,19 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 
 /** Shared input handling of the gradient commands: one prompt or a --prompts file, metadata. */
 final class Inputs {
     private Inputs() {}
 
     /** Exactly one of --prompt TEXT (as a one-line file) or --prompts FILE. */
-    static List<PromptLines.Line> lines(String text, Path file, String key, String option) {
+    static List<PromptLines.Line> lines(String text, Path file, String key, String option, Set<String> fields) {
         if ((text == null) == (file == null))
             throw new IllegalArgumentException("give either " + option + " TEXT or --prompts FILE");
-        if (file != null) return PromptLines.read(file, key);
+        if (file != null) return PromptLines.read(file, key, fields);
         Map<String, String> f = new LinkedHashMap<>();
         f.put(key, text);
         return List.of(new PromptLines.Line(0, f));
@@ -25,6 +28,16 @@ final class Inputs {
             if (tokens[i].length != tokens[0].length)
                 throw new IllegalArgumentException("line " + lines.get(i).number() + " is " + tokens[i].length + " tokens, line "
                         + lines.get(0).number() + " is " + tokens[0].length + ": " + why + ", so all prompts must have one token length");
+    }
+
+    /** A hook-name regex option, compiled with an error that names the option. */
+    static Pattern hookRegex(String regex, String option) {
+        try {
+            return Pattern.compile(regex);
+        } catch (PatternSyntaxException e) {
+            throw new IllegalArgumentException(option + " '" + regex + "' is not a valid regular expression: " + e.getDescription()
+                    + (e.getIndex() >= 0 ? " at index " + e.getIndex() : ""));
+        }
     }
 
     static Map<String, String> meta(ModelOptions m) {

@@ -17,14 +17,38 @@ public final class Main implements Runnable {
     public static void main(String[] args) { System.exit(execute(args)); }
 
     /** Runs a command line; errors in the user's input print one clear line (stack trace with LENS4J_DEBUG=1). */
-    public static int execute(String... args) {
-        CommandLine cl = new CommandLine(new Main());
-        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            if (System.getenv("LENS4J_DEBUG") != null) ex.printStackTrace(cmd.getErr());
-            String msg = ex.getMessage() == null ? ex.toString() : ex.getMessage();
-            cmd.getErr().println("error: " + msg);
+    public static int execute(String... args) { return execute(new CommandLine(new Main()), args); }
+
+    static int execute(CommandLine cl, String... args) {
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> fail(cmd, ex));
+        // a usage error names the problem in one line, not the whole usage text
+        cl.setParameterExceptionHandler((ex, arguments) -> {
+            CommandLine cmd = ex.getCommandLine();
+            if (debug()) ex.printStackTrace(cmd.getErr());
+            cmd.getErr().println("error: " + oneLine(ex.getMessage()) + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
             return 2;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (Throwable t) {
+            // picocli rethrows Errors (OutOfMemoryError, StackOverflowError) without calling the handler above
+            return fail(cl, t);
+        }
+    }
+
+    private static int fail(CommandLine cmd, Throwable ex) {
+        if (debug()) ex.printStackTrace(cmd.getErr());
+        String msg = ex.getMessage() == null || ex.getMessage().isBlank() ? ex.toString() : ex.getMessage();
+        if (ex instanceof OutOfMemoryError) msg = "out of memory (" + msg + ")";
+        else if (ex instanceof StackOverflowError) msg = "stack overflow (" + ex + ")";
+        cmd.getErr().println("error: " + oneLine(msg));
+        return 2;
+    }
+
+    private static boolean debug() { return System.getenv("LENS4J_DEBUG") != null; }
+
+    /** Messages of JDK and library exceptions may span lines (Jackson's "[Source: ...]", regex carets). */
+    static String oneLine(String msg) {
+        return msg.strip().replaceAll("\\s*\\R\\s*", " ");
     }
 }

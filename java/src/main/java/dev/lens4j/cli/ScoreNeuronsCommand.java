@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 
 @Command(name = "score-neurons", description = {
@@ -41,7 +42,7 @@ final class ScoreNeuronsCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE.safetensors") Path out;
 
     @Override public Integer call() {
-        List<PromptLines.Line> lines = Inputs.lines(prompt, prompts, "prompt", "--prompt");
+        List<PromptLines.Line> lines = Inputs.lines(prompt, prompts, "prompt", "--prompt", Set.of("prompt", "truth", "yes", "no", "group"));
         try (HookedTransformer model = m.load()) {
             int L = layer == null ? model.cfg().nLayers - 1 : layer;
             if (L < 0 || L >= model.cfg().nLayers)

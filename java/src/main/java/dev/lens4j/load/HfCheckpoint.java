@@ -1,9 +1,12 @@
 package dev.lens4j.load;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lens4j.model.Config;
 import dev.lens4j.model.Weights;
+import dev.lens4j.tensor.MemoryLimits;
 import dev.lens4j.tensor.Tensor;
 
 import java.io.IOException;
@@ -26,7 +29,10 @@ import java.util.Map;
 public final class HfCheckpoint {
     public static final List<String> SUPPORTED_MODEL_TYPES = List.of("gpt2", "llama", "mistral");
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    // one object per file: trailing text or a repeated key (two values for one field) is an error, not a guess
+    private static final ObjectMapper JSON = new ObjectMapper()
+        .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+        .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private HfCheckpoint() {}
 
@@ -37,6 +43,11 @@ public final class HfCheckpoint {
         Config cfg = configFrom(dir, hf);
         Weights w = new Weights();
         try (Source src = Source.open(dir)) {
+            try {
+                MemoryLimits.requireNative(src.f32Bytes(), dir + ": its weights as F32");
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException(e.getMessage());
+            }
             switch (modelType(dir, hf)) {
                 case "gpt2" -> loadGpt2(cfg, hf, src, w);
                 default -> loadLlama(cfg, hf, src, w);
@@ -63,7 +74,7 @@ public final class HfCheckpoint {
             if (n == null || !n.isObject()) throw new CheckpointException(f + ": not a JSON object");
             return n;
         } catch (IOException e) {
-            throw new CheckpointException(f + ": not valid JSON: " + e.getMessage(), e);
+            throw new CheckpointException(f + ": not valid JSON: " + JsonErrors.describe(e), e);
         }
     }
 
@@ -82,49 +93,68 @@ public final class HfCheckpoint {
         String type = modelType(dir, hf);
         Path f = dir.resolve("config.json");
         Config c = new Config();
-        c.modelName = text(hf, "_name_or_path", dir.getFileName() == null ? dir.toString() : dir.getFileName().toString());
+        c.modelName = text(f, hf, "_name_or_path", dir.getFileName() == null ? dir.toString() : dir.getFileName().toString());
         if (c.modelName.isEmpty()) c.modelName = String.valueOf(dir.getFileName());
-        c.tokenizerName = Files.isRegularFile(dir.resolve("tokenizer.json")) ? dir.toString() : text(hf, "_name_or_path", null);
+        c.tokenizerName = Files.isRegularFile(dir.resolve("tokenizer.json")) ? dir.toString() : text(f, hf, "_name_or_path", null);
         if (type.equals("gpt2")) {
             c.originalArchitecture = "GPT2LMHeadModel";
             c.dModel = reqInt(f, hf, "n_embd");
             c.nLayers = reqInt(f, hf, "n_layer");
             c.nHeads = reqInt(f, hf, "n_head");
-            c.nCtx = hf.has("n_positions") ? reqInt(f, hf, "n_positions") : reqInt(f, hf, "n_ctx");
+            // HF reads n_positions; n_ctx is its older name, so two different values leave the context length unclear
+            Integer nPositions = optInt(f, hf, "n_positions"), nCtx = optInt(f, hf, "n_ctx");
+            if (nPositions == null && nCtx == null) throw new CheckpointException(f + ": missing 'n_positions'");
+            if (nPositions != null && nCtx != null && !nPositions.equals(nCtx))
+                throw new CheckpointException(f + ": 'n_positions' (" + nPositions + ") and 'n_ctx' (" + nCtx + ") contradict each other");
+            c.nCtx = nPositions != null ? nPositions : nCtx;
             c.dVocab = reqInt(f, hf, "vocab_size");
-            c.eps = num(f, hf, "layer_norm_epsilon", 1e-5);
-            c.actFn = text(hf, "activation_function", "gelu_new");
-            JsonNode inner = hf.get("n_inner");
-            c.dMlp = inner == null || inner.isNull() ? 4 * c.dModel : reqInt(f, hf, "n_inner");
-            if (c.nHeads <= 0 || c.dModel % c.nHeads != 0)
+            c.eps = positive(f, hf, "layer_norm_epsilon", 1e-5);
+            c.actFn = activation(f, hf, "activation_function", "gelu_new");
+            Integer inner = optInt(f, hf, "n_inner");
+            // 4 * n_embd in long: an n_embd of 2^29 would wrap to a negative int
+            c.dMlp = inner != null ? inner : derivedInt(f, "n_embd", 4L * c.dModel, "4 * n_embd (the MLP width)");
+            if (c.dModel % c.nHeads != 0)
                 throw new CheckpointException(f + ": n_embd " + c.dModel + " is not a multiple of n_head " + c.nHeads);
             c.dHead = c.dModel / c.nHeads;
             c.normalizationType = "LN";
             c.positionalEmbeddingType = "standard";
-            if (hf.path("scale_attn_by_inverse_layer_idx").asBoolean(false))
+            if (bool(f, hf, "scale_attn_by_inverse_layer_idx", false))
                 throw new CheckpointException(f + ": scale_attn_by_inverse_layer_idx=true is not supported");
+            if (bool(f, hf, "reorder_and_upcast_attn", false))
+                throw new CheckpointException(f + ": reorder_and_upcast_attn=true is not supported");
+            bool(f, hf, "tie_word_embeddings", true);
         } else {
+            JsonNode arch = hf.get("architectures");
+            if (arch != null && !arch.isNull() && !(arch.isArray() && (arch.isEmpty() || arch.get(0).isTextual())))
+                throw new CheckpointException(f + ": 'architectures' must be a list of class names, got " + arch);
             c.originalArchitecture = hf.path("architectures").path(0).asText(type.equals("mistral") ? "MistralForCausalLM" : "LlamaForCausalLM");
             c.dModel = reqInt(f, hf, "hidden_size");
             c.nLayers = reqInt(f, hf, "num_hidden_layers");
             c.nHeads = reqInt(f, hf, "num_attention_heads");
-            int kv = hf.has("num_key_value_heads") && !hf.get("num_key_value_heads").isNull() ? reqInt(f, hf, "num_key_value_heads") : c.nHeads;
+            Integer kvHeads = optInt(f, hf, "num_key_value_heads");
+            int kv = kvHeads != null ? kvHeads : c.nHeads;
+            if (c.nHeads % kv != 0)
+                throw new CheckpointException(f + ": num_attention_heads " + c.nHeads + " is not a multiple of num_key_value_heads " + kv);
             // TL keeps n_key_value_heads None (plain W_K names) when every query head has its own kv head
             c.nKeyValueHeads = kv == c.nHeads ? null : kv;
             c.dMlp = reqInt(f, hf, "intermediate_size");
             c.dVocab = reqInt(f, hf, "vocab_size");
             c.nCtx = reqInt(f, hf, "max_position_embeddings");
-            if (c.nHeads <= 0) throw new CheckpointException(f + ": num_attention_heads must be > 0");
-            c.dHead = hf.has("head_dim") && !hf.get("head_dim").isNull() ? reqInt(f, hf, "head_dim") : c.dModel / c.nHeads;
-            if (!hf.has("head_dim") && c.dModel % c.nHeads != 0)
+            Integer headDim = optInt(f, hf, "head_dim");
+            if (headDim == null && c.dModel % c.nHeads != 0)
                 throw new CheckpointException(f + ": hidden_size " + c.dModel + " is not a multiple of num_attention_heads " + c.nHeads);
-            c.eps = num(f, hf, "rms_norm_eps", 1e-6);
-            c.rotaryBase = num(f, hf, "rope_theta", 10000);
-            c.actFn = text(hf, "hidden_act", "silu");
+            c.dHead = headDim != null ? headDim : c.dModel / c.nHeads;
+            if (c.dHead % 2 != 0) throw new CheckpointException(f + ": the head size (" + (headDim != null ? "head_dim" : "hidden_size / num_attention_heads")
+                + " = " + c.dHead + ") must be even for rotary embeddings");
+            c.eps = positive(f, hf, "rms_norm_eps", 1e-6);
+            c.rotaryBase = positive(f, hf, "rope_theta", 10000);
+            c.actFn = activation(f, hf, "hidden_act", "silu");
             JsonNode scaling = hf.get("rope_scaling");
             if (scaling != null && !scaling.isNull())
                 throw new CheckpointException(f + ": rope_scaling " + scaling + " is not supported");
-            if (hf.path("mlp_bias").asBoolean(false)) throw new CheckpointException(f + ": mlp_bias=true is not supported");
+            if (bool(f, hf, "mlp_bias", false)) throw new CheckpointException(f + ": mlp_bias=true is not supported");
+            bool(f, hf, "attention_bias", false);
+            bool(f, hf, "tie_word_embeddings", false);
             c.normalizationType = "RMS";
             c.positionalEmbeddingType = "rotary";
             c.rotaryDim = c.dHead;
@@ -139,24 +169,61 @@ public final class HfCheckpoint {
         }
     }
 
+    /** Values of activation_function / hidden_act that lens4j runs (TL passes them through as act_fn). */
+    static final List<String> SUPPORTED_ACTIVATIONS = List.of("relu", "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "silu");
+
     private static int reqInt(Path f, JsonNode hf, String key) {
+        Integer v = optInt(f, hf, key);
+        if (v == null) throw new CheckpointException(f + ": missing '" + key + "'");
+        return v;
+    }
+
+    /** A positive int, or null when the key is absent or null. */
+    private static Integer optInt(Path f, JsonNode hf, String key) {
         JsonNode v = hf.get(key);
-        if (v == null || v.isNull()) throw new CheckpointException(f + ": missing '" + key + "'");
+        if (v == null || v.isNull()) return null;
         if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() <= 0)
             throw new CheckpointException(f + ": '" + key + "' must be a positive integer, got " + v);
         return v.asInt();
     }
 
-    private static double num(Path f, JsonNode hf, String key, double def) {
+    /** A size derived from a field, checked to fit an int (the field is named: its value is what is wrong). */
+    private static int derivedInt(Path f, String key, long value, String what) {
+        if (value > Integer.MAX_VALUE)
+            throw new CheckpointException(f + ": '" + key + "' is too large: " + what + " would be " + value + ", over " + Integer.MAX_VALUE);
+        return (int) value;
+    }
+
+    /** A finite number > 0 (epsilons, rope_theta): zero, negative or non-finite values give NaN or Inf logits. */
+    private static double positive(Path f, JsonNode hf, String key, double def) {
         JsonNode v = hf.get(key);
         if (v == null || v.isNull()) return def;
         if (!v.isNumber()) throw new CheckpointException(f + ": '" + key + "' must be a number, got " + v);
-        return v.asDouble();
+        double d = v.asDouble();
+        if (!Double.isFinite(d) || d <= 0) throw new CheckpointException(f + ": '" + key + "' must be a finite number > 0, got " + v);
+        return d;
     }
 
-    private static String text(JsonNode hf, String key, String def) {
+    private static String activation(Path f, JsonNode hf, String key, String def) {
         JsonNode v = hf.get(key);
-        return v == null || !v.isTextual() ? def : v.asText();
+        if (v == null || v.isNull()) return def;
+        if (!v.isTextual() || !SUPPORTED_ACTIVATIONS.contains(v.asText()))
+            throw new CheckpointException(f + ": '" + key + "' must be one of " + String.join(", ", SUPPORTED_ACTIVATIONS) + ", got " + v);
+        return v.asText();
+    }
+
+    private static boolean bool(Path f, JsonNode hf, String key, boolean def) {
+        JsonNode v = hf.get(key);
+        if (v == null || v.isNull()) return def;
+        if (!v.isBoolean()) throw new CheckpointException(f + ": '" + key + "' must be true or false, got " + v);
+        return v.asBoolean();
+    }
+
+    private static String text(Path f, JsonNode hf, String key, String def) {
+        JsonNode v = hf.get(key);
+        if (v == null || v.isNull()) return def;
+        if (!v.isTextual()) throw new CheckpointException(f + ": '" + key + "' must be a string, got " + v);
+        return v.asText();
     }
 
     // ---------------------------------------------------------------- GPT-2
@@ -213,6 +280,8 @@ public final class HfCheckpoint {
     private static void loadLlama(Config c, JsonNode hf, Source src, Weights w) {
         String p = src.has("model.embed_tokens.weight") ? "model." : "";
         int d = c.dModel, n = c.nHeads, kv = c.nKvHeads(), dh = c.dHead, f = c.dMlp;
+        // HF creates q/k/v/o biases only when attention_bias is true
+        boolean attnBias = hf.path("attention_bias").asBoolean(false);
         Tensor emb = src.read(p + "embed_tokens.weight", c.dVocab, d);
         w.put("embed.W_E", emb);
         for (int l = 0; l < c.nLayers; l++) {
@@ -221,14 +290,14 @@ public final class HfCheckpoint {
             w.put(Weights.attn(l, "W_Q"), headsFromRows(src, h + "self_attn.q_proj.weight", n, dh, d));
             w.put(Weights.kvName(c, l, "W_K"), headsFromRows(src, h + "self_attn.k_proj.weight", kv, dh, d));
             w.put(Weights.kvName(c, l, "W_V"), headsFromRows(src, h + "self_attn.v_proj.weight", kv, dh, d));
-            w.put(Weights.attn(l, "b_Q"), optionalBias(src, h + "self_attn.q_proj.bias", n, dh));
-            w.put(Weights.kvName(c, l, "b_K"), optionalBias(src, h + "self_attn.k_proj.bias", kv, dh));
-            w.put(Weights.kvName(c, l, "b_V"), optionalBias(src, h + "self_attn.v_proj.bias", kv, dh));
+            w.put(Weights.attn(l, "b_Q"), bias(src, attnBias, h + "self_attn.q_proj.bias", n, dh));
+            w.put(Weights.kvName(c, l, "b_K"), bias(src, attnBias, h + "self_attn.k_proj.bias", kv, dh));
+            w.put(Weights.kvName(c, l, "b_V"), bias(src, attnBias, h + "self_attn.v_proj.bias", kv, dh));
             try (Tensor o = src.read(h + "self_attn.o_proj.weight", d, (long) n * dh)) {
                 // Linear stores (out, in): 'm (n h) -> n h m' is the transpose, viewed as [n, h, m]
                 w.put(Weights.attn(l, "W_O"), HostMemory.transpose(o, n, dh, d));
             }
-            w.put(Weights.attn(l, "b_O"), src.has(h + "self_attn.o_proj.bias") ? src.read(h + "self_attn.o_proj.bias", d) : Tensor.zeros(d));
+            w.put(Weights.attn(l, "b_O"), bias(src, attnBias, h + "self_attn.o_proj.bias", 1, d));
             w.put(Weights.ln(l, 2, "w"), src.read(h + "post_attention_layernorm.weight", d));
             w.put(Weights.mlp(l, "W_in"), transposed(src, h + "mlp.up_proj.weight", f, d));
             w.put(Weights.mlp(l, "W_gate"), transposed(src, h + "mlp.gate_proj.weight", f, d));
@@ -258,8 +327,18 @@ public final class HfCheckpoint {
         try (Tensor t = src.read(name, rows, cols)) { return HostMemory.transpose(t); }
     }
 
-    private static Tensor optionalBias(Source src, String name, int n, int dh) {
-        if (!src.has(name)) return Tensor.zeros(n, dh);
+    /**
+     * A bias as [n, dh] ([dh] when n is 1): read when the config declares biases (missing is an error), zeros when it does
+     * not; a bias in the file that the config does not declare is an error, since HF would drop it without a word.
+     */
+    private static Tensor bias(Source src, boolean declared, String name, int n, int dh) {
+        if (!declared) {
+            if (src.has(name))
+                throw new CheckpointException(src.dir + ": the checkpoint holds '" + name + "' but config.json has attention_bias false"
+                    + " (Hugging Face would ignore it); set attention_bias to true to use the attention biases");
+            return n == 1 ? Tensor.zeros(dh) : Tensor.zeros(n, dh);
+        }
+        if (n == 1) return src.read(name, dh);
         try (Tensor t = src.read(name, (long) n * dh)) { return copyAs(t, n, dh); }
     }
 
@@ -297,7 +376,7 @@ public final class HfCheckpoint {
                 } else if (Files.isRegularFile(index)) {
                     JsonNode idx;
                     try { idx = JSON.readTree(index.toFile()); } catch (IOException e) {
-                        throw new CheckpointException(index + ": not valid JSON: " + e.getMessage(), e);
+                        throw new CheckpointException(index + ": not valid JSON: " + JsonErrors.describe(e), e);
                     }
                     JsonNode map = idx == null ? null : idx.get("weight_map");
                     if (map == null || !map.isObject()) throw new CheckpointException(index + ": no weight_map object");
@@ -328,6 +407,14 @@ public final class HfCheckpoint {
         }
 
         boolean has(String name) { return byName.containsKey(name); }
+
+        /** What every tensor takes once read as F32. */
+        long f32Bytes() {
+            long total = 0;
+            for (Map.Entry<String, SafeTensors> e : byName.entrySet())
+                total = MemoryLimits.plus(total, MemoryLimits.times(4, e.getValue().info(e.getKey()).numel()));
+            return total;
+        }
 
         /** A float tensor as F32, after checking it exists and has the shape the config implies. */
         Tensor read(String name, long... expected) {

@@ -2,6 +2,7 @@ package dev.lens4j.load;
 
 import dev.lens4j.model.Config;
 import dev.lens4j.model.Weights;
+import dev.lens4j.tensor.MemoryLimits;
 import dev.lens4j.tensor.Tensor;
 
 import java.io.IOException;
@@ -23,6 +24,8 @@ import java.nio.file.StandardOpenOption;
 public final class Llama2cCheckpoint {
     private static final int HEADER_BYTES = 7 * 4;
     private static final int V1_MAGIC = 0x616b3432; // "ak42", llama2.c's versioned export formats
+    private static final String[] PARTS = {"token_embedding", "rms_att", "wq", "wk + wv", "wo", "rms_ffn", "w1 + w2 + w3", "rms_final",
+        "freq_cis", "wcls"};
 
     private Llama2cCheckpoint() {}
 
@@ -32,6 +35,11 @@ public final class Llama2cCheckpoint {
         try (FileChannel ch = open(bin)) {
             Header h = header(bin, ch);
             Config c = h.config(bin);
+            try {
+                MemoryLimits.requireNative(h.weightBytes(), bin + ": its weights");
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException(e.getMessage() + " (mostly " + h.largestPart() + ")");
+            }
             Weights w = new Weights();
             try {
                 read(bin, ch, h, c, w);
@@ -71,12 +79,36 @@ public final class Llama2cCheckpoint {
 
         /** Throws ArithmeticException when a header full of garbage overflows. */
         long expectedBytes() {
-            long d = dim, L = layers, f = hidden, kv = kvDim();
-            long[] parts = {mul(vocab, d), mul(L, d), mul(L, d, d), mul(2, L, kv, d), mul(L, d, d), mul(L, d), mul(3, L, f, d), d,
-                mul(seqLen, headSize()) /* freq_cis_real and _imag, seq_len x head_size/2 each */, shared ? 0 : mul(vocab, d)};
             long floats = 0;
-            for (long p : parts) floats = Math.addExact(floats, p);
+            for (long p : partFloats()) floats = Math.addExact(floats, p);
             return Math.addExact(HEADER_BYTES, mul(4, floats));
+        }
+
+        /** Floats of each array in file order (see PARTS). */
+        private long[] partFloats() {
+            long d = dim, L = layers, f = hidden, kv = kvDim();
+            return new long[] {mul(vocab, d), mul(L, d), mul(L, d, d), mul(2, L, kv, d), mul(L, d, d), mul(L, d), mul(3, L, f, d), d,
+                mul(seqLen, headSize()) /* freq_cis_real and _imag, seq_len x head_size/2 each */, shared ? 0 : mul(vocab, d)};
+        }
+
+        /** Bytes of the weights lens4j keeps as F32 tensors (the file less its header and the RoPE tables it skips). */
+        long weightBytes() { return expectedBytes() - HEADER_BYTES - 4L * mul(seqLen, headSize()); }
+
+        /** The largest array and the header fields that size it, e.g. "token_embedding (vocab_size 1000000000 x dim 8)". */
+        String largestPart() {
+            long[] parts;
+            try { parts = partFloats(); } catch (ArithmeticException e) { return "sizes that overflow 64 bits"; }
+            int best = 0;
+            for (int i = 1; i < parts.length; i++) if (parts[i] > parts[best]) best = i;
+            return PARTS[best] + " (" + switch (best) {
+                case 0, 9 -> "vocab_size " + vocab + " x dim " + dim;
+                case 1, 5 -> "n_layers " + layers + " x dim " + dim;
+                case 2, 4 -> "n_layers " + layers + " x dim " + dim + " x dim";
+                case 3 -> "2 x n_layers " + layers + " x kv dim " + kvDim() + " x dim " + dim;
+                case 6 -> "3 x n_layers " + layers + " x hidden_dim " + hidden + " x dim " + dim;
+                case 7 -> "dim " + dim;
+                default -> "seq_len " + seqLen + " x head size " + headSize();
+            } + ")";
         }
 
         private static long mul(long... xs) {
@@ -119,13 +151,15 @@ public final class Llama2cCheckpoint {
         try {
             expected = h.expectedBytes();
         } catch (ArithmeticException e) {
-            throw new CheckpointException(bin + ": header sizes overflow");
+            throw new CheckpointException(bin + ": header sizes overflow 64 bits, mostly " + h.largestPart() + "; not a llama2.c v0 checkpoint?");
         }
-        if (expected < 0 || expected > (1L << 46)) throw new CheckpointException(bin + ": header sizes are absurd (" + expected + " bytes)");
+        if (expected < 0 || expected > (1L << 46))
+            throw new CheckpointException(bin + ": header sizes are absurd (" + expected + " bytes, mostly " + h.largestPart() + ")");
         if (size != expected)
             throw new CheckpointException(bin + ": the header (dim " + h.dim + ", hidden " + h.hidden + ", layers " + h.layers + ", heads "
                 + h.heads + ", kv heads " + h.kvHeads + ", vocab " + h.vocab + (h.shared ? " shared" : " unshared") + ", seq_len " + h.seqLen
-                + ") implies " + expected + " bytes, but the file has " + size + (size < expected ? " (truncated)" : " (trailing data)"));
+                + ") implies " + expected + " bytes (" + MemoryLimits.size(expected) + ", mostly " + h.largestPart() + "), but the file has "
+                + size + (size < expected ? " (truncated)" : " (trailing data)"));
         return h;
     }
 

@@ -201,8 +201,9 @@ final class Backprop {
             dq = fire(HookNames.rotQ(l), l, dq);
             dk = fire(HookNames.rotK(l), l, dk);
             Tensor dqr = z(dq.shape()), dkr = z(dk.shape());
-            be.rotaryBackward(dq, cfg.rotaryDim(), 0, m.rotaryCos(), m.rotarySin(), cfg.rotaryAdjacentPairs, dqr);
-            be.rotaryBackward(dk, cfg.rotaryDim(), 0, m.rotaryCos(), m.rotarySin(), cfg.rotaryAdjacentPairs, dkr);
+            Tensor[] cs = m.rotaryTables((int) dq.size(1));
+            be.rotaryBackward(dq, cfg.rotaryDim(), 0, cs[0], cs[1], cfg.rotaryAdjacentPairs, dqr);
+            be.rotaryBackward(dk, cfg.rotaryDim(), 0, cs[0], cs[1], cfg.rotaryAdjacentPairs, dkr);
             dq = dqr;
             dk = dkr;
         }

@@ -142,6 +142,6 @@ public final class Config implements Cloneable {
     public static Config fromJson(String json) {
         try { return JSON.readValue(json, Config.class).validate(); }
         catch (IllegalArgumentException e) { throw e; }
-        catch (Exception e) { throw new IllegalArgumentException("malformed lens4j config JSON: " + e.getMessage(), e); }
+        catch (java.io.IOException e) { throw new IllegalArgumentException("malformed lens4j config JSON: " + dev.lens4j.load.JsonErrors.describe(e), e); }
     }
 }

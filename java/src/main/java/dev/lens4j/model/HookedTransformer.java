@@ -31,7 +31,7 @@ public final class HookedTransformer implements AutoCloseable {
     private final Backend backend;
     private final Tokenizer tokenizer;
     private final Activation act;
-    private final Tensor rotaryCos, rotarySin;
+    private final RotaryTables rotary; // null unless rotary
     private final List<String> hookNames;
     // W_Q / W_K / W_V repacked as [d_model, heads * d_head] so each projection is one GEMM, not one per head
     private Tensor[] packedQ, packedK, packedV;
@@ -44,13 +44,7 @@ public final class HookedTransformer implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.act = Activation.of(cfg.actFn);
         checkWeights();
-        if (cfg.isRotary()) {
-            Tensor[] t = rotaryTables(cfg);
-            rotaryCos = t[0];
-            rotarySin = t[1];
-        } else {
-            rotaryCos = rotarySin = null;
-        }
+        this.rotary = cfg.isRotary() ? new RotaryTables(cfg) : null;
         this.hookNames = List.copyOf(HookNames.all(cfg));
         weightsChanged();
     }
@@ -286,8 +280,8 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     Activation activation() { return act; }
-    Tensor rotaryCos() { return rotaryCos; }
-    Tensor rotarySin() { return rotarySin; }
+    /** {cos, sin} rotary tables covering positions [0, positions). */
+    Tensor[] rotaryTables(int positions) { return rotary.covering(positions); }
 
     /** What a forward pass returns; owns its tensors. */
     public static final class Output implements AutoCloseable {
@@ -540,8 +534,9 @@ public final class HookedTransformer implements AutoCloseable {
             Tensor v = fire(HookNames.v(l), l, project(a, packedV[l], weights.b_V(l), nKv));
             if (cfg.isRotary()) {
                 Tensor rq = z(q.shape()), rk = z(k.shape());
-                backend.rotary(q, cfg.rotaryDim(), 0, rotaryCos, rotarySin, cfg.rotaryAdjacentPairs, rq);
-                backend.rotary(k, cfg.rotaryDim(), 0, rotaryCos, rotarySin, cfg.rotaryAdjacentPairs, rk);
+                Tensor[] cs = rotary.covering(S);
+                backend.rotary(q, cfg.rotaryDim(), 0, cs[0], cs[1], cfg.rotaryAdjacentPairs, rq);
+                backend.rotary(k, cfg.rotaryDim(), 0, cs[0], cs[1], cfg.rotaryAdjacentPairs, rk);
                 q = fire(HookNames.rotQ(l), l, rq);
                 k = fire(HookNames.rotK(l), l, rk);
             }
@@ -697,8 +692,16 @@ public final class HookedTransformer implements AutoCloseable {
     public String generate(String prompt, int maxNewTokens) {
         int[] start = prompt.isEmpty() ? toTokens("", true) : toTokens(prompt);
         int[] all = generate(start, maxNewTokens);
-        // decode in context (tokenizers such as SentencePiece drop or keep spaces depending on what precedes)
-        String whole = tokenizer().decode(all), head = tokenizer().decode(start);
+        // decode in context (tokenizers such as SentencePiece drop or keep spaces depending on what precedes), and as TL
+        // does, without the BOS it prepended: decoders that strip the first word's space then see that word first
+        String whole, head;
+        if (tokenizer().bosTokenId().orElse(-1) == start[0]) {
+            whole = tokenizer().decodeAfterBos(Arrays.copyOfRange(all, 1, all.length));
+            head = tokenizer().decodeAfterBos(Arrays.copyOfRange(start, 1, start.length));
+        } else {
+            whole = tokenizer().decode(all);
+            head = tokenizer().decode(start);
+        }
         return whole.startsWith(head) ? whole.substring(head.length())
                 : tokenizer().decode(Arrays.copyOfRange(all, start.length, all.length));
     }
@@ -749,20 +752,6 @@ public final class HookedTransformer implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------ setup
 
-    private static Tensor[] rotaryTables(Config cfg) {
-        int half = cfg.rotaryDim() / 2, n = cfg.nCtx;
-        float[] c = new float[n * half], s = new float[n * half];
-        for (int p = 0; p < n; p++)
-            for (int i = 0; i < half; i++) {
-                double angle = p / Math.pow(cfg.rotaryBase, (double) i / half);
-                c[p * half + i] = (float) Math.cos(angle);
-                s[p * half + i] = (float) Math.sin(angle);
-            }
-        Tensor cos = TensorScope.detach(Tensor.of(c, n, half).named("rotary.cos"));
-        Tensor sin = TensorScope.detach(Tensor.of(s, n, half).named("rotary.sin"));
-        return new Tensor[] {cos, sin};
-    }
-
     private void checkWeights() {
         long D = cfg.dModel, H = cfg.dHead, nH = cfg.nHeads, nKv = cfg.nKvHeads(), F = cfg.dMlp;
         need("embed.W_E", cfg.dVocab, D);
@@ -809,7 +798,7 @@ public final class HookedTransformer implements AutoCloseable {
         closed = true;
         closePacked();
         weights.close();
-        if (rotaryCos != null) { rotaryCos.close(); rotarySin.close(); }
+        if (rotary != null) rotary.close();
         if (tokenizer != null) {
             try { tokenizer.close(); } catch (Exception e) { throw new IllegalStateException(e); }
         }

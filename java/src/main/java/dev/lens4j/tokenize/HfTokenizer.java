@@ -4,6 +4,7 @@ import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lens4j.load.JsonErrors;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -70,7 +71,7 @@ public final class HfTokenizer implements Tokenizer {
         try {
             root = JSON.readTree(bytes);
         } catch (IOException e) {
-            throw new TokenizerException("malformed JSON in " + file + ": " + e.getMessage(), e);
+            throw new TokenizerException("malformed JSON in " + file + ": " + JsonErrors.describe(e), e);
         }
         if (root == null || !root.isObject() || !root.path("model").isObject()) {
             throw new TokenizerException(file + " is not a Hugging Face tokenizer.json (no \"model\" object)");
@@ -94,6 +95,10 @@ public final class HfTokenizer implements Tokenizer {
         HuggingFaceTokenizer djl;
         // lens4j never needs the network: keep DJL from its telemetry request (a user may still override)
         if (System.getProperty("offline") == null) System.setProperty("offline", "true");
+        // DJL logs through slf4j-api 2, which prints three "SLF4J(W)" lines to stderr when the application binds no
+        // logging backend; a library must not print that. Only SLF4J's own warnings are silenced, and only when the
+        // user has not chosen a verbosity; an application with a backend gets DJL's log as before.
+        if (System.getProperty("slf4j.internal.verbosity") == null) System.setProperty("slf4j.internal.verbosity", "ERROR");
         try {
             djl = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(bytes), OPTIONS);
         } catch (IOException | RuntimeException e) {
@@ -133,7 +138,7 @@ public final class HfTokenizer implements Tokenizer {
         try {
             return JSON.readTree(file.toFile());
         } catch (IOException e) {
-            throw new TokenizerException("malformed JSON in " + file + ": " + e.getMessage(), e);
+            throw new TokenizerException("malformed JSON in " + file + ": " + JsonErrors.describe(e), e);
         }
     }
 

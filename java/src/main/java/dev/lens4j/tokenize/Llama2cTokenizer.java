@@ -238,6 +238,15 @@ public final class Llama2cTokenizer implements Tokenizer {
         return out.toString(StandardCharsets.UTF_8);
     }
 
+    /** llama2.c drops the leading space of the piece after BOS, so the ids are decoded after one and its marker removed. */
+    @Override
+    public String decodeAfterBos(int[] ids) {
+        int[] withBos = new int[ids.length + 1];
+        withBos[0] = BOS;
+        System.arraycopy(ids, 0, withBos, 1, ids.length);
+        return decode(withBos).substring("<s>".length());
+    }
+
     @Override
     public String tokenString(int id) {
         return decode(new int[] {id});

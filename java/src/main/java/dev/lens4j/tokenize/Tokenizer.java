@@ -16,6 +16,12 @@ public interface Tokenizer extends AutoCloseable {
     /** The text of the ids, special tokens included. Throws TokenizerException naming any id outside [0, vocabSize). */
     String decode(int[] ids);
 
+    /**
+     * The text of ids that followed a BOS, without the BOS: what TL's generate returns (tokenizer.decode(output[1:])).
+     * A Hugging Face decoder chain sees only these ids (so Llama's Strip removes the first word's dummy-prefix space).
+     */
+    default String decodeAfterBos(int[] ids) { return decode(ids); }
+
     /** The token's text as decoding that single token shows it (what TL's to_str_tokens gives). */
     String tokenString(int id);
 
