@@ -245,6 +245,36 @@ public final class CacheDecomposition {
         return new ResidualStack(Tensor.of(x, s.stack().shape()), s.labels());
     }
 
+    /**
+     * The logit lens: each component read as if it were the final residual stream. As TL's tutorials do it:
+     * apply_ln_to_stack at the final layer (the cached ln_final scale of the real final residual, for every
+     * component), then ln_final's weight and bias where the model still has them, then W_U and b_U. For the
+     * "final_post" component this gives the model's logits. Returns [components, batch, pos, d_vocab_out].
+     */
+    public Tensor logitLens(ResidualStack s, Positions pos) {
+        try (ResidualStack scaled = applyLnToStack(s, -1, false, pos)) {
+            float[] x = scaled.stack().toFloatArray();
+            int D = s.dModel(), rows = x.length / D;
+            Weights w = model.weights();
+            if (cfg.hasNormWeights()) {
+                float[] g = w.get("ln_final.w").toFloatArray();
+                float[] b = w.has("ln_final.b") ? w.get("ln_final.b").toFloatArray() : null;
+                for (int r = 0; r < rows; r++)
+                    for (int d = 0; d < D; d++) x[r * D + d] = x[r * D + d] * g[d] + (b == null ? 0f : b[d]);
+            }
+            int V = cfg.dVocabOut();
+            try (Tensor in = Tensor.of(x, rows, D)) {
+                Tensor out = Tensor.zeros(rows, V);
+                model.backend().linear(in, w.W_U(), w.b_U(), out);
+                return reshapeOwned(out, s, V);
+            }
+        }
+    }
+
+    private static Tensor reshapeOwned(Tensor flat, ResidualStack s, int V) {
+        try (flat) { return Tensor.of(flat.toFloatArray(), s.size(), s.batch(), s.pos(), V); }
+    }
+
     /** TL's tokens_to_residual_directions for one token: the column W_U[:, token]. */
     public float[] tokenDirection(int token) {
         Tensor wu = model.weights().W_U();
