@@ -343,6 +343,23 @@ class ConcurrencyTest {
     }
 
     @Test
+    void closeFromManyThreadsAtOnceFreesOnce() throws Exception {
+        long before = Tensor.liveBytes();
+        ExecutorService pool = pool();
+        HookedTransformer m = model("llama");
+        try {
+            CountDownLatch start = new CountDownLatch(1);
+            List<Future<?>> closers = new ArrayList<>();
+            for (int t = 0; t < THREADS; t++) closers.add(pool.submit(() -> { start.await(); m.close(); return null; }));
+            start.countDown();
+            for (Future<?> c : closers) c.get(LIMIT.toSeconds(), TimeUnit.SECONDS);
+            assertEquals(before, Tensor.liveBytes(), "every tensor freed exactly once");
+        } finally {
+            shutdown(pool);
+        }
+    }
+
+    @Test
     void closeWaitsForTheRunInFlightAndFreesAfterIt() throws Exception {
         ExecutorService pool = pool();
         HookedTransformer m = model("gpt2");
