@@ -27,8 +27,9 @@ import java.util.regex.Pattern;
  * Every TL hook point fires once per forward with TL's name and shape (see {@link HookNames#all}).
  * Owns its weights; close() frees them.
  * <p>Thread-safe: any number of runs (forward, cache, hooks, backward, generate, tokenizer calls) may share one
- * model across threads and give what a single thread would. close(), weightsChanged() and editWeights() wait for
- * the runs in flight; runs started meanwhile wait for them; after close() every call throws IllegalStateException.
+ * model across threads and give what a single thread with the same native thread count would. close(),
+ * weightsChanged() and editWeights() wait for the runs in flight; runs started meanwhile wait for them; after
+ * close() every call throws IllegalStateException.
  */
 public final class HookedTransformer implements AutoCloseable {
     private final Config cfg;

@@ -39,8 +39,9 @@ final class Lifecycle {
      */
     Held exclusive(String operation) {
         if (lock.getReadHoldCount() > 0 && !lock.isWriteLockedByCurrentThread())
-            throw new IllegalStateException(operation + " called during a run of model '" + modelName + "' on the same thread"
-                    + " (from a hook?): it waits for runs in flight, so it would wait for itself; call it after the run returns");
+            throw new IllegalStateException(operation + " called inside a run of model '" + modelName + "' (from a hook, or a"
+                    + " readWeights reader) on the same thread: it waits for runs in flight, so it would wait for itself;"
+                    + " call it after the run returns");
         lock.writeLock().lock();
         return exclusiveHeld;
     }

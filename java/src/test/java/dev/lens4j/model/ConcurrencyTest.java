@@ -457,7 +457,7 @@ class ConcurrencyTest {
                 Hooks h = Hooks.none().add(HookNames.mlpPost(1), (a, hp) -> { call.getValue().run(); return null; });
                 IllegalStateException e = assertTimeoutPreemptively(Duration.ofSeconds(20),
                         () -> assertThrows(IllegalStateException.class, () -> m.runWithHooks(TOKENS, h)), call.getKey() + " from a hook hung");
-                assertTrue(e.getMessage().startsWith(call.getKey() + " called during a run") && e.getMessage().contains("hook"), e.getMessage());
+                assertTrue(e.getMessage().startsWith(call.getKey() + " called inside a run") && e.getMessage().contains("hook"), e.getMessage());
                 try (Tensor l = m.forward(TOKENS)) { assertArrayEquals(expected, l.toFloatArray(), "the model is intact after " + call.getKey()); }
             }
         }
