@@ -169,6 +169,7 @@ public final class HookedTransformer implements AutoCloseable {
         return weights;
     }
     public Backend backend() { return backend; }
+    /** The model's tokenizer; each call on it holds the model's guard. The model owns it: its close() does nothing, the model's frees it. */
     public Tokenizer tokenizer() {
         if (tokenizer == null) throw new IllegalStateException("this model has no tokenizer: pass one when loading, or give token ids");
         return tokenizer;

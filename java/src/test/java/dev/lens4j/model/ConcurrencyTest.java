@@ -360,6 +360,32 @@ class ConcurrencyTest {
     }
 
     @Test
+    void readWeightsHoldsOffCloseAndCannotCloseItself() throws Exception {
+        long before = Tensor.liveBytes();
+        HookedTransformer m = model("gpt2");
+        try {
+            assertThrows(IllegalStateException.class, () -> m.readWeights(w -> { m.close(); return null; }));
+            float[] expected = m.weights().W_U().toFloatArray();
+            CountDownLatch reading = new CountDownLatch(1), release = new CountDownLatch(1);
+            Worker<float[]> reader = new Worker<>(() -> m.readWeights(w -> {
+                reading.countDown();
+                try { release.await(); } catch (InterruptedException e) { throw new AssertionError(e); }
+                return w.W_U().toFloatArray();
+            }));
+            assertTrue(reading.await(LIMIT.toSeconds(), TimeUnit.SECONDS));
+            Worker<?> closing = new Worker<>(() -> { m.close(); return null; });
+            closing.assertWaiting("close() returned while a reader held the weights");
+            release.countDown();
+            assertArrayEquals(expected, reader.get());
+            closing.get();
+            assertThrows(IllegalStateException.class, () -> m.readWeights(w -> w.W_U()));
+        } finally {
+            m.close();
+        }
+        assertEquals(before, Tensor.liveBytes());
+    }
+
+    @Test
     void closeWaitsForTheRunInFlightAndFreesAfterIt() throws Exception {
         ExecutorService pool = pool();
         HookedTransformer m = model("gpt2");
@@ -514,6 +540,8 @@ class ConcurrencyTest {
             String generated = m.generate(prompt, 6);
             String top = m.testPrompt(prompt, " c", 3).format();
             assertArrayEquals(new int[] {1, 2, 3, 4, 1, 2}, tokens);
+            m.tokenizer().close(); // the model owns its tokenizer: this must not free it
+            assertArrayEquals(tokens, m.toTokens(prompt, false));
             AtomicInteger calls = new AtomicInteger(), closed = new AtomicInteger();
             ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
             List<Future<?>> workers = new ArrayList<>();
