@@ -110,7 +110,7 @@ public final class NeuronScoring {
         if (model.cfg().attnOnly) throw new IllegalArgumentException("an attention-only model has no MLP neurons to score");
         if (prompts.isEmpty()) throw new IllegalArgumentException("no prompts given");
         int F = model.cfg().dMlp, D = model.cfg().dModel, n = prompts.size();
-        float[] wOut = model.weights().W_out(layer).toFloatArray();
+        float[] wOut = model.readWeights(w -> w.W_out(layer).toFloatArray());
         float[][] c = new float[n][], g = new float[n][];
         double[] margin = new double[n];
         String post = HookNames.mlpPost(layer), resid = HookNames.residPost(layer);

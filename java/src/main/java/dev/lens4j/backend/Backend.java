@@ -150,5 +150,10 @@ public interface Backend {
     /** dLogits [rows, vocab] = dLoss[r] * (softmax(logits[r]) - onehot(targets[r])), overwritten. */
     void crossEntropyBackward(Tensor logits, Tensor targets, Tensor dLoss, Tensor dLogits);
 
+    /**
+     * Native threads for the kernels this Java thread calls (OpenMP's per-thread setting: other threads keep theirs;
+     * new threads start at OMP_NUM_THREADS or the core count). GEMMs split by it, so results agree bit for bit only
+     * between calls made with the same count.
+     */
     void setNumThreads(int n);
 }

@@ -24,6 +24,7 @@ public final class CpuBackend implements Backend {
         check(CpuKernels.l4j_set_num_threads(n), "set_num_threads");
     }
 
+    /** The calling thread's native thread count (see {@link Backend#setNumThreads}). */
     public int numThreads() { return CpuKernels.l4j_get_num_threads(); }
 
     /** The OpenBLAS core type whose kernels run here (OPENBLAS_CORETYPE, or detected), e.g. "Haswell". */

@@ -16,6 +16,8 @@ import dev.lens4j.tokenize.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 
@@ -24,24 +26,29 @@ import java.util.regex.Pattern;
  * (LayerNorm, learned positions, GELU MLP) and Llama (RMSNorm, rotary, grouped-query attention, SwiGLU).
  * Every TL hook point fires once per forward with TL's name and shape (see {@link HookNames#all}).
  * Owns its weights; close() frees them.
+ * <p>Thread-safe: any number of runs (forward, cache, hooks, backward, generate, tokenizer calls) may share one
+ * model across threads and give what a single thread with the same native thread count would. close(),
+ * weightsChanged() and editWeights() wait for the runs in flight; runs started meanwhile wait for them; after
+ * close() every call throws IllegalStateException.
  */
 public final class HookedTransformer implements AutoCloseable {
     private final Config cfg;
     private final Weights weights;
     private final Backend backend;
-    private final Tokenizer tokenizer;
+    private final GuardedTokenizer tokenizer;
     private final Activation act;
     private final RotaryTables rotary; // null unless rotary
     private final List<String> hookNames;
     // W_Q / W_K / W_V repacked as [d_model, heads * d_head] so each projection is one GEMM, not one per head
     private Tensor[] packedQ, packedK, packedV;
-    private volatile boolean closed;
+    private final Lifecycle lifecycle;
 
     public HookedTransformer(Config cfg, Weights weights, Tokenizer tokenizer, Backend backend) {
         this.cfg = cfg.validate();
         this.weights = weights;
         this.backend = backend == null ? CpuBackend.get() : backend;
-        this.tokenizer = tokenizer;
+        this.lifecycle = new Lifecycle(cfg.modelName);
+        this.tokenizer = tokenizer == null ? null : new GuardedTokenizer(tokenizer, lifecycle);
         this.act = Activation.of(cfg.actFn);
         checkWeights();
         this.rotary = cfg.isRotary() ? new RotaryTables(cfg) : null;
@@ -51,17 +58,55 @@ public final class HookedTransformer implements AutoCloseable {
 
     /**
      * Rebuild what the forward pass derives from the weights (packed attention projections). Call after editing
-     * W_Q, W_K or W_V in place; the other weights are read directly.
+     * W_Q, W_K or W_V in place; the other weights are read directly. Waits for runs in flight; runs started
+     * meanwhile wait for it. Editing weight tensors while other threads run the model is a race of the caller's:
+     * use {@link #editWeights} for that.
      */
     public void weightsChanged() {
-        closePacked();
-        int L = cfg.nLayers;
-        packedQ = new Tensor[L]; packedK = new Tensor[L]; packedV = new Tensor[L];
-        for (int l = 0; l < L; l++) {
-            packedQ[l] = pack(weights.W_Q(l));
-            packedK[l] = pack(weights.W_K(l));
-            packedV[l] = pack(weights.W_V(l));
+        try (Lifecycle.Held held = lifecycle.exclusive("weightsChanged()")) {
+            if (lifecycle.isClosed()) throw lifecycle.closedError();
+            repack();
         }
+    }
+
+    /**
+     * Edit weights in place while other threads may run the model: waits for runs in flight, keeps new runs
+     * waiting while the edit runs, then rebuilds the packed projections (so each run sees the weights wholly
+     * before or wholly after the edit). Must not be called from a hook (throws IllegalStateException).
+     */
+    public void editWeights(Consumer<Weights> edit) {
+        try (Lifecycle.Held held = lifecycle.exclusive("editWeights()")) {
+            if (lifecycle.isClosed()) throw lifecycle.closedError();
+            try {
+                edit.accept(weights);
+            } finally {
+                if (!lifecycle.isClosed()) repack(); // also after a failed edit: packed copies match what is there
+            }
+        }
+    }
+
+    /** Read weights while other threads may close or edit the model (they wait until the reader returns). */
+    public <T> T readWeights(Function<Weights, T> reader) {
+        try (Lifecycle.Held held = lifecycle.shared()) { return reader.apply(weights); }
+    }
+
+    /** New packed projections, swapped in only once all are built: a failure keeps the old ones. */
+    private void repack() {
+        int L = cfg.nLayers;
+        Tensor[] q = new Tensor[L], k = new Tensor[L], v = new Tensor[L];
+        boolean ok = false;
+        try {
+            for (int l = 0; l < L; l++) {
+                q[l] = pack(weights.W_Q(l));
+                k[l] = pack(weights.W_K(l));
+                v[l] = pack(weights.W_V(l));
+            }
+            ok = true;
+        } finally {
+            if (!ok) closeAll(q, k, v);
+        }
+        closePacked();
+        packedQ = q; packedK = k; packedV = v;
     }
 
     /** [heads, d_model, d_head] -> [d_model, heads * d_head]. */
@@ -80,8 +125,12 @@ public final class HookedTransformer implements AutoCloseable {
 
     private void closePacked() {
         if (packedQ == null) return;
-        for (Tensor[] ts : new Tensor[][] {packedQ, packedK, packedV}) for (Tensor t : ts) if (t != null) t.close();
+        closeAll(packedQ, packedK, packedV);
         packedQ = packedK = packedV = null;
+    }
+
+    private static void closeAll(Tensor[]... arrays) {
+        for (Tensor[] ts : arrays) for (Tensor t : ts) if (t != null) t.close();
     }
 
     public HookedTransformer(Config cfg, Weights weights) { this(cfg, weights, null, null); }
@@ -108,8 +157,13 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     public Config cfg() { return cfg; }
-    public Weights weights() { return weights; }
+    /** The weights, for reading and editing; see {@link #readWeights} and {@link #editWeights} when other threads run the model. */
+    public Weights weights() {
+        if (lifecycle.isClosed()) throw lifecycle.closedError();
+        return weights;
+    }
     public Backend backend() { return backend; }
+    /** The model's tokenizer; each call on it holds the model's guard. The model owns it: its close() does nothing, the model's frees it. */
     public Tokenizer tokenizer() {
         if (tokenizer == null) throw new IllegalStateException("this model has no tokenizer: pass one when loading, or give token ids");
         return tokenizer;
@@ -241,6 +295,10 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     public Gradients backward(Tensor tokens, Metric metric, RunOptions o) {
+        try (Lifecycle.Held held = lifecycle.shared()) { return backwardPass(tokens, metric, o); }
+    }
+
+    private Gradients backwardPass(Tensor tokens, Metric metric, RunOptions o) {
         if (metric == null) throw new IllegalArgumentException("no metric given");
         checkRunnable(tokens);
         if (o.stopAtLayer != -1) throw new IllegalArgumentException("stop_at_layer is not supported with backward()");
@@ -256,12 +314,11 @@ public final class HookedTransformer implements AutoCloseable {
         }
         Gradients out = new Gradients(cache, gradCache, wg);
         boolean ok = false;
-        boolean lastOnly = o.logitsLastOnly;
         try (TensorScope scope = TensorScope.open()) {
-            o.logitsLastOnly = metric.lastPositionOnly();
             Tape tape = new Tape(cfg.nLayers);
             tape.tokens = tokens;
-            Run r = new Run(o, cache, scope, B, S, tape);
+            // the metric decides what to unembed; the caller's options stay untouched (other threads may share them)
+            Run r = new Run(o, metric.lastPositionOnly(), cache, scope, B, S, tape);
             Tensor x = r.embed(tokens);
             for (int l = 0; l < cfg.nLayers; l++) x = r.block(l, x);
             Tensor logits = r.unembed(x);
@@ -274,7 +331,6 @@ public final class HookedTransformer implements AutoCloseable {
             ok = true;
             return out;
         } finally {
-            o.logitsLastOnly = lastOnly;
             if (!ok) out.close();
         }
     }
@@ -346,6 +402,10 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** The forward pass over tokens [batch, pos] (I32). */
     public Output run(Tensor tokens, RunOptions o) {
+        try (Lifecycle.Held held = lifecycle.shared()) { return forwardPass(tokens, o); }
+    }
+
+    private Output forwardPass(Tensor tokens, RunOptions o) {
         checkRunnable(tokens);
         if (o.stopAtLayer > cfg.nLayers || o.stopAtLayer < -1)
             throw new IllegalArgumentException("stop_at_layer " + o.stopAtLayer + " outside [0, " + cfg.nLayers + "]");
@@ -355,7 +415,7 @@ public final class HookedTransformer implements AutoCloseable {
         Output out = new Output(cache);
         boolean ok = false;
         try (TensorScope scope = TensorScope.open()) {
-            Run r = new Run(o, cache, scope, B, S, null);
+            Run r = new Run(o, o.logitsLastOnly, cache, scope, B, S, null);
             Tensor x = r.embed(tokens);
             int last = o.stopAtLayer >= 0 ? o.stopAtLayer : cfg.nLayers;
             for (int l = 0; l < last; l++) x = r.block(l, x);
@@ -372,7 +432,6 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     private void checkRunnable(Tensor tokens) {
-        if (closed) throw new IllegalStateException("model '" + cfg.modelName + "' is closed (its weights are freed)");
         // the forward reads packed copies of W_Q/K/V, so check every weight here rather than rely on access
         for (var e : weights.asMap().entrySet())
             if (e.getValue().isClosed()) throw new IllegalStateException("weight '" + e.getKey() + "' is closed");
@@ -396,14 +455,15 @@ public final class HookedTransformer implements AutoCloseable {
     /** State of one forward pass: hooks, cache, the scope that owns intermediates. */
     private final class Run {
         final RunOptions o;
+        final boolean logitsLastOnly;
         final ActivationCache cache;
         final TensorScope scope;
         final int B, S;
         final long N;
         final Tape tape; // non-null when a backward pass follows
 
-        Run(RunOptions o, ActivationCache cache, TensorScope scope, int B, int S, Tape tape) {
-            this.o = o; this.cache = cache; this.scope = scope; this.B = B; this.S = S; this.N = (long) B * S;
+        Run(RunOptions o, boolean logitsLastOnly, ActivationCache cache, TensorScope scope, int B, int S, Tape tape) {
+            this.o = o; this.logitsLastOnly = logitsLastOnly; this.cache = cache; this.scope = scope; this.B = B; this.S = S; this.N = (long) B * S;
             this.tape = tape;
         }
 
@@ -617,8 +677,8 @@ public final class HookedTransformer implements AutoCloseable {
         Tensor unembed(Tensor x) {
             Tensor h = norm("ln_final.", -1, x, "ln_final.w", "ln_final.b");
             long D = cfg.dModel, V = cfg.dVocabOut();
-            if (tape != null) { tape.lastOnly = o.logitsLastOnly; tape.unembedIn = h; }
-            if (o.logitsLastOnly) {
+            if (tape != null) { tape.lastOnly = logitsLastOnly; tape.unembedIn = h; }
+            if (logitsLastOnly) {
                 Tensor lastRows = z(B, 1, D);
                 backend.gather(h, 1, new int[] {S - 1}, lastRows);
                 if (tape != null) tape.unembedIn = lastRows;
@@ -661,7 +721,7 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** TL's model(tokens, return_type="loss"): mean next-token cross-entropy. */
     public double loss(int[]... tokens) {
-        try (Tensor l = lossPerToken(tokens)) {
+        try (Lifecycle.Held held = lifecycle.shared(); Tensor l = lossPerToken(tokens)) {
             double s = 0;
             for (float v : l.toFloatArray()) s += v;
             return s / l.numel();
@@ -672,6 +732,11 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** Greedy continuation of a token sequence; stops early at EOS (when the tokenizer has one). */
     public int[] generate(int[] tokens, int maxNewTokens) {
+        // one guard for the whole generation: every token comes from the same weights
+        try (Lifecycle.Held held = lifecycle.shared()) { return greedy(tokens, maxNewTokens); }
+    }
+
+    private int[] greedy(int[] tokens, int maxNewTokens) {
         if (maxNewTokens < 0) throw new IllegalArgumentException("max_new_tokens must be >= 0, got " + maxNewTokens);
         if (tokens.length == 0) throw new IllegalArgumentException("generation needs at least one token (e.g. BOS)");
         int[] seq = tokens.clone();
@@ -690,6 +755,10 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** Greedy text continuation (TL's generate with do_sample=False); returns only the new text. */
     public String generate(String prompt, int maxNewTokens) {
+        try (Lifecycle.Held held = lifecycle.shared()) { return greedyText(prompt, maxNewTokens); }
+    }
+
+    private String greedyText(String prompt, int maxNewTokens) {
         int[] start = prompt.isEmpty() ? toTokens("", true) : toTokens(prompt);
         int[] all = generate(start, maxNewTokens);
         // decode in context (tokenizers such as SentencePiece drop or keep spaces depending on what precedes), and as TL
@@ -716,6 +785,10 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** TL's utils.test_prompt: the top-k next tokens after the prompt and the rank of the answer's first token. */
     public TestPrompt testPrompt(String prompt, String answer, int topK) {
+        try (Lifecycle.Held held = lifecycle.shared()) { return topTokens(prompt, answer, topK); }
+    }
+
+    private TestPrompt topTokens(String prompt, String answer, int topK) {
         if (topK <= 0) throw new IllegalArgumentException("top-k must be > 0, got " + topK);
         int[] promptTokens = toTokens(prompt);
         int[] answerTokens = answer == null ? new int[0] : answerTokens(prompt, answer);
@@ -793,14 +866,21 @@ public final class HookedTransformer implements AutoCloseable {
             throw new IllegalArgumentException("weight '" + name + "' is on " + t.device() + ", backend runs on " + backend.device());
     }
 
+    /**
+     * Frees the weights, packed projections, rotary tables and tokenizer once the runs in flight have returned
+     * (runs started meanwhile throw "model ... is closed"). Idempotent. Throws IllegalStateException, rather than
+     * waiting for itself, when called from a hook of a run on this thread.
+     */
     @Override public void close() {
-        if (closed) return;
-        closed = true;
-        closePacked();
-        weights.close();
-        if (rotary != null) rotary.close();
-        if (tokenizer != null) {
-            try { tokenizer.close(); } catch (Exception e) { throw new IllegalStateException(e); }
+        try (Lifecycle.Held held = lifecycle.exclusive("close()")) {
+            if (lifecycle.isClosed()) return;
+            lifecycle.markClosed();
+            closePacked();
+            weights.close();
+            if (rotary != null) rotary.close();
+            if (tokenizer != null) {
+                try { tokenizer.closeInner(); } catch (Exception e) { throw new IllegalStateException(e); }
+            }
         }
     }
 }

@@ -157,9 +157,9 @@ public final class Trainer {
         double loss;
         try (HookedTransformer.Gradients g = model.backward(tokens, metric, gradOpts)) {
             loss = g.value();
-            opt.step(model.weights(), g.weightGrads());
+            // under the model's exclusive guard: other threads' runs see the weights wholly before or after the step
+            model.editWeights(w -> opt.step(w, g.weightGrads()));
         }
-        model.weightsChanged(); // the forward reads packed copies of W_Q/W_K/W_V
         return loss;
     }
 
