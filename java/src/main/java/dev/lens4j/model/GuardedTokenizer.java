@@ -28,6 +28,7 @@ final class GuardedTokenizer implements Tokenizer {
 
     @Override public int[] encode(String text) { return guarded(() -> inner.encode(text)); }
     @Override public String decode(int[] ids) { return guarded(() -> inner.decode(ids)); }
+    @Override public String decodeAfterBos(int[] ids) { return guarded(() -> inner.decodeAfterBos(ids)); }
     @Override public String tokenString(int id) { return guarded(() -> inner.tokenString(id)); }
     @Override public int vocabSize() { return guarded(inner::vocabSize); }
     @Override public OptionalInt bosTokenId() { return guarded(inner::bosTokenId); }
