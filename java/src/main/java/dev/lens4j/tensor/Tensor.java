@@ -248,6 +248,47 @@ public final class Tensor implements AutoCloseable {
         return flat;
     }
 
+    // ---------------------------------------------------------------- operations (see TensorOps; new tensors)
+
+    public Tensor slice(int dim, long start, long end) { return TensorOps.slice(this, dim, start, end); }
+    public Tensor narrow(int dim, long start, long length) { return TensorOps.narrow(this, dim, start, length); }
+    public Tensor select(int dim, long index) { return TensorOps.select(this, dim, index); }
+    public Tensor indexSelect(int dim, int... indices) { return TensorOps.indexSelect(this, dim, indices); }
+    public Tensor transpose(int dim0, int dim1) { return TensorOps.transpose(this, dim0, dim1); }
+    public Tensor permute(int... dims) { return TensorOps.permute(this, dims); }
+    public Tensor matmul(Tensor other) { return TensorOps.matmul(this, other); }
+    public Tensor add(Tensor other) { return TensorOps.binary(TensorOps.Binary.ADD, this, other); }
+    public Tensor sub(Tensor other) { return TensorOps.binary(TensorOps.Binary.SUB, this, other); }
+    public Tensor mul(Tensor other) { return TensorOps.binary(TensorOps.Binary.MUL, this, other); }
+    public Tensor div(Tensor other) { return TensorOps.binary(TensorOps.Binary.DIV, this, other); }
+    public Tensor maximum(Tensor other) { return TensorOps.binary(TensorOps.Binary.MAXIMUM, this, other); }
+    public Tensor minimum(Tensor other) { return TensorOps.binary(TensorOps.Binary.MINIMUM, this, other); }
+    public Tensor add(float s) { return TensorOps.binary(TensorOps.Binary.ADD, this, s); }
+    public Tensor sub(float s) { return TensorOps.binary(TensorOps.Binary.SUB, this, s); }
+    public Tensor mul(float s) { return TensorOps.binary(TensorOps.Binary.MUL, this, s); }
+    public Tensor div(float s) { return TensorOps.binary(TensorOps.Binary.DIV, this, s); }
+    public Tensor neg() { return TensorOps.unary(TensorOps.Unary.NEG, this); }
+    public Tensor exp() { return TensorOps.unary(TensorOps.Unary.EXP, this); }
+    public Tensor log() { return TensorOps.unary(TensorOps.Unary.LOG, this); }
+    public Tensor abs() { return TensorOps.unary(TensorOps.Unary.ABS, this); }
+    public Tensor sqrt() { return TensorOps.unary(TensorOps.Unary.SQRT, this); }
+    public Tensor square() { return TensorOps.unary(TensorOps.Unary.SQUARE, this); }
+    public Tensor sum() { return TensorOps.sumAll(this); }
+    public Tensor sum(int dim) { return TensorOps.reduce(TensorOps.Reduction.SUM, this, dim, false); }
+    public Tensor sum(int dim, boolean keepDim) { return TensorOps.reduce(TensorOps.Reduction.SUM, this, dim, keepDim); }
+    public Tensor mean(int dim) { return TensorOps.reduce(TensorOps.Reduction.MEAN, this, dim, false); }
+    public Tensor mean(int dim, boolean keepDim) { return TensorOps.reduce(TensorOps.Reduction.MEAN, this, dim, keepDim); }
+    public Tensor max(int dim) { return TensorOps.reduce(TensorOps.Reduction.MAX, this, dim, false); }
+    public Tensor min(int dim) { return TensorOps.reduce(TensorOps.Reduction.MIN, this, dim, false); }
+    public Tensor argmax(int dim) { return TensorOps.argReduce(true, this, dim, false); }
+    public Tensor argmin(int dim) { return TensorOps.argReduce(false, this, dim, false); }
+    /** L2 norm along dim. */
+    public Tensor norm(int dim) { return TensorOps.reduce(TensorOps.Reduction.NORM, this, dim, false); }
+    public TensorOps.TopK topk(int k, int dim) { return TensorOps.topk(this, k, dim); }
+    public Tensor softmax(int dim) { return TensorOps.softmax(this, dim, false); }
+    public Tensor logSoftmax(int dim) { return TensorOps.softmax(this, dim, true); }
+    public Tensor cosineSimilarity(Tensor other, int dim) { return TensorOps.cosineSimilarity(this, other, dim); }
+
     // ---------------------------------------------------------------- lifetime
 
     @Override public void close() {
