@@ -68,7 +68,7 @@ public final class HookNames {
             out.add(attnScores(l)); out.add(pattern(l)); out.add(z(l));
             out.add(attnOut(l));
             if (!cfg.attnOnly) {
-                out.add(residMid(l));
+                if (!cfg.parallelAttnMlp) out.add(residMid(l));
                 if (norm) { out.add(lnScale(l, 2)); out.add(lnNormalized(l, 2)); }
                 out.add(mlpPre(l));
                 if (cfg.gatedMlp) out.add(mlpPreLinear(l));

@@ -20,11 +20,11 @@ import java.util.Map;
  * Loads a Hugging Face checkpoint directory (config.json plus model.safetensors, or shards listed in
  * model.safetensors.index.json) into TransformerLens's config and canonical weights, as TL's
  * convert_hf_model_config and convert_gpt2_weights / convert_llama_weights do. F32, F16 and BF16 files all load as F32.
- * <p>Families: {@code gpt2}; {@code llama} and {@code mistral} (Mistral's sliding window is not modelled: attention is
+ * <p>Families: {@code gpt2}; {@code gpt_neox} ({@link NeoxFamily}); {@code qwen2} ({@link Qwen2Family}); {@code llama} (rope_scaling "llama3": {@link RopeScaling}) and {@code mistral} (Mistral's sliding window is not modelled: attention is
  * full-causal, which matches Mistral only up to sliding_window tokens).
  */
 public final class HfCheckpoint {
-    public static final List<String> SUPPORTED_MODEL_TYPES = List.of("gpt2", "llama", "mistral");
+    public static final List<String> SUPPORTED_MODEL_TYPES = List.of("gpt2", "llama", "mistral", NeoxFamily.MODEL_TYPE, Qwen2Family.MODEL_TYPE);
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -39,6 +39,8 @@ public final class HfCheckpoint {
         try (Source src = Source.open(dir)) {
             switch (modelType(dir, hf)) {
                 case "gpt2" -> loadGpt2(cfg, hf, src, w);
+                case NeoxFamily.MODEL_TYPE -> NeoxFamily.load(cfg, new HfFields(dir.resolve("config.json"), hf), src, w);
+                case Qwen2Family.MODEL_TYPE -> Qwen2Family.load(cfg, new HfFields(dir.resolve("config.json"), hf), hf, src, w);
                 default -> loadLlama(cfg, hf, src, w);
             }
             if (options.processWeights()) WeightProcessing.process(cfg, w, options);
@@ -85,7 +87,11 @@ public final class HfCheckpoint {
         c.modelName = text(hf, "_name_or_path", dir.getFileName() == null ? dir.toString() : dir.getFileName().toString());
         if (c.modelName.isEmpty()) c.modelName = String.valueOf(dir.getFileName());
         c.tokenizerName = Files.isRegularFile(dir.resolve("tokenizer.json")) ? dir.toString() : text(hf, "_name_or_path", null);
-        if (type.equals("gpt2")) {
+        if (type.equals(NeoxFamily.MODEL_TYPE)) {
+            NeoxFamily.configure(c, new HfFields(f, hf));
+        } else if (type.equals(Qwen2Family.MODEL_TYPE)) {
+            Qwen2Family.configure(c, new HfFields(f, hf));
+        } else if (type.equals("gpt2")) {
             c.originalArchitecture = "GPT2LMHeadModel";
             c.dModel = reqInt(f, hf, "n_embd");
             c.nLayers = reqInt(f, hf, "n_layer");
@@ -121,9 +127,7 @@ public final class HfCheckpoint {
             c.eps = num(f, hf, "rms_norm_eps", 1e-6);
             c.rotaryBase = num(f, hf, "rope_theta", 10000);
             c.actFn = text(hf, "hidden_act", "silu");
-            JsonNode scaling = hf.get("rope_scaling");
-            if (scaling != null && !scaling.isNull())
-                throw new CheckpointException(f + ": rope_scaling " + scaling + " is not supported");
+            RopeScaling.configure(c, new HfFields(f, hf));
             if (hf.path("mlp_bias").asBoolean(false)) throw new CheckpointException(f + ": mlp_bias=true is not supported");
             c.normalizationType = "RMS";
             c.positionalEmbeddingType = "rotary";
@@ -210,7 +214,7 @@ public final class HfCheckpoint {
 
     // ---------------------------------------------------------------- Llama / Mistral
 
-    private static void loadLlama(Config c, JsonNode hf, Source src, Weights w) {
+    static void loadLlama(Config c, JsonNode hf, Source src, Weights w) {
         String p = src.has("model.embed_tokens.weight") ? "model." : "";
         int d = c.dModel, n = c.nHeads, kv = c.nKvHeads(), dh = c.dHead, f = c.dMlp;
         Tensor emb = src.read(p + "embed_tokens.weight", c.dVocab, d);

@@ -152,7 +152,8 @@ final class Backprop {
         long D = cfg.dModel, dh = cfg.dHead, F = cfg.dMlp;
         int nH = cfg.nHeads, nKv = cfg.nKvHeads();
         Tensor g = fire(HookNames.residPost(l), l, dResidPost);
-        Tensor dMid;
+        // dMid: the gradient reaching attn_out and, through the skip connection, resid_pre
+        Tensor dMid, dResidFromMlp = null;
         if (cfg.attnOnly) {
             dMid = g;
         } else {
@@ -178,9 +179,14 @@ final class Backprop {
                 be.linearBackward(ln2Out, w.W_in(l), dPre, dm, wgrad(Weights.mlp(l, "W_in")), wgrad(Weights.mlp(l, "b_in")));
             }
             Tensor dMidFromMlp = normBackward("blocks." + l + ".ln2.", l, dm, Weights.ln(l, 2, "w"), Weights.ln(l, 2, "b"));
-            dMid = z(B, S, D);
-            be.add(g, dMidFromMlp, dMid);
-            dMid = fire(HookNames.residMid(l), l, dMid);
+            if (cfg.parallelAttnMlp) { // the MLP read resid_pre: its input gradient joins resid_pre's below
+                dMid = g;
+                dResidFromMlp = dMidFromMlp;
+            } else {
+                dMid = z(B, S, D);
+                be.add(g, dMidFromMlp, dMid);
+                dMid = fire(HookNames.residMid(l), l, dMid);
+            }
         }
         // attention
         Tensor dAttnOut = fire(HookNames.attnOut(l), l, branch(HookNames.attnOut(l), dMid));
@@ -221,6 +227,7 @@ final class Backprop {
         Tensor dResidFromAttn = normBackward("blocks." + l + ".ln1.", l, da, Weights.ln(l, 1, "w"), Weights.ln(l, 1, "b"));
         Tensor dResidPre = z(B, S, D);
         be.add(dMid, dResidFromAttn, dResidPre);
+        if (dResidFromMlp != null) be.add(dResidPre, dResidFromMlp, dResidPre);
         return fire(HookNames.residPre(l), l, dResidPre);
     }
 

@@ -38,8 +38,19 @@ public final class Config implements Cloneable {
     public double rotaryBase = 10000;
     /** true: GPT-J / llama2.c pairs (2i, 2i+1); false: rotate-half (NeoX / HF Llama). */
     public boolean rotaryAdjacentPairs = false;
+    /** Llama 3.1's rope_scaling "llama3" (TL's NTK-by-parts): low frequencies slowed by the factor, smoothed in between. */
+    @com.fasterxml.jackson.annotation.JsonProperty("use_NTK_by_parts_rope") public boolean useNTKByPartsRope = false;
+    @com.fasterxml.jackson.annotation.JsonProperty("NTK_by_parts_factor") public double ntkByPartsFactor = 8.0;
+    @com.fasterxml.jackson.annotation.JsonProperty("NTK_by_parts_low_freq_factor") public double ntkByPartsLowFreqFactor = 1.0;
+    @com.fasterxml.jackson.annotation.JsonProperty("NTK_by_parts_high_freq_factor") public double ntkByPartsHighFreqFactor = 4.0;
+    @com.fasterxml.jackson.annotation.JsonProperty("NTK_original_ctx_len") public int ntkOriginalCtxLen = 8192;
     public boolean gatedMlp = false;
     public boolean attnOnly = false;
+    /**
+     * GPT-NeoX / GPT-J's parallel block (TL: parallel_attn_mlp; HF: use_parallel_residual): ln2 reads resid_pre and
+     * resid_post = resid_pre + attn_out + mlp_out, so there is no hook_resid_mid.
+     */
+    public boolean parallelAttnMlp = false;
     public boolean useAttnScale = true;
     /** Divisor of attention scores (TL: attn_scale, default sqrt(d_head)). */
     public double attnScale = -1;
@@ -113,6 +124,9 @@ public final class Config implements Cloneable {
         req(java.util.Set.of("standard", "rotary").contains(positionalEmbeddingType),
             "unsupported positional_embedding_type '" + positionalEmbeddingType + "' (standard, rotary)");
         if (isRotary()) req(rotaryDim() % 2 == 0 && rotaryDim() <= dHead, "rotary_dim must be even and <= d_head, got " + rotaryDim());
+        if (useNTKByPartsRope)
+            req(ntkByPartsFactor > 0 && ntkByPartsLowFreqFactor > 0 && ntkByPartsHighFreqFactor > ntkByPartsLowFreqFactor && ntkOriginalCtxLen > 0,
+                "NTK-by-parts rope needs factor > 0, 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings > 0");
         return this;
     }
 

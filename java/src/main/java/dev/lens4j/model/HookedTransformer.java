@@ -582,9 +582,15 @@ public final class HookedTransformer implements AutoCloseable {
                 backend.add(resid, attnOut, post);
                 return fire(HookNames.residPost(l), l, post);
             }
-            Tensor mid = z(B, S, D);
-            backend.add(resid, attnOut, mid);
-            mid = fire(HookNames.residMid(l), l, mid);
+            // the MLP reads resid_mid, or resid_pre in a parallel block (TL's parallel_attn_mlp)
+            Tensor mid;
+            if (cfg.parallelAttnMlp) {
+                mid = resid;
+            } else {
+                mid = z(B, S, D);
+                backend.add(resid, attnOut, mid);
+                mid = fire(HookNames.residMid(l), l, mid);
+            }
             if (t != null) t.mid = mid;
 
             // MLP
@@ -616,6 +622,7 @@ public final class HookedTransformer implements AutoCloseable {
             mlpOut = fire(HookNames.mlpOut(l), l, mlpOut);
             Tensor residPost = z(B, S, D);
             backend.add(mid, mlpOut, residPost);
+            if (cfg.parallelAttnMlp) backend.add(residPost, attnOut, residPost);
             return fire(HookNames.residPost(l), l, residPost);
         }
 
@@ -751,10 +758,11 @@ public final class HookedTransformer implements AutoCloseable {
 
     private static Tensor[] rotaryTables(Config cfg) {
         int half = cfg.rotaryDim() / 2, n = cfg.nCtx;
+        double[] invFreq = Rotary.inverseFrequencies(cfg);
         float[] c = new float[n * half], s = new float[n * half];
         for (int p = 0; p < n; p++)
             for (int i = 0; i < half; i++) {
-                double angle = p / Math.pow(cfg.rotaryBase, (double) i / half);
+                double angle = p * invFreq[i];
                 c[p * half + i] = (float) Math.cos(angle);
                 s[p * half + i] = (float) Math.sin(angle);
             }

@@ -56,6 +56,13 @@ public final class TinyModels {
             c.positionalEmbeddingType = "rotary"; c.rotaryDim = 4; c.actFn = "gelu";
             return c;
         });
+        m.put("neox-parallel", () -> {
+            // Pythia-like: parallel attention and MLP, partial rotate-half rotary, LayerNorm with biases
+            Config c = gpt2Config();
+            c.modelName = "tiny-pythia"; c.originalArchitecture = "GPTNeoXForCausalLM";
+            c.positionalEmbeddingType = "rotary"; c.rotaryDim = 6; c.actFn = "gelu"; c.parallelAttnMlp = true;
+            return c;
+        });
         m.put("gptj-adjacent-partial", () -> {
             Config c = gpt2Config();
             c.modelName = "tiny-gptj"; c.positionalEmbeddingType = "rotary"; c.rotaryDim = 6;

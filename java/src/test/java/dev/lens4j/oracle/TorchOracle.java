@@ -309,12 +309,24 @@ public final class TorchOracle {
             long heads = x.size(2), dh = x.size(3);
             int rd = cfg.rotaryDim(), half = rd / 2;
             boolean adj = cfg.rotaryAdjacentPairs;
+            double[] freqs = new double[half]; // TL's calculate_sin_cos_rotary: 1 / inv_freq
+            for (int i = 0; i < half; i++) {
+                double inv = 1 / Math.pow(cfg.rotaryBase, i / (double) half);
+                if (cfg.useNTKByPartsRope) { // TL's NTK-by-parts (Llama 3.1)
+                    double f = cfg.ntkByPartsFactor, lo = cfg.ntkByPartsLowFreqFactor, hi = cfg.ntkByPartsHighFreqFactor;
+                    double ctx = cfg.ntkOriginalCtxLen, wavelen = 2 * Math.PI / inv;
+                    double llama = wavelen > ctx / lo ? inv / f : inv;
+                    double smooth = (ctx / wavelen - lo) / (hi - lo);
+                    boolean medium = !(wavelen < ctx / hi) && !(wavelen > ctx / lo);
+                    inv = medium ? (1 - smooth) * llama / f + smooth * llama : llama;
+                }
+                freqs[i] = 1 / inv;
+            }
             double[] c = new double[S * rd], sn = new double[S * rd];
             for (int p = 0; p < S; p++)
                 for (int j = 0; j < rd; j++) {
                     int i = adj ? j / 2 : j % half; // TL: repeat freq "d -> (d 2)" or "d -> (2 d)"
-                    double freq = Math.pow(cfg.rotaryBase, i / (double) half);
-                    double angle = p / freq;
+                    double angle = p / freqs[i];
                     c[p * rd + j] = Math.cos(angle);
                     sn[p * rd + j] = Math.sin(angle);
                 }
@@ -356,7 +368,8 @@ public final class TorchOracle {
             Tensor z = hook(HookNames.z(l), einsum("bhqk,bkhe->bqhe", pattern, v));
             Tensor attnOut = hook(HookNames.attnOut(l), einsum("bqhe,hed->bqd", z, W(Weights.attn(l, "W_O"))).add(W(Weights.attn(l, "b_O"))));
             if (cfg.attnOnly) return hook(HookNames.residPost(l), resid.add(attnOut));
-            Tensor mid = hook(HookNames.residMid(l), resid.add(attnOut));
+            // TL's parallel_attn_mlp: ln2 reads resid_pre, resid_post = resid_pre + attn_out + mlp_out, no resid_mid
+            Tensor mid = cfg.parallelAttnMlp ? resid : hook(HookNames.residMid(l), resid.add(attnOut));
             Tensor m = norm("blocks." + l + ".ln2.", mid, Weights.ln(l, 2, "w"), Weights.ln(l, 2, "b"));
             Tensor post;
             if (cfg.gatedMlp) { // TL GatedMLP
@@ -368,7 +381,7 @@ public final class TorchOracle {
                 post = hook(HookNames.mlpPost(l), act(pre));
             }
             Tensor out = hook(HookNames.mlpOut(l), post.matmul(W(Weights.mlp(l, "W_out"))).add(W(Weights.mlp(l, "b_out"))));
-            return hook(HookNames.residPost(l), mid.add(out));
+            return hook(HookNames.residPost(l), cfg.parallelAttnMlp ? resid.add(attnOut).add(out) : mid.add(out));
         }
     }
 }
