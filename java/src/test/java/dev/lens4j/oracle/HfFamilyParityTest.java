@@ -49,6 +49,7 @@ class HfFamilyParityTest {
         FAMILIES.put("gpt_neox-sequential", (dir, st) -> HfTestCheckpoints.neox(dir, SEED + 1, false, st));
         FAMILIES.put("qwen2-tied", (dir, st) -> HfTestCheckpoints.llamaLike(dir, SEED + 2, "qwen2", true, false, st));
         FAMILIES.put("qwen2-untied", (dir, st) -> HfTestCheckpoints.llamaLike(dir, SEED + 3, "qwen2", false, false, st));
+        FAMILIES.put("gemma", (dir, st) -> HfTestCheckpoints.gemma(dir, SEED + 5, st));
         FAMILIES.put("llama-rope-llama3", (dir, st) -> HfTestCheckpoints.llamaLike(dir, SEED + 4, "llama", false, true, st));
     }
 
@@ -173,6 +174,29 @@ class HfFamilyParityTest {
             assertEquals(java.util.Set.of("blocks.0.attn.W_Q", "blocks.0.attn.b_Q", "blocks.0.attn._W_K", "blocks.0.attn._b_K",
                     "blocks.0.attn._W_V", "blocks.0.attn._b_V", "blocks.0.attn.W_O", "blocks.0.attn.b_O"),
                 new java.util.TreeSet<>(m.weights().names().stream().filter(n -> n.startsWith("blocks.0.attn.")).toList()));
+        }
+    }
+
+    @Test
+    void gemmaFoldsItsNormOffsetAndEmbeddingScaleAsTransformerLensDoes(@TempDir Path dir) {
+        HfOracle.HfModel hf = HfTestCheckpoints.gemma(dir, SEED, DType.F32);
+        try (HookedTransformer m = HookedTransformer.fromPretrained(dir, null, LoadOptions.noProcessing(), null)) {
+            Config c = m.cfg();
+            assertEquals(List.of(32, 4, 1, 12, 48, 61), List.of(c.dModel, c.nHeads, c.nKvHeads(), c.dHead, c.dMlp, c.dVocab));
+            assertEquals("gelu_pytorch_tanh", c.actFn);
+            assertTrue(c.gatedMlp && c.finalRms && "RMS".equals(c.normalizationType));
+            double[] embed = hf.tensors().get("model.embed_tokens.weight").data(), norm = hf.tensors().get("model.layers.1.input_layernorm.weight").data();
+            float[] we = m.weights().W_E().toFloatArray(), wu = m.weights().W_U().toFloatArray(), ln = m.weights().get("blocks.1.ln1.w").toFloatArray();
+            int V = 61, D = 32;
+            for (int v = 0; v < V; v++)
+                for (int k = 0; k < D; k++) {
+                    assertEquals(embed[v * D + k] * Math.sqrt(D), we[v * D + k], 1e-6, "W_E = embed * sqrt(d_model)");
+                    assertEquals(embed[v * D + k], wu[k * V + v], 0, "W_U = embed^T, unscaled");
+                }
+            for (int k = 0; k < D; k++) assertEquals(1 + norm[k], ln[k], 1e-7, "ln1.w = 1 + w");
+            // multi-query: one key/value head under TL's grouped-query names
+            assertArrayEquals(new long[] {1, 32, 12}, m.weights().get("blocks.0.attn._W_K").shape());
+            assertArrayEquals(new long[] {4, 12, 32}, m.weights().get("blocks.0.attn.W_O").shape());
         }
     }
 

@@ -21,7 +21,7 @@ import static dev.lens4j.oracle.TorchOracle.shape;
 import static dev.lens4j.oracle.TorchOracle.tensor;
 
 /**
- * A second, independent oracle: Hugging Face's forward pass (modeling_gpt_neox.py, modeling_llama.py, modeling_qwen2.py,
+ * A second, independent oracle: Hugging Face's forward pass (modeling_gpt_neox.py, modeling_llama.py, modeling_qwen2.py, modeling_gemma.py,
  * modeling_rope_utils.py), written from HF's equations with
  * libtorch ops in float64, reading the checkpoint's own tensors by their HF names and config.json fields. It never sees
  * lens4j's config mapping, weight conversion or weight processing. It records, under TransformerLens's hook names, the
@@ -42,7 +42,7 @@ public final class HfOracle {
             Fwd f = new Fwd(m);
             return switch (type) {
                 case "gpt_neox" -> f.neox(tokens);
-                case "llama", "qwen2", "mistral" -> f.llama(tokens);
+                case "llama", "qwen2", "mistral", "gemma" -> f.llama(tokens);
                 default -> throw new IllegalArgumentException("HfOracle: no model_type " + type);
             };
         }
@@ -157,8 +157,11 @@ public final class HfOracle {
         /** LlamaRMSNorm: x * rsqrt(mean(x^2) + eps) * w; TL's hook_normalized is before the weight. */
         Tensor rmsNorm(String hookPrefix, Tensor x, String w, double eps) {
             Tensor scale = hook(hookPrefix + "hook_scale", meanLast(x.pow(s(2))).add(s(eps)).sqrt());
-            return hook(hookPrefix + "hook_normalized", x.div(scale)).mul(W(w));
+            Tensor weight = gemma ? W(w).add(s(1)) : W(w); // GemmaRMSNorm: x / rms * (1 + w)
+            return hook(hookPrefix + "hook_normalized", x.div(scale)).mul(weight);
         }
+
+        boolean gemma;
 
         /**
          * inv_freq of modeling_rope_utils: default, or _compute_llama3_parameters (wavelengths above
@@ -184,7 +187,7 @@ public final class HfOracle {
             return out;
         }
 
-        // ------------------------------------------------------------------ Llama / Qwen2 (modeling_llama.py, modeling_qwen2.py)
+        // ------------------------------------------------------------------ Llama / Qwen2 / Gemma (modeling_llama.py, modeling_qwen2.py, modeling_gemma.py)
 
         TorchOracle.Result llama(int[][] tokens) {
             int d = cfg.get("hidden_size").asInt(), nH = cfg.get("num_attention_heads").asInt();
@@ -192,7 +195,12 @@ public final class HfOracle {
             int dh = cfg.has("head_dim") ? cfg.get("head_dim").asInt() : d / nH;
             double eps = cfg.path("rms_norm_eps").asDouble(1e-6);
             double[] invFreq = ropeInvFreq(cfg, dh);
-            Tensor x = hook(HookNames.EMBED, embedding("model.embed_tokens.weight", tokens));
+            gemma = cfg.get("model_type").asText().startsWith("gemma");
+            Tensor x = embedding("model.embed_tokens.weight", tokens);
+            if (gemma) x = x.mul(s(Math.sqrt(d))); // GemmaModel: hidden_states * hidden_size ** 0.5
+            x = hook(HookNames.EMBED, x);
+            String act = gemma ? cfg.path("hidden_activation").asText("gelu_pytorch_tanh") : cfg.path("hidden_act").asText("silu");
+            boolean tied = cfg.path("tie_word_embeddings").asBoolean(gemma);
             for (int l = 0; l < L; l++) {
                 String p = "model.layers." + l + ".";
                 x = hook(HookNames.residPre(l), x);
@@ -212,12 +220,12 @@ public final class HfOracle {
                 Tensor h2 = rmsNorm("blocks." + l + ".ln2.", mid, p + "post_attention_layernorm.weight", eps);
                 Tensor gate = hook(HookNames.mlpPre(l), linear(h2, p + "mlp.gate_proj.weight", null));
                 Tensor up = hook(HookNames.mlpPreLinear(l), linear(h2, p + "mlp.up_proj.weight", null));
-                Tensor post = hook(HookNames.mlpPost(l), act(cfg.path("hidden_act").asText("silu"), gate).mul(up));
+                Tensor post = hook(HookNames.mlpPost(l), act(act, gate).mul(up));
                 Tensor mlpOut = hook(HookNames.mlpOut(l), linear(post, p + "mlp.down_proj.weight", null));
                 x = hook(HookNames.residPost(l), mid.add(mlpOut));
             }
             Tensor h = rmsNorm("ln_final.", x, "model.norm.weight", eps);
-            Tensor lg = logits(h, cfg.path("tie_word_embeddings").asBoolean(false) ? "model.embed_tokens.weight" : "lm_head.weight");
+            Tensor lg = logits(h, tied ? "model.embed_tokens.weight" : "lm_head.weight");
             return new TorchOracle.Result(acts, new TorchOracle.Act(shape(lg), data(lg)));
         }
 
