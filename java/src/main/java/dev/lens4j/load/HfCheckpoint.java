@@ -20,11 +20,11 @@ import java.util.Map;
  * Loads a Hugging Face checkpoint directory (config.json plus model.safetensors, or shards listed in
  * model.safetensors.index.json) into TransformerLens's config and canonical weights, as TL's
  * convert_hf_model_config and convert_gpt2_weights / convert_llama_weights do. F32, F16 and BF16 files all load as F32.
- * <p>Families: {@code gpt2}; {@code gpt_neox} ({@link NeoxFamily}); {@code qwen2} ({@link Qwen2Family}); {@code gemma} ({@link GemmaFamily}); {@code llama} (rope_scaling "llama3": {@link RopeScaling}) and {@code mistral} (Mistral's sliding window is not modelled: attention is
+ * <p>Families: {@code gpt2}; {@code gpt_neox} ({@link NeoxFamily}); {@code qwen2} ({@link Qwen2Family}); {@code gemma} ({@link GemmaFamily}); {@code gemma2} ({@link Gemma2Family}); {@code llama} (rope_scaling "llama3": {@link RopeScaling}) and {@code mistral} (Mistral's sliding window is not modelled: attention is
  * full-causal, which matches Mistral only up to sliding_window tokens).
  */
 public final class HfCheckpoint {
-    public static final List<String> SUPPORTED_MODEL_TYPES = List.of("gpt2", "llama", "mistral", NeoxFamily.MODEL_TYPE, Qwen2Family.MODEL_TYPE, GemmaFamily.MODEL_TYPE);
+    public static final List<String> SUPPORTED_MODEL_TYPES = List.of("gpt2", "llama", "mistral", NeoxFamily.MODEL_TYPE, Qwen2Family.MODEL_TYPE, GemmaFamily.MODEL_TYPE, Gemma2Family.MODEL_TYPE);
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -42,6 +42,7 @@ public final class HfCheckpoint {
                 case NeoxFamily.MODEL_TYPE -> NeoxFamily.load(cfg, new HfFields(dir.resolve("config.json"), hf), src, w);
                 case Qwen2Family.MODEL_TYPE -> Qwen2Family.load(cfg, new HfFields(dir.resolve("config.json"), hf), hf, src, w);
                 case GemmaFamily.MODEL_TYPE -> GemmaFamily.load(cfg, hf, src, w);
+                case Gemma2Family.MODEL_TYPE -> Gemma2Family.load(cfg, hf, src, w);
                 default -> loadLlama(cfg, hf, src, w);
             }
             if (options.processWeights()) WeightProcessing.process(cfg, w, options);
@@ -94,6 +95,8 @@ public final class HfCheckpoint {
             Qwen2Family.configure(c, new HfFields(f, hf));
         } else if (type.equals(GemmaFamily.MODEL_TYPE)) {
             GemmaFamily.configure(c, new HfFields(f, hf));
+        } else if (type.equals(Gemma2Family.MODEL_TYPE)) {
+            Gemma2Family.configure(c, new HfFields(f, hf));
         } else if (type.equals("gpt2")) {
             c.originalArchitecture = "GPT2LMHeadModel";
             c.dModel = reqInt(f, hf, "n_embd");

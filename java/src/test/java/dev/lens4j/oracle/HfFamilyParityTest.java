@@ -50,6 +50,7 @@ class HfFamilyParityTest {
         FAMILIES.put("qwen2-tied", (dir, st) -> HfTestCheckpoints.llamaLike(dir, SEED + 2, "qwen2", true, false, st));
         FAMILIES.put("qwen2-untied", (dir, st) -> HfTestCheckpoints.llamaLike(dir, SEED + 3, "qwen2", false, false, st));
         FAMILIES.put("gemma", (dir, st) -> HfTestCheckpoints.gemma(dir, SEED + 5, st));
+        FAMILIES.put("gemma2", (dir, st) -> HfTestCheckpoints.gemma2(dir, SEED + 6, st));
         FAMILIES.put("llama-rope-llama3", (dir, st) -> HfTestCheckpoints.llamaLike(dir, SEED + 4, "llama", false, true, st));
     }
 
@@ -198,6 +199,70 @@ class HfFamilyParityTest {
             assertArrayEquals(new long[] {1, 32, 12}, m.weights().get("blocks.0.attn._W_K").shape());
             assertArrayEquals(new long[] {4, 12, 32}, m.weights().get("blocks.0.attn.W_O").shape());
         }
+    }
+
+    /** TL's hook points of a Gemma 2 block: Llama's plus ln1_post before hook_attn_out and ln2_post before hook_mlp_out. */
+    static final List<String> GEMMA2_BLOCK_HOOKS = List.of(
+        "hook_resid_pre", "ln1.hook_scale", "ln1.hook_normalized", "attn.hook_q", "attn.hook_k", "attn.hook_v",
+        "attn.hook_rot_q", "attn.hook_rot_k", "attn.hook_attn_scores", "attn.hook_pattern", "attn.hook_z",
+        "ln1_post.hook_scale", "ln1_post.hook_normalized", "hook_attn_out", "hook_resid_mid", "ln2.hook_scale",
+        "ln2.hook_normalized", "mlp.hook_pre", "mlp.hook_pre_linear", "mlp.hook_post", "ln2_post.hook_scale",
+        "ln2_post.hook_normalized", "hook_mlp_out", "hook_resid_post");
+
+    @Test
+    void gemma2HookNamesConfigAndNormNamesAreTransformerLenss(@TempDir Path dir) {
+        HfOracle.HfModel hf = HfTestCheckpoints.gemma2(dir, SEED, DType.F32);
+        List<String> want = new ArrayList<>(List.of("hook_embed"));
+        for (int l = 0; l < 3; l++) for (String h : GEMMA2_BLOCK_HOOKS) want.add("blocks." + l + "." + h);
+        want.addAll(List.of("ln_final.hook_scale", "ln_final.hook_normalized"));
+        try (HookedTransformer m = HookedTransformer.fromPretrained(dir)) { // processed: ln1/ln2 folded, the post norms kept
+            assertEquals(want, m.hookNames());
+            Config c = m.cfg();
+            assertEquals("RMSPre", c.normalizationType);
+            assertEquals(4.0, c.attnScale(), 1e-12, "attn_scale = sqrt(query_pre_attn_scalar)");
+            assertEquals(List.of(2.0, 3.0), List.of(c.attnScoresSoftCap, c.outputLogitsSoftCap));
+            assertEquals(List.of("local", "global", "local"), c.attnTypes, "HF's sliding layers are the even ones (TL 2.12 has the opposite)");
+            assertEquals(List.of(4L, 0L, 4L), List.of(c.windowOf(0), c.windowOf(1), c.windowOf(2)));
+            assertFalse(c.unembedCentered, "TL skips center_unembed under logit soft-capping");
+            assertFalse(m.weights().has("blocks.0.ln2.w"));
+            double[] post = hf.tensors().get("model.layers.1.post_attention_layernorm.weight").data();
+            float[] ln1Post = m.weights().get("blocks.1.ln1_post.w").toFloatArray();
+            for (int k = 0; k < 32; k++) assertEquals(1 + post[k], ln1Post[k], 1e-7, "HF post_attention_layernorm is TL's ln1_post, stored 1 + w");
+        }
+    }
+
+    /** Negative controls: the Gemma 2 checkpoint needs each feature (without one, the HF comparison fails). */
+    @Test
+    void gemma2CheckpointExercisesTheWindowAndBothCaps(@TempDir Path dir) {
+        HfOracle.HfModel hf = HfTestCheckpoints.gemma2(dir, SEED + 6, DType.F32);
+        int[][] tokens = TinyModels.tokens(SEED, 2, 20, 61);
+        TorchOracle.Result ref = HfOracle.run(hf, tokens);
+        List<java.util.function.Consumer<Config>> withoutOne = List.of(
+            c -> c.useLocalAttn = false, c -> c.attnScoresSoftCap = -1, c -> c.outputLogitsSoftCap = -1,
+            c -> c.attnTypes = List.of("global", "local", "global")); // TL 2.12's order
+        for (var drop : withoutOne)
+            try (HookedTransformer m = HookedTransformer.fromPretrained(dir, null, LoadOptions.noProcessing(), null)) {
+                drop.accept(m.cfg());
+                try (Output out = m.run(tokens, new RunOptions().cacheAll())) {
+                    assertThrows(org.opentest4j.AssertionFailedError.class, () -> OracleParityTest.compareAll("control", out, ref));
+                }
+            }
+    }
+
+    /** Sliding layers from config.json's layer_types when present (here the opposite of the default order). */
+    @Test
+    void gemma2LayerTypesDecideWhichLayersSlide(@TempDir Path dir) throws IOException {
+        HfTestCheckpoints.gemma2(dir, SEED, DType.F32);
+        Path f = dir.resolve("config.json");
+        String good = Files.readString(f);
+        Files.writeString(f, good.replace("\"sliding_window\" : 4,", "\"sliding_window\" : 4, \"layer_types\" : [\"full_attention\", \"sliding_attention\", \"full_attention\"],"));
+        assertEquals(List.of("global", "local", "global"), HfCheckpoint.readConfig(dir).attnTypes);
+        Files.writeString(f, good.replace("\"sliding_window\" : 4,", "\"sliding_window\" : 4, \"layer_types\" : [\"sliding_attention\"],"));
+        CheckpointException e = assertThrows(CheckpointException.class, () -> HfCheckpoint.readConfig(dir));
+        assertTrue(e.getMessage().contains("'layer_types' must list one type per layer (3)"), e.getMessage());
+        Files.writeString(f, good.replace("\"attn_logit_softcapping\" : 2.0", "\"attn_logit_softcapping\" : -2.0"));
+        e = assertThrows(CheckpointException.class, () -> HfCheckpoint.readConfig(dir));
+        assertTrue(e.getMessage().contains("'attn_logit_softcapping' must be > 0"), e.getMessage());
     }
 
     @Test

@@ -22,7 +22,7 @@ import static dev.lens4j.oracle.TorchOracle.tensor;
 
 /**
  * A second, independent oracle: Hugging Face's forward pass (modeling_gpt_neox.py, modeling_llama.py, modeling_qwen2.py, modeling_gemma.py,
- * modeling_rope_utils.py), written from HF's equations with
+ * modeling_gemma2.py, modeling_rope_utils.py), written from HF's equations with
  * libtorch ops in float64, reading the checkpoint's own tensors by their HF names and config.json fields. It never sees
  * lens4j's config mapping, weight conversion or weight processing. It records, under TransformerLens's hook names, the
  * HF intermediate that TL's hook point corresponds to (so an unprocessed lens4j model must match it everywhere).
@@ -42,7 +42,7 @@ public final class HfOracle {
             Fwd f = new Fwd(m);
             return switch (type) {
                 case "gpt_neox" -> f.neox(tokens);
-                case "llama", "qwen2", "mistral", "gemma" -> f.llama(tokens);
+                case "llama", "qwen2", "mistral", "gemma", "gemma2" -> f.llama(tokens);
                 default -> throw new IllegalArgumentException("HfOracle: no model_type " + type);
             };
         }
@@ -143,10 +143,16 @@ public final class HfOracle {
         }
 
         /** Causal softmax attention; q [B,S,H,dh], k/v [B,S,H,dh]; records scores (masked -inf), pattern and z. */
-        Tensor attention(int l, Tensor q, Tensor k, Tensor v, double scaling) {
+        Tensor attention(int l, Tensor q, Tensor k, Tensor v, double scaling) { return attention(l, q, k, v, scaling, 0, 0); }
+
+        /** With Gemma 2's attn_logit_softcapping (cap > 0) before the mask and a sliding window (keys j > i - window). */
+        Tensor attention(int l, Tensor q, Tensor k, Tensor v, double scaling, double cap, int window) {
             Tensor scores = einsum("bqhe,bkhe->bhqk", q, k).mul(s(scaling));
+            if (cap > 0) scores = scores.div(s(cap)).tanh().mul(s(cap));
             double[] mask = new double[S * S];
-            for (int i = 0; i < S; i++) for (int j = i + 1; j < S; j++) mask[i * S + j] = Double.NEGATIVE_INFINITY;
+            for (int i = 0; i < S; i++)
+                for (int j = 0; j < S; j++)
+                    if (j > i || (window > 0 && j <= i - window)) mask[i * S + j] = Double.NEGATIVE_INFINITY;
             scores = hook(HookNames.attnScores(l), scores.add(tensor(mask, S, S)));
             Tensor pattern = hook(HookNames.pattern(l), scores.softmax(-1));
             return hook(HookNames.z(l), einsum("bhqk,bkhe->bqhe", pattern, v));
@@ -196,6 +202,7 @@ public final class HfOracle {
             double eps = cfg.path("rms_norm_eps").asDouble(1e-6);
             double[] invFreq = ropeInvFreq(cfg, dh);
             gemma = cfg.get("model_type").asText().startsWith("gemma");
+            boolean gemma2 = cfg.get("model_type").asText().equals("gemma2");
             Tensor x = embedding("model.embed_tokens.weight", tokens);
             if (gemma) x = x.mul(s(Math.sqrt(d))); // GemmaModel: hidden_states * hidden_size ** 0.5
             x = hook(HookNames.EMBED, x);
@@ -214,18 +221,29 @@ public final class HfOracle {
                 long[] idx = new long[nH];
                 for (int h = 0; h < nH; h++) idx[h] = h / (nH / nKv);
                 Tensor sel = torch.from_blob(new LongPointer(idx), new long[] {nH}, new TensorOptions(torch.ScalarType.Long)).clone();
-                Tensor z = attention(l, q, k.index_select(2, sel), v.index_select(2, sel), 1.0 / Math.sqrt(dh));
-                Tensor attnOut = hook(HookNames.attnOut(l), linear(z.reshape(B, S, (long) nH * dh), p + "self_attn.o_proj.weight", p + "self_attn.o_proj.bias"));
+                // Gemma 2: scale query_pre_attn_scalar^-0.5, soft-capped logits, sliding window on sliding layers
+                double scaling = gemma2 ? 1 / Math.sqrt(cfg.get("query_pre_attn_scalar").asDouble()) : 1.0 / Math.sqrt(dh);
+                double cap = gemma2 ? cfg.path("attn_logit_softcapping").asDouble(0) : 0;
+                boolean sliding = gemma2 && (cfg.has("layer_types") ? cfg.get("layer_types").get(l).asText().equals("sliding_attention") : l % 2 == 0);
+                int window = sliding ? cfg.get("sliding_window").asInt() : 0;
+                Tensor z = attention(l, q, k.index_select(2, sel), v.index_select(2, sel), scaling, cap, window);
+                Tensor attnOut = linear(z.reshape(B, S, (long) nH * dh), p + "self_attn.o_proj.weight", p + "self_attn.o_proj.bias");
+                if (gemma2) attnOut = rmsNorm("blocks." + l + ".ln1_post.", attnOut, p + "post_attention_layernorm.weight", eps);
+                attnOut = hook(HookNames.attnOut(l), attnOut);
                 Tensor mid = hook(HookNames.residMid(l), x.add(attnOut));
-                Tensor h2 = rmsNorm("blocks." + l + ".ln2.", mid, p + "post_attention_layernorm.weight", eps);
+                Tensor h2 = rmsNorm("blocks." + l + ".ln2.", mid, p + (gemma2 ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), eps);
                 Tensor gate = hook(HookNames.mlpPre(l), linear(h2, p + "mlp.gate_proj.weight", null));
                 Tensor up = hook(HookNames.mlpPreLinear(l), linear(h2, p + "mlp.up_proj.weight", null));
                 Tensor post = hook(HookNames.mlpPost(l), act(act, gate).mul(up));
-                Tensor mlpOut = hook(HookNames.mlpOut(l), linear(post, p + "mlp.down_proj.weight", null));
+                Tensor mlpOut = linear(post, p + "mlp.down_proj.weight", null);
+                if (gemma2) mlpOut = rmsNorm("blocks." + l + ".ln2_post.", mlpOut, p + "post_feedforward_layernorm.weight", eps);
+                mlpOut = hook(HookNames.mlpOut(l), mlpOut);
                 x = hook(HookNames.residPost(l), mid.add(mlpOut));
             }
             Tensor h = rmsNorm("ln_final.", x, "model.norm.weight", eps);
             Tensor lg = logits(h, tied ? "model.embed_tokens.weight" : "lm_head.weight");
+            double finalCap = gemma2 ? cfg.path("final_logit_softcapping").asDouble(0) : 0;
+            if (finalCap > 0) lg = lg.div(s(finalCap)).tanh().mul(s(finalCap));
             return new TorchOracle.Result(acts, new TorchOracle.Act(shape(lg), data(lg)));
         }
 

@@ -134,6 +134,38 @@ public final class HfTestCheckpoints {
         return b.write(dir);
     }
 
+    /**
+     * Gemma 2: 3 layers shaped as {@link #gemma}, plus pre/post feed-forward norms, query_pre_attn_scalar 16 (not
+     * head_dim 12), attention soft cap 2, final soft cap 3, sliding window of 4 keys (layers 0 and 2 sliding, as HF),
+     * small enough that 20-token prompts need both the caps and the window.
+     */
+    public static HfOracle.HfModel gemma2(Path dir, long seed, DType storage) {
+        int d = 32, nH = 4, nKv = 2, dh = 12, ff = 48, V = 61, L = 3;
+        Builder b = new Builder(seed, storage);
+        b.config.putArray("architectures").add("Gemma2ForCausalLM");
+        b.config.put("model_type", "gemma2").put("hidden_size", d).put("num_attention_heads", nH).put("num_key_value_heads", nKv)
+            .put("head_dim", dh).put("num_hidden_layers", L).put("intermediate_size", ff).put("vocab_size", V)
+            .put("max_position_embeddings", 40).put("rms_norm_eps", 1e-6).put("rope_theta", 10000.0)
+            .put("hidden_act", "gelu_pytorch_tanh").put("hidden_activation", "gelu_pytorch_tanh").put("attention_bias", false)
+            .put("query_pre_attn_scalar", 16).put("attn_logit_softcapping", 2.0).put("final_logit_softcapping", 3.0)
+            .put("sliding_window", 4).put("cache_implementation", "hybrid").put("bos_token_id", 2).put("eos_token_id", 1);
+        b.put("model.embed_tokens.weight", 0, 2.0 / Math.sqrt(d), V, d);
+        for (int l = 0; l < L; l++) {
+            String p = "model.layers." + l + ".";
+            b.put(p + "input_layernorm.weight", 0, 0.1, d);
+            b.matrix(p + "self_attn.q_proj.weight", (long) nH * dh, d, 1.5);
+            b.matrix(p + "self_attn.k_proj.weight", (long) nKv * dh, d, 1.5);
+            b.matrix(p + "self_attn.v_proj.weight", (long) nKv * dh, d, 0.2);
+            b.matrix(p + "self_attn.o_proj.weight", d, (long) nH * dh, 0.2);
+            b.put(p + "post_attention_layernorm.weight", 0, 0.1, d);
+            b.put(p + "pre_feedforward_layernorm.weight", 0, 0.1, d);
+            b.matrix(p + "mlp.gate_proj.weight", ff, d, 0.6).matrix(p + "mlp.up_proj.weight", ff, d, 0.6).matrix(p + "mlp.down_proj.weight", d, ff, 0.2);
+            b.put(p + "post_feedforward_layernorm.weight", 0, 0.1, d);
+        }
+        b.put("model.norm.weight", 0, 0.1, d);
+        return b.write(dir);
+    }
+
     /** GPT-NeoX (Pythia layout): 2 layers, d_model 32, 4 heads (d_head 8), rotary on 4 of 8 dims, vocab 53. */
     public static HfOracle.HfModel neox(Path dir, long seed, boolean parallel, DType storage) {
         int d = 32, nH = 4, ff = 64, V = 53, L = 2;
