@@ -30,6 +30,21 @@ class RotaryTest {
     }
 
     @Test
+    void newConfigFieldsRoundTripUnderTransformerLensNames() {
+        Config c = cfg(true);
+        c.parallelAttnMlp = true; c.useNormalizationBeforeAndAfter = true; c.attnScoresSoftCap = 50; c.outputLogitsSoftCap = 30;
+        c.useLocalAttn = true; c.windowSize = 4096; c.attnTypes = java.util.List.of("local");
+        String json = c.toJson();
+        for (String key : new String[] {"\"use_NTK_by_parts_rope\" : true", "\"NTK_by_parts_factor\" : 4.0", "\"NTK_original_ctx_len\" : 32",
+                "\"parallel_attn_mlp\" : true", "\"use_normalization_before_and_after\" : true", "\"attn_scores_soft_cap\" : 50.0",
+                "\"output_logits_soft_cap\" : 30.0", "\"use_local_attn\" : true", "\"window_size\" : 4096"})
+            org.junit.jupiter.api.Assertions.assertTrue(json.contains(key), key + " in " + json);
+        Config back = Config.fromJson(json);
+        org.junit.jupiter.api.Assertions.assertEquals(json, back.toJson());
+        org.junit.jupiter.api.Assertions.assertEquals(4096, back.windowOf(0));
+    }
+
+    @Test
     void inconsistentLlama3ParametersAreRefused() {
         Config c = cfg(true);
         c.ntkByPartsHighFreqFactor = 0.5;
