@@ -167,8 +167,11 @@ public final class HfTestCheckpoints {
     }
 
     /** GPT-NeoX (Pythia layout): 2 layers, d_model 32, 4 heads (d_head 8), rotary on 4 of 8 dims, vocab 53. */
-    public static HfOracle.HfModel neox(Path dir, long seed, boolean parallel, DType storage) {
-        int d = 32, nH = 4, ff = 64, V = 53, L = 2;
+    public static HfOracle.HfModel neox(Path dir, long seed, boolean parallel, DType storage) { return neox(dir, seed, parallel, storage, 53); }
+
+    /** As above with a given vocabulary size (Pythia's real tokenizer needs 50304 rows). */
+    public static HfOracle.HfModel neox(Path dir, long seed, boolean parallel, DType storage, int V) {
+        int d = 32, nH = 4, ff = 64, L = 2;
         Builder b = new Builder(seed, storage);
         b.config.putArray("architectures").add("GPTNeoXForCausalLM");
         b.config.put("model_type", "gpt_neox").put("hidden_size", d).put("num_attention_heads", nH).put("num_hidden_layers", L)
