@@ -7,8 +7,10 @@ import dev.lens4j.model.Weights;
 /**
  * Qwen2 / Qwen2.5 ({@code model_type: qwen2}) as TransformerLens's convert_qwen2_weights maps it: Llama's block (RMSNorm,
  * rotate-half rotary over the whole head, grouped-query attention, SwiGLU) with q/k/v biases and no o_proj bias,
- * embeddings tied or untied as tie_word_embeddings says. As in TL, BOS is not prepended by default (Qwen's tokenizer
- * has none). Sliding-window attention (use_sliding_window) is refused.
+ * embeddings tied or untied as tie_word_embeddings says. Sliding-window attention (use_sliding_window) is refused.
+ * <p>Differs from TL: Qwen's tokenizer has no BOS token; TL keeps default_prepend_bos and prepends the EOS token
+ * (&lt;|endoftext|&gt;) in its place, while lens4j's tokenizers have no such substitute, so Qwen2 models here do not
+ * prepend BOS by default (pass the EOS id yourself to reproduce TL's tokens).
  */
 final class Qwen2Family {
     static final String MODEL_TYPE = "qwen2";
@@ -39,7 +41,7 @@ final class Qwen2Family {
         c.rotaryAdjacentPairs = false;
         c.gatedMlp = true;
         c.finalRms = true;
-        c.defaultPrependBos = false;
+        c.defaultPrependBos = false; // see the class comment: TL would prepend EOS as BOS
     }
 
     static void load(Config c, HfFields f, JsonNode hf, HfCheckpoint.Source src, Weights w) {

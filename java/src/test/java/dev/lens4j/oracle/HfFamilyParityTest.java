@@ -170,7 +170,7 @@ class HfFamilyParityTest {
             Config c = m.cfg();
             assertEquals("Qwen2ForCausalLM", c.originalArchitecture);
             assertEquals(List.of(32, 4, 2, 8, 48, 61, 40), List.of(c.dModel, c.nHeads, c.nKvHeads(), c.dHead, c.dMlp, c.dVocab, c.nCtx));
-            assertFalse(c.defaultPrependBos, "TL: Qwen2 does not prepend BOS by default");
+            assertFalse(c.defaultPrependBos, "Qwen's tokenizer has no BOS (TL would prepend EOS in its place)");
             assertTrue(c.gatedMlp && c.finalRms && !c.rotaryAdjacentPairs && !c.useNTKByPartsRope);
             assertEquals(java.util.Set.of("blocks.0.attn.W_Q", "blocks.0.attn.b_Q", "blocks.0.attn._W_K", "blocks.0.attn._b_K",
                     "blocks.0.attn._W_V", "blocks.0.attn._b_V", "blocks.0.attn.W_O", "blocks.0.attn.b_O"),
