@@ -14,7 +14,7 @@ import java.util.List;
  * W_E, tied unscaled W_U, GeGLU) plus TransformerLens's Gemma 2 names: HF's post_attention_layernorm is TL's ln1_post,
  * pre_feedforward_layernorm is ln2 and post_feedforward_layernorm is ln2_post; attention scale
  * query_pre_attn_scalar^-0.5 (TL's attn_scale = sqrt(query_pre_attn_scalar)); attention-logit and final-logit
- * soft-capping; sliding-window attention of sliding_window keys on the layers HF makes sliding: layer_types when the
+ * soft-capping; fields missing from config.json take Gemma2Config's defaults (256, 50, 30, 4096); sliding-window attention of sliding_window keys on the layers HF makes sliding: layer_types when the
  * config lists them, else the even layers (HF's is_sliding = not layer_idx % 2). TransformerLens 2.12 hard-codes the
  * opposite order (local on odd layers); lens4j follows the checkpoint's semantics, HF's. Prompts no longer than the
  * window cannot tell the two apart.
@@ -27,9 +27,10 @@ final class Gemma2Family {
     static void configure(Config c, HfFields f) {
         GemmaFamily.configure(c, f);
         c.originalArchitecture = f.architecture("Gemma2ForCausalLM");
-        c.attnScale = Math.sqrt(f.positiveNumber("query_pre_attn_scalar", c.dHead));
-        c.attnScoresSoftCap = f.present("attn_logit_softcapping") ? f.positiveNumber("attn_logit_softcapping") : -1;
-        c.outputLogitsSoftCap = f.present("final_logit_softcapping") ? f.positiveNumber("final_logit_softcapping") : -1;
+        // a missing field means Gemma2Config's default, an explicit null switches the feature off (as in HF)
+        c.attnScale = Math.sqrt(f.positiveNumber("query_pre_attn_scalar", 256));
+        c.attnScoresSoftCap = orDefault(f, "attn_logit_softcapping", 50.0);
+        c.outputLogitsSoftCap = orDefault(f, "final_logit_softcapping", 30.0);
         c.useNormalizationBeforeAndAfter = true;
         List<String> types = new ArrayList<>();
         JsonNode layerTypes = f.node("layer_types");
@@ -45,11 +46,16 @@ final class Gemma2Family {
         } else {
             for (int l = 0; l < c.nLayers; l++) types.add(l % 2 == 0 ? "local" : "global");
         }
-        if (f.present("sliding_window")) {
+        if (!f.has("sliding_window") || f.present("sliding_window")) {
             c.useLocalAttn = true;
-            c.windowSize = f.positiveInt("sliding_window");
+            c.windowSize = f.positiveInt("sliding_window", 4096);
             c.attnTypes = types;
         }
+    }
+
+    private static double orDefault(HfFields f, String key, double hfDefault) {
+        if (!f.has(key)) return hfDefault;
+        return f.present(key) ? f.positiveNumber(key) : -1;
     }
 
     static void load(Config c, JsonNode hf, HfCheckpoint.Source src, Weights w) {

@@ -21,6 +21,9 @@ final class HfFields {
 
     boolean present(String key) { JsonNode v = hf.get(key); return v != null && !v.isNull(); }
 
+    /** The key is in the file, possibly as null (HF configs use null to switch a feature off). */
+    boolean has(String key) { return hf.has(key); }
+
     int positiveInt(String key) {
         JsonNode v = hf.get(key);
         if (v == null || v.isNull()) throw error("missing '" + prefix + key + "'");

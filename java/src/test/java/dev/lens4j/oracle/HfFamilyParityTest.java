@@ -263,6 +263,12 @@ class HfFamilyParityTest {
         Files.writeString(f, good.replace("\"attn_logit_softcapping\" : 2.0", "\"attn_logit_softcapping\" : -2.0"));
         e = assertThrows(CheckpointException.class, () -> HfCheckpoint.readConfig(dir));
         assertTrue(e.getMessage().contains("'attn_logit_softcapping' must be > 0"), e.getMessage());
+        // HF: a missing field takes Gemma2Config's default, null switches the feature off
+        Files.writeString(f, good.replace("\"attn_logit_softcapping\" : 2.0,", "").replace("\"final_logit_softcapping\" : 3.0", "\"final_logit_softcapping\" : null")
+            .replace("\"query_pre_attn_scalar\" : 16,", "").replace("\"sliding_window\" : 4,", "\"sliding_window\" : null,"));
+        Config c = HfCheckpoint.readConfig(dir);
+        assertEquals(List.of(50.0, -1.0, 16.0), List.of(c.attnScoresSoftCap, c.outputLogitsSoftCap, c.attnScale()));
+        assertFalse(c.useLocalAttn, "sliding_window null: full attention everywhere");
     }
 
     @Test
