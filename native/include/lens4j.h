@@ -151,11 +151,12 @@ int l4j_rotary_backward(int64_t batch, int64_t seq, int64_t n_heads, int64_t d_h
                         int64_t offset, const float *cos_t, const float *sin_t, int64_t n_ctx, int adjacent_pairs,
                         const float *dout, float *dx);
 
-/* Causal scores = scale * q k^T. dscores above the diagonal belong to the -inf constants and are never read
- * (they may hold anything). dq [batch, seq, n_heads, d_head], dk [batch, seq, n_kv_heads, d_head]
+/* Causal scores = scale * q k^T (window > 0: a sliding window, as l4j_attn_scores). dscores where the forward
+ * masked (above the diagonal, before the window) belong to the -inf constants and are never read (they may hold
+ * anything). dq [batch, seq, n_heads, d_head], dk [batch, seq, n_kv_heads, d_head]
  * (both optional, overwritten; dk sums the query heads of each GQA group). */
 int l4j_attn_scores_backward(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
-                             const float *q, const float *k, const float *dscores, float scale,
+                             const float *q, const float *k, const float *dscores, float scale, int64_t window,
                              float *dq, float *dk);
 /* z = pattern @ v over all keys (as the forward). dpattern [batch, n_heads, seq, seq] = dz . v for every
  * (i, j), including entries a causal pattern holds at 0 (TL reports those too); dv [batch, seq, n_kv_heads,

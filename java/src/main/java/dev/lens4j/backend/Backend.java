@@ -144,7 +144,12 @@ public interface Backend {
     void rotaryBackward(Tensor dOut, long rotaryDim, long offset, Tensor cos, Tensor sin, boolean adjacentPairs, Tensor dx);
 
     /** Causal scores' backward: dq like q, dk like k (summed over each GQA group); dScores above the diagonal is ignored. */
-    void attnScoresBackward(Tensor q, Tensor k, float scale, Tensor dScores, Tensor dq, Tensor dk);
+    default void attnScoresBackward(Tensor q, Tensor k, float scale, Tensor dScores, Tensor dq, Tensor dk) {
+        attnScoresBackward(q, k, scale, 0, dScores, dq, dk);
+    }
+
+    /** As above for a sliding window (window > 0): dScores before the window are never read either. */
+    void attnScoresBackward(Tensor q, Tensor k, float scale, long window, Tensor dScores, Tensor dq, Tensor dk);
 
     /** attn_apply's backward: dPattern [batch, heads, seq, seq] for every (i, j); dv like v (summed over each GQA group). */
     void attnApplyBackward(Tensor pattern, Tensor v, Tensor dz, Tensor dPattern, Tensor dv);

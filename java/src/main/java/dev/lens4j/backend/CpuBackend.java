@@ -369,13 +369,14 @@ public final class CpuBackend implements Backend {
                 f(dOut), f(dx)), op);
     }
 
-    @Override public void attnScoresBackward(Tensor q, Tensor k, float scale, Tensor dScores, Tensor dq, Tensor dk) {
+    @Override public void attnScoresBackward(Tensor q, Tensor k, float scale, long window, Tensor dScores, Tensor dq, Tensor dk) {
         String op = "attn_scores_backward";
+        maskArgs(op, window, 0f);
         long[] s = qkv(op, req(op, "q", q), req(op, "k", k));
         req(op, "dScores", dScores, s[0] * s[2] * s[1] * s[1]);
         if (dq != null) { req(op, "dq", dq); sameShape(op, q, dq); }
         if (dk != null) { req(op, "dk", dk); sameShape(op, k, dk); }
-        check(CpuKernels.l4j_attn_scores_backward(s[0], s[1], s[2], s[3], s[4], f(q), f(k), f(dScores), scale, f(dq), f(dk)), op);
+        check(CpuKernels.l4j_attn_scores_backward(s[0], s[1], s[2], s[3], s[4], f(q), f(k), f(dScores), scale, window, f(dq), f(dk)), op);
     }
 
     @Override public void attnApplyBackward(Tensor pattern, Tensor v, Tensor dz, Tensor dPattern, Tensor dv) {

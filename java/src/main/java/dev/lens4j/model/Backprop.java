@@ -219,7 +219,7 @@ final class Backprop {
             dScores = dRaw;
         }
         Tensor dq = z(B, S, nH, dh), dk = z(B, S, nKv, dh);
-        be.attnScoresBackward(t.rq, t.rk, (float) (1.0 / cfg.attnScale()), dScores, dq, dk);
+        be.attnScoresBackward(t.rq, t.rk, (float) (1.0 / cfg.attnScale()), cfg.windowOf(l), dScores, dq, dk);
         if (cfg.isRotary()) {
             dq = fire(HookNames.rotQ(l), l, dq);
             dk = fire(HookNames.rotK(l), l, dk);

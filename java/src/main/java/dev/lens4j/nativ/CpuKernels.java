@@ -89,7 +89,7 @@ public final class CpuKernels {
                                                  FloatPointer cos, FloatPointer sin, long nCtx, int adjacentPairs,
                                                  FloatPointer dout, FloatPointer dx);
     public static native int l4j_attn_scores_backward(long batch, long seq, long nHeads, long nKvHeads, long dHead,
-                                                      FloatPointer q, FloatPointer k, FloatPointer dscores, float scale,
+                                                      FloatPointer q, FloatPointer k, FloatPointer dscores, float scale, long window,
                                                       FloatPointer dq, FloatPointer dk);
     public static native int l4j_attn_apply_backward(long batch, long seq, long nHeads, long nKvHeads, long dHead,
                                                      FloatPointer pattern, FloatPointer v, FloatPointer dz,

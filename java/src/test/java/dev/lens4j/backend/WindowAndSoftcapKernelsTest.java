@@ -60,6 +60,39 @@ class WindowAndSoftcapKernelsTest extends KernelTestSupport {
                     }
     }
 
+    /** dq, dk from the visible entries only: what a backward hook writes where the window masked is never read. */
+    @Test void scoresBackwardReadsOnlyTheWindow() {
+        for (int[] c : ATTN)
+            for (int window : new int[] {1, 3, 33}) {
+                int batch = c[0], seq = c[1], h = c[2], kvh = c[3], dh = c[4], group = h / kvh;
+                float[] q = randn(batch * seq * h * dh), k = randn(batch * seq * kvh * dh), ds = randn(batch * h * seq * seq);
+                for (int r = 0; r < batch * h * seq; r++)
+                    for (int j = 0; j < seq; j++) {
+                        int i = r % seq;
+                        if (j > i || j <= i - window) ds[r * seq + j] = Float.NaN; // masked: must never be read
+                    }
+                float scale = 0.3f;
+                Tensor dq = B.zeros(batch, seq, h, dh), dk = B.zeros(batch, seq, kvh, dh);
+                B.attnScoresBackward(Tensor.of(q, batch, seq, h, dh), Tensor.of(k, batch, seq, kvh, dh), scale, window,
+                    Tensor.of(ds, batch, h, seq, seq), dq, dk);
+                double[] wq = new double[q.length], wk = new double[k.length];
+                for (int b = 0; b < batch; b++)
+                    for (int hh = 0; hh < h; hh++)
+                        for (int i = 0; i < seq; i++)
+                            for (int j = Math.max(0, i - window + 1); j <= i; j++) {
+                                double g = scale * ds[((b * h + hh) * seq + i) * seq + j];
+                                for (int e = 0; e < dh; e++) {
+                                    int qi = ((b * seq + i) * h + hh) * dh + e, kj = ((b * seq + j) * kvh + hh / group) * dh + e;
+                                    wq[qi] += g * k[kj];
+                                    wk[kj] += g * q[qi];
+                                }
+                            }
+                String what = "attn_scores_backward " + Arrays.toString(c) + " window " + window;
+                assertClose(what + " dq", wq, dq.toFloatArray(), TOL);
+                assertClose(what + " dk", wk, dk.toFloatArray(), TOL);
+            }
+    }
+
     @Test void aWindowOfOneAttendsOnlyToItself() {
         int batch = 1, seq = 5, h = 2, dh = 4;
         float[] v = randn(batch * seq * h * dh);
@@ -108,6 +141,7 @@ class WindowAndSoftcapKernelsTest extends KernelTestSupport {
         assertThrows(IllegalArgumentException.class, () -> B.attention(q, q, q, 1f, 0, -2f, z, null, null));
         assertThrows(IllegalArgumentException.class, () -> B.attention(q, q, q, 1f, 0, Float.POSITIVE_INFINITY, z, null, null));
         assertThrows(IllegalArgumentException.class, () -> B.softcap(s, 0f, s));
+        assertThrows(IllegalArgumentException.class, () -> B.attnScoresBackward(q, q, 1f, -4, s, z, null));
         assertThrows(IllegalArgumentException.class, () -> B.softcapBackward(s, s, 1f, B.zeros(4)));
     }
 }
