@@ -295,6 +295,22 @@ class HfFamilyParityTest {
         assertTrue(e.getMessage().contains("use_sliding_window=true is not supported"), e.getMessage());
     }
 
+    /** A checkpoint that lacks what its config promises fails naming the weight, and frees what it had loaded. */
+    @Test
+    void failedLoadsNameTheWeightAndLeakNothing(@TempDir Path dir) throws IOException {
+        java.util.function.Function<Path, Path> neox = d -> { HfTestCheckpoints.neox(d, SEED, true, DType.F32); return d; };
+        java.util.function.Function<Path, Path> gemma2 = d -> { HfTestCheckpoints.gemma2(d, SEED, DType.F32); return d; };
+        for (var w : List.of(neox, gemma2)) {
+            Path d = w.apply(dir.resolve(String.valueOf(w.hashCode())));
+            Path f = d.resolve("config.json");
+            Files.writeString(f, Files.readString(f).replaceFirst("\"num_hidden_layers\" : \\d+", "\"num_hidden_layers\" : 9"));
+            long before = dev.lens4j.tensor.Tensor.liveBytes();
+            CheckpointException e = assertThrows(CheckpointException.class, () -> HfCheckpoint.load(d));
+            assertTrue(e.getMessage().contains("missing weight '") && e.getMessage().contains("layers."), e.getMessage());
+            assertEquals(before, dev.lens4j.tensor.Tensor.liveBytes(), "a failed load frees what it read");
+        }
+    }
+
     /** Negative control: the HF comparison notices q and k swapped (the fused-qkv layout mistake TL's comment warns of). */
     @Test
     void theHfComparisonCatchesALayoutMistake(@TempDir Path dir) {
