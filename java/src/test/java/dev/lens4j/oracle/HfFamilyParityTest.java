@@ -185,6 +185,10 @@ class HfFamilyParityTest {
             Config c = m.cfg();
             assertEquals(List.of(32, 4, 1, 12, 48, 61), List.of(c.dModel, c.nHeads, c.nKvHeads(), c.dHead, c.dMlp, c.dVocab));
             assertEquals("gelu_pytorch_tanh", c.actFn);
+            List<String> hooks = new ArrayList<>(List.of("hook_embed"));
+            for (int l = 0; l < 2; l++) for (String h : LLAMA_BLOCK_HOOKS) hooks.add("blocks." + l + "." + h);
+            hooks.addAll(List.of("ln_final.hook_scale", "ln_final.hook_normalized"));
+            assertEquals(hooks, m.hookNames(), "Gemma's hook points are Llama's");
             assertTrue(c.gatedMlp && c.finalRms && "RMS".equals(c.normalizationType));
             double[] embed = hf.tensors().get("model.embed_tokens.weight").data(), norm = hf.tensors().get("model.layers.1.input_layernorm.weight").data();
             float[] we = m.weights().W_E().toFloatArray(), wu = m.weights().W_U().toFloatArray(), ln = m.weights().get("blocks.1.ln1.w").toFloatArray();
