@@ -3,6 +3,7 @@
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
+#include <cmath>
 #include <limits>
 #include <new>
 #include <vector>
@@ -104,6 +105,16 @@ inline void softmax_row(const float *s, float *p, int64_t n) {
     for (int64_t j = 0; j < n; j++) p[j] *= inv;
 }
 
+// Gemma 2's attention-logit soft-capping, in place on n scores: s = cap * tanh(s / cap); cap <= 0 leaves them
+inline void softcap_row(float *s, int64_t n, float cap) {
+    if (cap <= 0.0f) return;
+    const float inv = 1.0f / cap;
+    for (int64_t j = 0; j < n; j++) s[j] = cap * std::tanh(s[j] * inv);
+}
+
+// first key query i sees: 0, or i - window + 1 with a sliding window (HF: key j visible iff i - window < j <= i)
+inline int64_t first_key(int64_t i, int64_t window) { return window > 0 && i - window + 1 > 0 ? i - window + 1 : 0; }
+
 struct Blocks {
     int64_t batch, n_heads, nblk;
     int64_t units() const { return batch * n_heads * nblk; }
@@ -119,8 +130,10 @@ struct Blocks {
 }  // namespace
 
 extern "C" int l4j_attn_scores(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
-                               const float *q, const float *k, float scale, float *scores) {
+                               const float *q, const float *k, float scale, int64_t window, float softcap,
+                               float *scores) {
     L4J_CHECK(batch >= 0 && seq >= 0 && n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && d_head > 0);
+    L4J_CHECK(window >= 0 && softcap >= 0.0f);
     L4J_CHECK(q && k && scores);
     if (batch == 0 || seq == 0) return L4J_OK;
     const int64_t group = n_heads / n_kv_heads, ldq = n_heads * d_head;
@@ -138,7 +151,13 @@ extern "C" int l4j_attn_scores(int64_t batch, int64_t seq, int64_t n_heads, int6
             float *s = scores + ((b * n_heads + h) * seq + i0) * seq;
             gemm_nn(i1 - i0, i1, d_head, scale, q + ((b * seq + i0) * n_heads + h) * d_head, ldq,
                     kt.p + (b * n_kv_heads + h / group) * d_head * seq, seq, s, seq);
-            for (int64_t i = i0; i < i1; i++) fill(s + (i - i0) * seq + i + 1, seq - i - 1, kNegInf);
+            for (int64_t i = i0; i < i1; i++) {
+                float *row = s + (i - i0) * seq;
+                const int64_t lo = first_key(i, window);
+                softcap_row(row + lo, i + 1 - lo, softcap);
+                fill(row, lo, kNegInf);
+                fill(row + i + 1, seq - i - 1, kNegInf);
+            }
         }
     }
     return L4J_OK;
@@ -177,9 +196,10 @@ extern "C" int l4j_attn_apply(int64_t batch, int64_t seq, int64_t n_heads, int64
 }
 
 extern "C" int l4j_attention(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
-                             const float *q, const float *k, const float *v, float scale,
-                             float *z, float *scores, float *pattern) {
+                             const float *q, const float *k, const float *v, float scale, int64_t window,
+                             float softcap, float *z, float *scores, float *pattern) {
     L4J_CHECK(batch >= 0 && seq >= 0 && n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && d_head > 0);
+    L4J_CHECK(window >= 0 && softcap >= 0.0f);
     L4J_CHECK(q && k && v && z);
     if (batch == 0 || seq == 0) return L4J_OK;
     const int64_t group = n_heads / n_kv_heads, ldq = n_heads * d_head, ldk = n_kv_heads * d_head;
@@ -206,13 +226,39 @@ extern "C" int l4j_attention(int64_t batch, int64_t seq, int64_t n_heads, int64_
             for (int64_t r = 0; r < m; r++) {
                 const int64_t i = i0 + r;
                 float *sr = s + r * seq, *pr = p + r * seq;
-                softmax_row(sr, pr, i + 1);
+                const int64_t lo = first_key(i, window);
+                softcap_row(sr + lo, i + 1 - lo, softcap);
+                softmax_row(sr + lo, pr + lo, i + 1 - lo);
                 // zeros up to i1 feed P V; a returned pattern gets zeros to the end of the row
+                fill(pr, lo, 0.0f);
                 fill(pr + i + 1, (pattern ? seq : i1) - i - 1, 0.0f);
-                if (scores) fill(sr + i + 1, seq - i - 1, kNegInf);
+                if (scores) {
+                    fill(sr, lo, kNegInf);
+                    fill(sr + i + 1, seq - i - 1, kNegInf);
+                }
             }
             gemm_nn(m, d_head, i1, 1.0f, p, seq, v + kv_off, ldk, z + ((b * seq + i0) * n_heads + h) * d_head, ldq);
         }
+    }
+    return L4J_OK;
+}
+
+extern "C" int l4j_softcap(int64_t n, const float *x, float cap, float *out) {
+    L4J_CHECK(n >= 0 && cap > 0.0f && x && out);
+    const float inv = 1.0f / cap;
+#pragma omp parallel for schedule(static) if (n > L4J_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) out[i] = cap * std::tanh(x[i] * inv);
+    return L4J_OK;
+}
+
+extern "C" int l4j_softcap_backward(int64_t n, const float *y, const float *dy, float cap, float *dx) {
+    L4J_CHECK(n >= 0 && cap > 0.0f && y && dy && dx);
+    const float inv = 1.0f / cap;
+#pragma omp parallel for schedule(static) if (n > L4J_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        // d/dx cap*tanh(x/cap) = 1 - tanh^2 = 1 - (y/cap)^2; masked (-inf) entries pass no gradient
+        const float t = y[i] * inv;
+        dx[i] = std::isfinite(y[i]) ? dy[i] * (1.0f - t * t) : 0.0f;
     }
     return L4J_OK;
 }

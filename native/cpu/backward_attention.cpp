@@ -10,14 +10,16 @@
 
 extern "C" int l4j_attn_scores_backward(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads,
                                         int64_t d_head, const float *q, const float *k, const float *dscores,
-                                        float scale, float *dq, float *dk) {
+                                        float scale, int64_t window, float *dq, float *dk) {
     L4J_CHECK(batch >= 0 && seq >= 0 && n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && d_head > 0);
+    L4J_CHECK(window >= 0);
     L4J_CHECK(q && k && dscores);
     if ((!dq && !dk) || batch == 0 || seq == 0) return L4J_OK;
     const int64_t group = n_heads / n_kv_heads, S = seq, D = d_head;
     const int64_t ldq = n_heads * D, ldk = n_kv_heads * D;
     try {
-        // dscores with the entries above the diagonal (the -inf constants' gradient, never read) set to 0
+        // dscores with the masked entries (above the diagonal, or before a sliding window: the -inf constants'
+        // gradient, never read) set to 0
         std::vector<float> masked((size_t)(S * S));
         for (int64_t b = 0; b < batch; b++)
             for (int64_t h = 0; h < n_heads; h++) {
@@ -25,7 +27,9 @@ extern "C" int l4j_attn_scores_backward(int64_t batch, int64_t seq, int64_t n_he
 #pragma omp parallel for schedule(static) if (S * S > L4J_PAR_MIN)
                 for (int64_t i = 0; i < S; i++) {
                     float *m = masked.data() + i * S;
-                    std::memcpy(m, ds + i * S, sizeof(float) * (i + 1));
+                    const int64_t lo = window > 0 && i - window + 1 > 0 ? i - window + 1 : 0;
+                    for (int64_t j = 0; j < lo; j++) m[j] = 0.0f;
+                    std::memcpy(m + lo, ds + i * S + lo, sizeof(float) * (i + 1 - lo));
                     for (int64_t j = i + 1; j < S; j++) m[j] = 0.0f;
                 }
                 const int64_t kh = h / group;

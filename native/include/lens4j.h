@@ -80,18 +80,23 @@ int l4j_rotary(int64_t batch, int64_t seq, int64_t n_heads, int64_t d_head, int6
 
 /* ---- attention ----
  * q: [batch, seq, n_heads, d_head]; k, v: [batch, seq, n_kv_heads, d_head]; query head h reads
- * kv head h / (n_heads / n_kv_heads). Causal: query i sees keys 0..i.
- * scores / pattern: [batch, n_heads, seq, seq]; scores are scaled by `scale` and -inf above the diagonal.
+ * kv head h / (n_heads / n_kv_heads). Causal: query i sees keys 0..i, or with window > 0 (sliding window)
+ * keys i - window + 1 .. i. softcap > 0 caps the scaled scores as softcap * tanh(s / softcap) (0: no cap).
+ * scores / pattern: [batch, n_heads, seq, seq]; scores are scaled by `scale`, capped, and -inf where masked.
  * z: [batch, seq, n_heads, d_head]. */
 int l4j_attn_scores(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
-                    const float *q, const float *k, float scale, float *scores);
+                    const float *q, const float *k, float scale, int64_t window, float softcap, float *scores);
 int l4j_attn_apply(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
                    const float *pattern, const float *v, float *z);
 /* Fused "hooked attention": scores, softmax and z in one pass per (batch, head, query row);
  * writes scores and/or pattern only when asked (non-NULL). */
 int l4j_attention(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
-                  const float *q, const float *k, const float *v, float scale,
+                  const float *q, const float *k, const float *v, float scale, int64_t window, float softcap,
                   float *z, float *scores, float *pattern);
+/* Soft-capping (Gemma 2's final logits): out = cap * tanh(x / cap), cap > 0; out may alias x.
+ * Backward from the output y: dx = dy * (1 - (y / cap)^2), 0 where y is -inf (masked scores); dx may alias dy. */
+int l4j_softcap(int64_t n, const float *x, float cap, float *out);
+int l4j_softcap_backward(int64_t n, const float *y, const float *dy, float cap, float *dx);
 
 /* ---- element-wise ---- */
 int l4j_activation(int kind, int64_t n, const float *x, float *out);                 /* out may alias x */
@@ -148,11 +153,12 @@ int l4j_rotary_backward(int64_t batch, int64_t seq, int64_t n_heads, int64_t d_h
                         int64_t offset, const float *cos_t, const float *sin_t, int64_t n_ctx, int adjacent_pairs,
                         const float *dout, float *dx);
 
-/* Causal scores = scale * q k^T. dscores above the diagonal belong to the -inf constants and are never read
- * (they may hold anything). dq [batch, seq, n_heads, d_head], dk [batch, seq, n_kv_heads, d_head]
+/* Causal scores = scale * q k^T (window > 0: a sliding window, as l4j_attn_scores). dscores where the forward
+ * masked (above the diagonal, before the window) belong to the -inf constants and are never read (they may hold
+ * anything). dq [batch, seq, n_heads, d_head], dk [batch, seq, n_kv_heads, d_head]
  * (both optional, overwritten; dk sums the query heads of each GQA group). */
 int l4j_attn_scores_backward(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
-                             const float *q, const float *k, const float *dscores, float scale,
+                             const float *q, const float *k, const float *dscores, float scale, int64_t window,
                              float *dq, float *dk);
 /* z = pattern @ v over all keys (as the forward). dpattern [batch, n_heads, seq, seq] = dz . v for every
  * (i, j), including entries a causal pattern holds at 0 (TL reports those too); dv [batch, seq, n_kv_heads,

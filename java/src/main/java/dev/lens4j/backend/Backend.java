@@ -46,13 +46,30 @@ public interface Backend {
     void rotary(Tensor x, long rotaryDim, long offset, Tensor cos, Tensor sin, boolean adjacentPairs, Tensor out);
 
     /** scores [batch, heads, seq, seq] = scale * q k^T, -inf above the diagonal. */
-    void attnScores(Tensor q, Tensor k, float scale, Tensor scores);
+    default void attnScores(Tensor q, Tensor k, float scale, Tensor scores) { attnScores(q, k, scale, 0, 0f, scores); }
+
+    /**
+     * As above, with a sliding window (window > 0: query i sees keys i - window + 1 .. i; 0: all keys up to i) and
+     * soft-capping of the scaled scores (softcap > 0: cap * tanh(s / cap) before the mask; 0: none).
+     */
+    void attnScores(Tensor q, Tensor k, float scale, long window, float softcap, Tensor scores);
 
     /** z [batch, seq, heads, d_head] = pattern @ v (per head, kv head = h / group). */
     void attnApply(Tensor pattern, Tensor v, Tensor z);
 
     /** Fused causal attention; scores and pattern written only when non-null. */
-    void attention(Tensor q, Tensor k, Tensor v, float scale, Tensor z, Tensor scores, Tensor pattern);
+    default void attention(Tensor q, Tensor k, Tensor v, float scale, Tensor z, Tensor scores, Tensor pattern) {
+        attention(q, k, v, scale, 0, 0f, z, scores, pattern);
+    }
+
+    /** Fused causal attention with a sliding window and score soft-capping (see attnScores). */
+    void attention(Tensor q, Tensor k, Tensor v, float scale, long window, float softcap, Tensor z, Tensor scores, Tensor pattern);
+
+    /** out = cap * tanh(x / cap), cap > 0 (Gemma 2's final-logit soft-capping); out may alias x. */
+    void softcap(Tensor x, float cap, Tensor out);
+
+    /** From the capped output y: dx = dy * (1 - (y / cap)^2), 0 where y is -inf; dx may alias dy. */
+    void softcapBackward(Tensor y, Tensor dy, float cap, Tensor dx);
 
     void activation(Activation act, Tensor x, Tensor out);
 
@@ -127,7 +144,12 @@ public interface Backend {
     void rotaryBackward(Tensor dOut, long rotaryDim, long offset, Tensor cos, Tensor sin, boolean adjacentPairs, Tensor dx);
 
     /** Causal scores' backward: dq like q, dk like k (summed over each GQA group); dScores above the diagonal is ignored. */
-    void attnScoresBackward(Tensor q, Tensor k, float scale, Tensor dScores, Tensor dq, Tensor dk);
+    default void attnScoresBackward(Tensor q, Tensor k, float scale, Tensor dScores, Tensor dq, Tensor dk) {
+        attnScoresBackward(q, k, scale, 0, dScores, dq, dk);
+    }
+
+    /** As above for a sliding window (window > 0): dScores before the window are never read either. */
+    void attnScoresBackward(Tensor q, Tensor k, float scale, long window, Tensor dScores, Tensor dq, Tensor dk);
 
     /** attn_apply's backward: dPattern [batch, heads, seq, seq] for every (i, j); dv like v (summed over each GQA group). */
     void attnApplyBackward(Tensor pattern, Tensor v, Tensor dz, Tensor dPattern, Tensor dv);

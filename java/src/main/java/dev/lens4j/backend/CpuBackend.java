@@ -152,10 +152,32 @@ public final class CpuBackend implements Backend {
         return new long[] {batch, seq, heads, kvHeads, dHead};
     }
 
-    @Override public void attnScores(Tensor q, Tensor k, float scale, Tensor scores) {
+    @Override public void attnScores(Tensor q, Tensor k, float scale, long window, float softcap, Tensor scores) {
         long[] s = qkv("attn_scores", q, k);
+        maskArgs("attn_scores", window, softcap);
         numel("attn_scores", "scores", scores, s[0] * s[2] * s[1] * s[1]);
-        check(CpuKernels.l4j_attn_scores(s[0], s[1], s[2], s[3], s[4], f(q), f(k), scale, f(scores)), "attn_scores");
+        check(CpuKernels.l4j_attn_scores(s[0], s[1], s[2], s[3], s[4], f(q), f(k), scale, window, softcap, f(scores)), "attn_scores");
+    }
+
+    private static void maskArgs(String op, long window, float softcap) {
+        if (window < 0) throw new IllegalArgumentException(op + ": sliding window must be >= 0 (0 = none), got " + window);
+        if (!(softcap >= 0) || Float.isInfinite(softcap))
+            throw new IllegalArgumentException(op + ": soft cap must be finite and >= 0 (0 = none), got " + softcap);
+    }
+
+    @Override public void softcap(Tensor x, float cap, Tensor out) {
+        if (!(cap > 0) || Float.isInfinite(cap)) throw new IllegalArgumentException("softcap: cap must be finite and > 0, got " + cap);
+        numel("softcap", "output", out, x.numel());
+        check(CpuKernels.l4j_softcap(x.numel(), f(x), cap, f(out)), "softcap");
+    }
+
+    @Override public void softcapBackward(Tensor y, Tensor dy, float cap, Tensor dx) {
+        String op = "softcap_backward";
+        if (!(cap > 0) || Float.isInfinite(cap)) throw new IllegalArgumentException(op + ": cap must be finite and > 0, got " + cap);
+        req(op, "y", y);
+        req(op, "dy", dy, y.numel());
+        req(op, "dx", dx, y.numel());
+        check(CpuKernels.l4j_softcap_backward(y.numel(), f(y), f(dy), cap, f(dx)), op);
     }
 
     @Override public void attnApply(Tensor pattern, Tensor v, Tensor z) {
@@ -165,14 +187,15 @@ public final class CpuBackend implements Backend {
         check(CpuKernels.l4j_attn_apply(s[0], s[1], s[2], s[3], s[4], f(pattern), f(v), f(z)), "attn_apply");
     }
 
-    @Override public void attention(Tensor q, Tensor k, Tensor v, float scale, Tensor z, Tensor scores, Tensor pattern) {
+    @Override public void attention(Tensor q, Tensor k, Tensor v, float scale, long window, float softcap, Tensor z, Tensor scores, Tensor pattern) {
         long[] s = qkv("attention", q, k);
+        maskArgs("attention", window, softcap);
         sameShape("attention", k, v);
         sameShape("attention", q, z);
         long n = s[0] * s[2] * s[1] * s[1];
         if (scores != null) numel("attention", "scores", scores, n);
         if (pattern != null) numel("attention", "pattern", pattern, n);
-        check(CpuKernels.l4j_attention(s[0], s[1], s[2], s[3], s[4], f(q), f(k), f(v), scale, f(z), f(scores), f(pattern)), "attention");
+        check(CpuKernels.l4j_attention(s[0], s[1], s[2], s[3], s[4], f(q), f(k), f(v), scale, window, softcap, f(z), f(scores), f(pattern)), "attention");
     }
 
     @Override public void activation(Activation act, Tensor x, Tensor out) {
@@ -350,13 +373,14 @@ public final class CpuBackend implements Backend {
                 f(dOut), f(dx)), op);
     }
 
-    @Override public void attnScoresBackward(Tensor q, Tensor k, float scale, Tensor dScores, Tensor dq, Tensor dk) {
+    @Override public void attnScoresBackward(Tensor q, Tensor k, float scale, long window, Tensor dScores, Tensor dq, Tensor dk) {
         String op = "attn_scores_backward";
+        maskArgs(op, window, 0f);
         long[] s = qkv(op, req(op, "q", q), req(op, "k", k));
         req(op, "dScores", dScores, s[0] * s[2] * s[1] * s[1]);
         if (dq != null) { req(op, "dq", dq); sameShape(op, q, dq); }
         if (dk != null) { req(op, "dk", dk); sameShape(op, k, dk); }
-        check(CpuKernels.l4j_attn_scores_backward(s[0], s[1], s[2], s[3], s[4], f(q), f(k), f(dScores), scale, f(dq), f(dk)), op);
+        check(CpuKernels.l4j_attn_scores_backward(s[0], s[1], s[2], s[3], s[4], f(q), f(k), f(dScores), scale, window, f(dq), f(dk)), op);
     }
 
     @Override public void attnApplyBackward(Tensor pattern, Tensor v, Tensor dz, Tensor dPattern, Tensor dv) {

@@ -66,13 +66,15 @@ public final class HookNames {
             out.add(q(l)); out.add(k(l)); out.add(v(l));
             if (cfg.isRotary()) { out.add(rotQ(l)); out.add(rotK(l)); }
             out.add(attnScores(l)); out.add(pattern(l)); out.add(z(l));
+            if (norm && cfg.useNormalizationBeforeAndAfter) { out.add(block(l, "ln1_post.hook_scale")); out.add(block(l, "ln1_post.hook_normalized")); }
             out.add(attnOut(l));
             if (!cfg.attnOnly) {
-                out.add(residMid(l));
+                if (!cfg.parallelAttnMlp) out.add(residMid(l));
                 if (norm) { out.add(lnScale(l, 2)); out.add(lnNormalized(l, 2)); }
                 out.add(mlpPre(l));
                 if (cfg.gatedMlp) out.add(mlpPreLinear(l));
                 out.add(mlpPost(l));
+                if (norm && cfg.useNormalizationBeforeAndAfter) { out.add(block(l, "ln2_post.hook_scale")); out.add(block(l, "ln2_post.hook_normalized")); }
                 out.add(mlpOut(l));
             }
             out.add(residPost(l));

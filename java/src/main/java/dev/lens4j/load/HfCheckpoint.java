@@ -23,11 +23,11 @@ import java.util.Map;
  * Loads a Hugging Face checkpoint directory (config.json plus model.safetensors, or shards listed in
  * model.safetensors.index.json) into TransformerLens's config and canonical weights, as TL's
  * convert_hf_model_config and convert_gpt2_weights / convert_llama_weights do. F32, F16 and BF16 files all load as F32.
- * <p>Families: {@code gpt2}; {@code llama} and {@code mistral} (Mistral's sliding window is not modelled: attention is
+ * <p>Families: {@code gpt2}; {@code gpt_neox} ({@link NeoxFamily}); {@code qwen2} ({@link Qwen2Family}); {@code gemma} ({@link GemmaFamily}); {@code gemma2} ({@link Gemma2Family}); {@code llama} (rope_scaling "llama3": {@link RopeScaling}) and {@code mistral} (Mistral's sliding window is not modelled: attention is
  * full-causal, which matches Mistral only up to sliding_window tokens).
  */
 public final class HfCheckpoint {
-    public static final List<String> SUPPORTED_MODEL_TYPES = List.of("gpt2", "llama", "mistral");
+    public static final List<String> SUPPORTED_MODEL_TYPES = List.of("gpt2", "llama", "mistral", NeoxFamily.MODEL_TYPE, Qwen2Family.MODEL_TYPE, GemmaFamily.MODEL_TYPE, Gemma2Family.MODEL_TYPE);
 
     // one object per file: trailing text or a repeated key (two values for one field) is an error, not a guess
     private static final ObjectMapper JSON = new ObjectMapper()
@@ -50,6 +50,10 @@ public final class HfCheckpoint {
             }
             switch (modelType(dir, hf)) {
                 case "gpt2" -> loadGpt2(cfg, hf, src, w);
+                case NeoxFamily.MODEL_TYPE -> NeoxFamily.load(cfg, new HfFields(dir.resolve("config.json"), hf), src, w);
+                case Qwen2Family.MODEL_TYPE -> Qwen2Family.load(cfg, new HfFields(dir.resolve("config.json"), hf), hf, src, w);
+                case GemmaFamily.MODEL_TYPE -> GemmaFamily.load(cfg, hf, src, w);
+                case Gemma2Family.MODEL_TYPE -> Gemma2Family.load(cfg, hf, src, w);
                 default -> loadLlama(cfg, hf, src, w);
             }
             if (options.processWeights()) WeightProcessing.process(cfg, w, options);
@@ -96,7 +100,15 @@ public final class HfCheckpoint {
         c.modelName = text(f, hf, "_name_or_path", dir.getFileName() == null ? dir.toString() : dir.getFileName().toString());
         if (c.modelName.isEmpty()) c.modelName = String.valueOf(dir.getFileName());
         c.tokenizerName = Files.isRegularFile(dir.resolve("tokenizer.json")) ? dir.toString() : text(f, hf, "_name_or_path", null);
-        if (type.equals("gpt2")) {
+        if (type.equals(NeoxFamily.MODEL_TYPE)) {
+            NeoxFamily.configure(c, new HfFields(f, hf));
+        } else if (type.equals(Qwen2Family.MODEL_TYPE)) {
+            Qwen2Family.configure(c, new HfFields(f, hf));
+        } else if (type.equals(GemmaFamily.MODEL_TYPE)) {
+            GemmaFamily.configure(c, new HfFields(f, hf));
+        } else if (type.equals(Gemma2Family.MODEL_TYPE)) {
+            Gemma2Family.configure(c, new HfFields(f, hf));
+        } else if (type.equals("gpt2")) {
             c.originalArchitecture = "GPT2LMHeadModel";
             c.dModel = reqInt(f, hf, "n_embd");
             c.nLayers = reqInt(f, hf, "n_layer");
@@ -149,9 +161,7 @@ public final class HfCheckpoint {
             c.eps = positive(f, hf, "rms_norm_eps", 1e-6);
             c.rotaryBase = positive(f, hf, "rope_theta", 10000);
             c.actFn = activation(f, hf, "hidden_act", "silu");
-            JsonNode scaling = hf.get("rope_scaling");
-            if (scaling != null && !scaling.isNull())
-                throw new CheckpointException(f + ": rope_scaling " + scaling + " is not supported");
+            RopeScaling.configure(c, new HfFields(f, hf));
             if (bool(f, hf, "mlp_bias", false)) throw new CheckpointException(f + ": mlp_bias=true is not supported");
             bool(f, hf, "attention_bias", false);
             bool(f, hf, "tie_word_embeddings", false);
@@ -277,11 +287,16 @@ public final class HfCheckpoint {
 
     // ---------------------------------------------------------------- Llama / Mistral
 
-    private static void loadLlama(Config c, JsonNode hf, Source src, Weights w) {
-        String p = src.has("model.embed_tokens.weight") ? "model." : "";
-        int d = c.dModel, n = c.nHeads, kv = c.nKvHeads(), dh = c.dHead, f = c.dMlp;
+    static void loadLlama(Config c, JsonNode hf, Source src, Weights w) {
         // HF creates q/k/v/o biases only when attention_bias is true
         boolean attnBias = hf.path("attention_bias").asBoolean(false);
+        loadLlama(c, hf, src, w, attnBias, attnBias);
+    }
+
+    /** Llama's layout; qkvBias / oBias say which attention biases the architecture has (Qwen2: q/k/v only). */
+    static void loadLlama(Config c, JsonNode hf, Source src, Weights w, boolean qkvBias, boolean oBias) {
+        String p = src.has("model.embed_tokens.weight") ? "model." : "";
+        int d = c.dModel, n = c.nHeads, kv = c.nKvHeads(), dh = c.dHead, f = c.dMlp;
         Tensor emb = src.read(p + "embed_tokens.weight", c.dVocab, d);
         w.put("embed.W_E", emb);
         for (int l = 0; l < c.nLayers; l++) {
@@ -290,14 +305,14 @@ public final class HfCheckpoint {
             w.put(Weights.attn(l, "W_Q"), headsFromRows(src, h + "self_attn.q_proj.weight", n, dh, d));
             w.put(Weights.kvName(c, l, "W_K"), headsFromRows(src, h + "self_attn.k_proj.weight", kv, dh, d));
             w.put(Weights.kvName(c, l, "W_V"), headsFromRows(src, h + "self_attn.v_proj.weight", kv, dh, d));
-            w.put(Weights.attn(l, "b_Q"), bias(src, attnBias, h + "self_attn.q_proj.bias", n, dh));
-            w.put(Weights.kvName(c, l, "b_K"), bias(src, attnBias, h + "self_attn.k_proj.bias", kv, dh));
-            w.put(Weights.kvName(c, l, "b_V"), bias(src, attnBias, h + "self_attn.v_proj.bias", kv, dh));
+            w.put(Weights.attn(l, "b_Q"), bias(src, qkvBias, h + "self_attn.q_proj.bias", n, dh));
+            w.put(Weights.kvName(c, l, "b_K"), bias(src, qkvBias, h + "self_attn.k_proj.bias", kv, dh));
+            w.put(Weights.kvName(c, l, "b_V"), bias(src, qkvBias, h + "self_attn.v_proj.bias", kv, dh));
             try (Tensor o = src.read(h + "self_attn.o_proj.weight", d, (long) n * dh)) {
                 // Linear stores (out, in): 'm (n h) -> n h m' is the transpose, viewed as [n, h, m]
                 w.put(Weights.attn(l, "W_O"), HostMemory.transpose(o, n, dh, d));
             }
-            w.put(Weights.attn(l, "b_O"), bias(src, attnBias, h + "self_attn.o_proj.bias", 1, d));
+            w.put(Weights.attn(l, "b_O"), bias(src, oBias, h + "self_attn.o_proj.bias", d));
             w.put(Weights.ln(l, 2, "w"), src.read(h + "post_attention_layernorm.weight", d));
             w.put(Weights.mlp(l, "W_in"), transposed(src, h + "mlp.up_proj.weight", f, d));
             w.put(Weights.mlp(l, "W_gate"), transposed(src, h + "mlp.gate_proj.weight", f, d));
@@ -328,18 +343,18 @@ public final class HfCheckpoint {
     }
 
     /**
-     * A bias as [n, dh] ([dh] when n is 1): read when the config declares biases (missing is an error), zeros when it does
-     * not; a bias in the file that the config does not declare is an error, since HF would drop it without a word.
+     * A bias of the given shape: read when the architecture has it (missing is an error), zeros when it does not; a bias
+     * in the file that the config does not declare is an error, since HF would drop it without a word.
      */
-    private static Tensor bias(Source src, boolean declared, String name, int n, int dh) {
+    private static Tensor bias(Source src, boolean declared, String name, long... shape) {
         if (!declared) {
             if (src.has(name))
                 throw new CheckpointException(src.dir + ": the checkpoint holds '" + name + "' but config.json has attention_bias false"
                     + " (Hugging Face would ignore it); set attention_bias to true to use the attention biases");
-            return n == 1 ? Tensor.zeros(dh) : Tensor.zeros(n, dh);
+            return Tensor.zeros(shape);
         }
-        if (n == 1) return src.read(name, dh);
-        try (Tensor t = src.read(name, (long) n * dh)) { return copyAs(t, n, dh); }
+        if (shape.length == 1) return src.read(name, shape[0]);
+        try (Tensor t = src.read(name, Tensor.numel(shape))) { return copyAs(t, shape); }
     }
 
     /** Elements [start, start + numel(shape)) of t as a new owning tensor (never a view: Weights must own its memory). */

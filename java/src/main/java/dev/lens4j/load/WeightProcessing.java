@@ -89,8 +89,13 @@ public final class WeightProcessing {
         return true;
     }
 
-    /** W_U minus its mean over the vocabulary for each d_model row, b_U minus its mean: log-probs are unchanged. */
+    /**
+     * W_U minus its mean over the vocabulary for each d_model row, b_U minus its mean: log-probs are unchanged. Skipped
+     * (returns false) with output soft-capping, where it would change them.
+     */
     public static boolean centerUnembed(Config cfg, Weights w) {
+        // as TL: cap * tanh(logits / cap) is not invariant to adding a constant to the logits, so soft-capped models keep W_U
+        if (cfg.outputLogitsSoftCap > 0) return false;
         centerRows(w.W_U(), cfg.dVocabOut());
         centerRows(w.b_U(), cfg.dVocabOut());
         cfg.unembedCentered = true;

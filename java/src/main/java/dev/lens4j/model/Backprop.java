@@ -93,6 +93,11 @@ final class Backprop {
     /** Runs the reverse pass from dLogits (shaped like the logits the metric saw). */
     void run(Tensor dLogits) {
         long D = cfg.dModel, V = cfg.dVocabOut();
+        if (tape.cappedLogits != null) { // logits = cap * tanh(raw / cap)
+            Tensor dRaw = z(dLogits.shape());
+            be.softcapBackward(tape.cappedLogits, dLogits, (float) cfg.outputLogitsSoftCap, dRaw);
+            dLogits = dRaw;
+        }
         // unembed: logits = h @ W_U + b_U (h: all rows, or the last row per sequence)
         Tensor h = tape.unembedIn;
         long rows = h.numel() / D;
@@ -123,15 +128,20 @@ final class Backprop {
 
     /** Backward of TL's LN / LNPre / RMS / RMSPre; returns the gradient at the norm's input. */
     private Tensor normBackward(String prefix, int layer, Tensor dOut, String wName, String bName) {
-        if (cfg.normalizationType == null) return dOut;
+        return normBackward(cfg.normalizationType, prefix, layer, dOut, wName, bName);
+    }
+
+    private Tensor normBackward(String type, String prefix, int layer, Tensor dOut, String wName, String bName) {
+        if (type == null) return dOut;
+        boolean hasWeights = "LN".equals(type) || "RMS".equals(type);
         Tape.Norm rec = tape.norms.get(prefix);
         String scaleName = prefix + "hook_scale", normName = prefix + "hook_normalized";
-        Tensor weight = cfg.hasNormWeights() ? w.get(wName) : null;
+        Tensor weight = hasWeights ? w.get(wName) : null;
         Tensor dScale = wanted(scaleName) ? z(B, S, 1) : null;
         Tensor dx = z(B, S, cfg.dModel);
-        if (cfg.isLayerNorm()) {
+        if (type.startsWith("LN")) {
             Tensor dn = fire(normName, layer, dOut); // LN's hook_normalized is the output
-            be.layerNormBackward(rec.x(), weight, rec.scale(), dn, dx, wgrad(wName), cfg.hasNormWeights() ? wgrad(bName) : null, dScale);
+            be.layerNormBackward(rec.x(), weight, rec.scale(), dn, dx, wgrad(wName), hasWeights ? wgrad(bName) : null, dScale);
         } else {
             Tensor dn;
             if (weight != null) {
@@ -152,11 +162,13 @@ final class Backprop {
         long D = cfg.dModel, dh = cfg.dHead, F = cfg.dMlp;
         int nH = cfg.nHeads, nKv = cfg.nKvHeads();
         Tensor g = fire(HookNames.residPost(l), l, dResidPost);
-        Tensor dMid;
+        // dMid: the gradient reaching attn_out and, through the skip connection, resid_pre
+        Tensor dMid, dResidFromMlp = null;
         if (cfg.attnOnly) {
             dMid = g;
         } else {
             Tensor dMlpOut = fire(HookNames.mlpOut(l), l, branch(HookNames.mlpOut(l), g));
+            if (cfg.useNormalizationBeforeAndAfter) dMlpOut = postNormBackward("blocks." + l + ".ln2_post.", l, dMlpOut);
             Tensor dPost = z(B, S, F);
             be.linearBackward(t.post, w.W_out(l), dMlpOut, dPost, wgrad(Weights.mlp(l, "W_out")), wgrad(Weights.mlp(l, "b_out")));
             dPost = fire(HookNames.mlpPost(l), l, dPost);
@@ -178,12 +190,18 @@ final class Backprop {
                 be.linearBackward(ln2Out, w.W_in(l), dPre, dm, wgrad(Weights.mlp(l, "W_in")), wgrad(Weights.mlp(l, "b_in")));
             }
             Tensor dMidFromMlp = normBackward("blocks." + l + ".ln2.", l, dm, Weights.ln(l, 2, "w"), Weights.ln(l, 2, "b"));
-            dMid = z(B, S, D);
-            be.add(g, dMidFromMlp, dMid);
-            dMid = fire(HookNames.residMid(l), l, dMid);
+            if (cfg.parallelAttnMlp) { // the MLP read resid_pre: its input gradient joins resid_pre's below
+                dMid = g;
+                dResidFromMlp = dMidFromMlp;
+            } else {
+                dMid = z(B, S, D);
+                be.add(g, dMidFromMlp, dMid);
+                dMid = fire(HookNames.residMid(l), l, dMid);
+            }
         }
         // attention
         Tensor dAttnOut = fire(HookNames.attnOut(l), l, branch(HookNames.attnOut(l), dMid));
+        if (cfg.useNormalizationBeforeAndAfter) dAttnOut = postNormBackward("blocks." + l + ".ln1_post.", l, dAttnOut);
         long HD = (long) nH * dh;
         Tensor dz = z(B, S, nH, dh);
         be.linearBackward(t.z.reshape(N, HD), w.W_O(l).reshape(HD, D), dAttnOut, dz, wgradView(Weights.attn(l, "W_O"), HD, D),
@@ -195,8 +213,13 @@ final class Backprop {
         Tensor dScores = z(B, nH, S, S);
         be.softmaxBackward(t.probs != null ? t.probs : t.pattern, dPattern, dScores);
         dScores = fire(HookNames.attnScores(l), l, dScores);
+        if (t.cappedScores != null) { // scores = cap * tanh(raw / cap): back to the raw scaled scores
+            Tensor dRaw = z(B, nH, S, S);
+            be.softcapBackward(t.cappedScores, dScores, (float) cfg.attnScoresSoftCap, dRaw);
+            dScores = dRaw;
+        }
         Tensor dq = z(B, S, nH, dh), dk = z(B, S, nKv, dh);
-        be.attnScoresBackward(t.rq, t.rk, (float) (1.0 / cfg.attnScale()), dScores, dq, dk);
+        be.attnScoresBackward(t.rq, t.rk, (float) (1.0 / cfg.attnScale()), cfg.windowOf(l), dScores, dq, dk);
         if (cfg.isRotary()) {
             dq = fire(HookNames.rotQ(l), l, dq);
             dk = fire(HookNames.rotK(l), l, dk);
@@ -222,7 +245,12 @@ final class Backprop {
         Tensor dResidFromAttn = normBackward("blocks." + l + ".ln1.", l, da, Weights.ln(l, 1, "w"), Weights.ln(l, 1, "b"));
         Tensor dResidPre = z(B, S, D);
         be.add(dMid, dResidFromAttn, dResidPre);
+        if (dResidFromMlp != null) be.add(dResidPre, dResidFromMlp, dResidPre);
         return fire(HookNames.residPre(l), l, dResidPre);
+    }
+
+    private Tensor postNormBackward(String prefix, int layer, Tensor dOut) {
+        return normBackward(HookedTransformer.postNormType(cfg), prefix, layer, dOut, prefix + "w", prefix + "b");
     }
 
     /** dIn (+)= dOut @ W^T, dW += x^T dOut, for y = x @ W with W [K, N]. */

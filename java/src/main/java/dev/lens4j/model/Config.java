@@ -38,8 +38,30 @@ public final class Config implements Cloneable {
     public double rotaryBase = 10000;
     /** true: GPT-J / llama2.c pairs (2i, 2i+1); false: rotate-half (NeoX / HF Llama). */
     public boolean rotaryAdjacentPairs = false;
+    /** Llama 3.1's rope_scaling "llama3" (TL's NTK-by-parts): low frequencies slowed by the factor, smoothed in between. */
+    @com.fasterxml.jackson.annotation.JsonProperty("use_NTK_by_parts_rope") public boolean useNTKByPartsRope = false;
+    @com.fasterxml.jackson.annotation.JsonProperty("NTK_by_parts_factor") public double ntkByPartsFactor = 8.0;
+    @com.fasterxml.jackson.annotation.JsonProperty("NTK_by_parts_low_freq_factor") public double ntkByPartsLowFreqFactor = 1.0;
+    @com.fasterxml.jackson.annotation.JsonProperty("NTK_by_parts_high_freq_factor") public double ntkByPartsHighFreqFactor = 4.0;
+    @com.fasterxml.jackson.annotation.JsonProperty("NTK_original_ctx_len") public int ntkOriginalCtxLen = 8192;
     public boolean gatedMlp = false;
     public boolean attnOnly = false;
+    /**
+     * GPT-NeoX / GPT-J's parallel block (TL: parallel_attn_mlp; HF: use_parallel_residual): ln2 reads resid_pre and
+     * resid_post = resid_pre + attn_out + mlp_out, so there is no hook_resid_mid.
+     */
+    public boolean parallelAttnMlp = false;
+    /** Gemma 2: RMSNorms after attention and after the MLP too (TL: ln1_post, ln2_post; never folded). */
+    public boolean useNormalizationBeforeAndAfter = false;
+    /** Gemma 2: attention scores capped as cap * tanh(scores / cap) before the mask (<= 0: none). */
+    public double attnScoresSoftCap = -1.0;
+    /** Gemma 2: logits capped as cap * tanh(logits / cap) (<= 0: none). */
+    public double outputLogitsSoftCap = -1.0;
+    /** Sliding-window attention on the layers whose attn_types entry is "local" (TL: use_local_attn, window_size). */
+    public boolean useLocalAttn = false;
+    public Integer windowSize;
+    /** Per layer "global" or "local" (TL's attn_types). */
+    public java.util.List<String> attnTypes;
     public boolean useAttnScale = true;
     /** Divisor of attention scores (TL: attn_scale, default sqrt(d_head)). */
     public double attnScale = -1;
@@ -91,6 +113,10 @@ public final class Config implements Cloneable {
     public int dVocabOut() { return dVocabOut <= 0 ? dVocab : dVocabOut; }
     public int rotaryDim() { return rotaryDim <= 0 ? dHead : rotaryDim; }
     public double attnScale() { return attnScale > 0 ? attnScale : (useAttnScale ? Math.sqrt(dHead) : 1.0); }
+    /** Layer l's sliding window: a query sees the window_size latest keys, itself included; 0 = all earlier keys. */
+    public long windowOf(int layer) {
+        return useLocalAttn && "local".equals(attnTypes.get(layer)) ? windowSize : 0;
+    }
     public boolean isRotary() { return "rotary".equals(positionalEmbeddingType); }
     public boolean isRms() { return "RMS".equals(normalizationType) || "RMSPre".equals(normalizationType); }
     public boolean isLayerNorm() { return "LN".equals(normalizationType) || "LNPre".equals(normalizationType); }
@@ -113,6 +139,15 @@ public final class Config implements Cloneable {
         req(java.util.Set.of("standard", "rotary").contains(positionalEmbeddingType),
             "unsupported positional_embedding_type '" + positionalEmbeddingType + "' (standard, rotary)");
         if (isRotary()) req(rotaryDim() % 2 == 0 && rotaryDim() <= dHead, "rotary_dim must be even and <= d_head, got " + rotaryDim());
+        if (useLocalAttn) {
+            req(windowSize != null && windowSize > 0, "use_local_attn needs window_size > 0, got " + windowSize);
+            req(attnTypes != null && attnTypes.size() == nLayers && attnTypes.stream().allMatch(t -> "global".equals(t) || "local".equals(t)),
+                "use_local_attn needs attn_types: one \"global\" or \"local\" per layer (" + nLayers + "), got " + attnTypes);
+        }
+        req(Double.isFinite(attnScoresSoftCap) && Double.isFinite(outputLogitsSoftCap), "soft caps must be finite");
+        if (useNTKByPartsRope)
+            req(ntkByPartsFactor > 0 && ntkByPartsLowFreqFactor > 0 && ntkByPartsHighFreqFactor > ntkByPartsLowFreqFactor && ntkOriginalCtxLen > 0,
+                "NTK-by-parts rope needs factor > 0, 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings > 0");
         return this;
     }
 
@@ -126,7 +161,11 @@ public final class Config implements Cloneable {
     }
 
     @Override public Config clone() {
-        try { return (Config) super.clone(); } catch (CloneNotSupportedException e) { throw new AssertionError(e); }
+        try {
+            Config c = (Config) super.clone();
+            if (attnTypes != null) c.attnTypes = new java.util.ArrayList<>(attnTypes); // the one mutable field
+            return c;
+        } catch (CloneNotSupportedException e) { throw new AssertionError(e); }
     }
 
     // fields only: helper methods such as isRotary() are not properties

@@ -538,7 +538,12 @@ public final class HookedTransformer implements AutoCloseable {
 
         /** TL's LayerNorm / LayerNormPre / RMSNorm / RMSNormPre with hook_scale and hook_normalized. */
         Tensor norm(String prefix, int layer, Tensor x, String wName, String bName) {
-            if (cfg.normalizationType == null) return x;
+            return norm(cfg.normalizationType, prefix, layer, x, wName, bName);
+        }
+
+        Tensor norm(String type, String prefix, int layer, Tensor x, String wName, String bName) {
+            if (type == null) return x;
+            boolean hasWeights = "LN".equals(type) || "RMS".equals(type);
             long D = cfg.dModel;
             String scaleName = prefix + "hook_scale", normName = prefix + "hook_normalized";
             if (hooked(scaleName))
@@ -546,10 +551,10 @@ public final class HookedTransformer implements AutoCloseable {
             Tensor scale = z(B, S, 1);
             Tensor out = z(B, S, D);
             float eps = (float) cfg.eps;
-            Tensor w = cfg.hasNormWeights() ? weights.get(wName) : null;
+            Tensor w = hasWeights ? weights.get(wName) : null;
             Tensor result, normalized;
-            if (cfg.isLayerNorm()) {
-                Tensor b = cfg.hasNormWeights() ? weights.get(bName) : null;
+            if (type.startsWith("LN")) {
+                Tensor b = hasWeights ? weights.get(bName) : null;
                 backend.layerNorm(x, w, b, eps, out, scale);
                 fire(scaleName, layer, scale);
                 result = normalized = fire(normName, layer, out);
@@ -602,12 +607,15 @@ public final class HookedTransformer implements AutoCloseable {
             }
             if (t != null) { t.rq = q; t.rk = k; t.v = v; }
             float scale = (float) (1.0 / cfg.attnScale());
+            long window = cfg.windowOf(l);
+            float cap = cfg.attnScoresSoftCap > 0 ? (float) cfg.attnScoresSoftCap : 0f;
             Tensor zt = z(B, S, nH, cfg.dHead);
             String scoresName = HookNames.attnScores(l), patternName = HookNames.pattern(l);
             if (hooked(scoresName) || hooked(patternName)) {
                 // split path: hooks may rewrite scores or pattern between the steps
                 Tensor scores = z(B, nH, S, S);
-                backend.attnScores(q, k, scale, scores);
+                backend.attnScores(q, k, scale, window, cap, scores);
+                if (t != null && cap > 0) t.cappedScores = scores.copy(); // the soft cap's backward reads the unhooked value
                 scores = fire(scoresName, l, scores);
                 Tensor pattern = z(B, nH, S, S);
                 backend.softmax(scores, pattern);
@@ -617,9 +625,10 @@ public final class HookedTransformer implements AutoCloseable {
                 if (t != null) t.pattern = pattern;
             } else {
                 // fused "hooked attention": scores and pattern are written only when cached
-                Tensor scores = caching(scoresName) ? z(B, nH, S, S) : null;
+                Tensor scores = caching(scoresName) || (t != null && cap > 0) ? z(B, nH, S, S) : null;
                 Tensor pattern = caching(patternName) || t != null ? z(B, nH, S, S) : null;
-                backend.attention(q, k, v, scale, zt, scores, pattern);
+                backend.attention(q, k, v, scale, window, cap, zt, scores, pattern);
+                if (t != null && cap > 0) t.cappedScores = scores;
                 if (scores != null) fire(scoresName, l, scores);
                 if (pattern != null) fire(patternName, l, pattern);
                 if (t != null) t.pattern = pattern;
@@ -630,6 +639,7 @@ public final class HookedTransformer implements AutoCloseable {
             long HD = (long) nH * cfg.dHead;
             // W_O [heads, d_head, d_model] is already the [heads*d_head, d_model] matrix z needs
             backend.gemm(false, false, N, D, HD, 1f, zt, 0, HD, weights.W_O(l), 0, D, 0f, attnOut, 0, D, weights.b_O(l), 0);
+            if (cfg.useNormalizationBeforeAndAfter) attnOut = postNorm("blocks." + l + ".ln1_post.", l, attnOut);
             attnOut = fire(HookNames.attnOut(l), l, attnOut);
 
             if (cfg.attnOnly) {
@@ -637,9 +647,15 @@ public final class HookedTransformer implements AutoCloseable {
                 backend.add(resid, attnOut, post);
                 return fire(HookNames.residPost(l), l, post);
             }
-            Tensor mid = z(B, S, D);
-            backend.add(resid, attnOut, mid);
-            mid = fire(HookNames.residMid(l), l, mid);
+            // the MLP reads resid_mid, or resid_pre in a parallel block (TL's parallel_attn_mlp)
+            Tensor mid;
+            if (cfg.parallelAttnMlp) {
+                mid = resid;
+            } else {
+                mid = z(B, S, D);
+                backend.add(resid, attnOut, mid);
+                mid = fire(HookNames.residMid(l), l, mid);
+            }
             if (t != null) t.mid = mid;
 
             // MLP
@@ -668,10 +684,17 @@ public final class HookedTransformer implements AutoCloseable {
             if (t != null) t.post = post;
             Tensor mlpOut = z(B, S, D);
             backend.linear(post, weights.W_out(l), weights.b_out(l), mlpOut);
+            if (cfg.useNormalizationBeforeAndAfter) mlpOut = postNorm("blocks." + l + ".ln2_post.", l, mlpOut);
             mlpOut = fire(HookNames.mlpOut(l), l, mlpOut);
             Tensor residPost = z(B, S, D);
             backend.add(mid, mlpOut, residPost);
+            if (cfg.parallelAttnMlp) backend.add(residPost, attnOut, residPost);
             return fire(HookNames.residPost(l), l, residPost);
+        }
+
+        /** TL's ln1_post / ln2_post: a norm with weights on a sublayer's output, kept when the pre-norms are folded. */
+        Tensor postNorm(String prefix, int layer, Tensor x) {
+            return norm(postNormType(cfg), prefix, layer, x, prefix + "w", prefix + "b");
         }
 
         Tensor unembed(Tensor x) {
@@ -684,10 +707,18 @@ public final class HookedTransformer implements AutoCloseable {
                 if (tape != null) tape.unembedIn = lastRows;
                 Tensor logits = z(B, 1, V);
                 backend.linear(lastRows, weights.W_U(), weights.b_U(), logits);
-                return logits;
+                return softcapLogits(logits);
             }
             Tensor logits = z(B, S, V);
             backend.linear(h, weights.W_U(), weights.b_U(), logits);
+            return softcapLogits(logits);
+        }
+
+        /** Gemma 2's final-logit soft-capping, in place. */
+        Tensor softcapLogits(Tensor logits) {
+            if (cfg.outputLogitsSoftCap <= 0) return logits;
+            backend.softcap(logits, (float) cfg.outputLogitsSoftCap, logits);
+            if (tape != null) tape.cappedLogits = logits;
             return logits;
         }
     }
@@ -839,7 +870,9 @@ public final class HookedTransformer implements AutoCloseable {
             need(Weights.kvName(cfg, l, "b_V"), nKv, H);
             need(Weights.attn(l, "W_O"), nH, H, D);
             need(Weights.attn(l, "b_O"), D);
+            if (cfg.useNormalizationBeforeAndAfter) postNormWeights("blocks." + l + ".ln1_post.");
             if (cfg.attnOnly) continue;
+            if (cfg.useNormalizationBeforeAndAfter) postNormWeights("blocks." + l + ".ln2_post.");
             normWeights("blocks." + l + ".ln2.");
             need(Weights.mlp(l, "W_in"), D, F);
             if (cfg.gatedMlp) need(Weights.mlp(l, "W_gate"), D, F);
@@ -852,9 +885,18 @@ public final class HookedTransformer implements AutoCloseable {
         need("unembed.b_U", cfg.dVocabOut());
     }
 
+    /** TL builds ln1_post / ln2_post as RMSNorm for RMS / RMSPre models and LayerNorm for LN / LNPre ones. */
+    static String postNormType(Config cfg) { return cfg.isRms() ? "RMS" : cfg.isLayerNorm() ? "LN" : null; }
+
     private void normWeights(String prefix) {
         if ("LN".equals(cfg.normalizationType)) { need(prefix + "w", cfg.dModel); need(prefix + "b", cfg.dModel); }
         if ("RMS".equals(cfg.normalizationType)) need(prefix + "w", cfg.dModel);
+    }
+
+    private void postNormWeights(String prefix) {
+        String type = postNormType(cfg);
+        if (type != null) need(prefix + "w", cfg.dModel);
+        if ("LN".equals(type)) need(prefix + "b", cfg.dModel);
     }
 
     private void need(String name, long... shape) {

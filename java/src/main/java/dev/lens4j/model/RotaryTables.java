@@ -16,7 +16,7 @@ final class RotaryTables implements AutoCloseable {
     private static final int INITIAL_POSITIONS = 2048;
 
     private final int half;
-    private final double base;
+    private final double[] invFreq;
     private final int nCtx;
     private Tensor cos, sin;
     // tables replaced by larger ones; a forward on another thread may still read them, so they live until close()
@@ -25,7 +25,7 @@ final class RotaryTables implements AutoCloseable {
 
     RotaryTables(Config cfg) {
         this.half = cfg.rotaryDim() / 2;
-        this.base = cfg.rotaryBase;
+        this.invFreq = Rotary.inverseFrequencies(cfg); // with Llama 3's rope_scaling where configured
         this.nCtx = cfg.nCtx;
         covering(Math.min(nCtx, INITIAL_POSITIONS));
     }
@@ -50,7 +50,7 @@ final class RotaryTables implements AutoCloseable {
         float[] c = new float[Math.multiplyExact(n, half)], s = new float[c.length];
         for (int p = 0; p < n; p++)
             for (int i = 0; i < half; i++) {
-                double angle = p / Math.pow(base, (double) i / half);
+                double angle = p * invFreq[i];
                 c[p * half + i] = (float) Math.cos(angle);
                 s[p * half + i] = (float) Math.sin(angle);
             }

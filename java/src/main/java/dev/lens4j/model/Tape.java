@@ -13,6 +13,7 @@ final class Tape {
     static final class Layer {
         Tensor residPre, v, rq, rk, pattern, z, mid, pre, lin, post;
         Tensor probs; // softmax(scores) before a pattern hook changed it (null when unhooked: pattern is it)
+        Tensor cappedScores; // soft-capped, masked scores before any hook (only with attention soft-capping)
     }
 
     Tensor tokens;
@@ -20,6 +21,7 @@ final class Tape {
     final Map<String, Norm> norms = new HashMap<>();
     Norm lnFinal;
     Tensor unembedIn;
+    Tensor cappedLogits; // with output soft-capping: the capped logits the metric saw
     boolean lastOnly;
 
     Tape(int nLayers) {

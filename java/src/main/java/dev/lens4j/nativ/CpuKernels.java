@@ -51,12 +51,15 @@ public final class CpuKernels {
                                         FloatPointer x, FloatPointer out);
 
     public static native int l4j_attn_scores(long batch, long seq, long nHeads, long nKvHeads, long dHead,
-                                             FloatPointer q, FloatPointer k, float scale, FloatPointer scores);
+                                             FloatPointer q, FloatPointer k, float scale, long window, float softcap,
+                                             FloatPointer scores);
     public static native int l4j_attn_apply(long batch, long seq, long nHeads, long nKvHeads, long dHead,
                                             FloatPointer pattern, FloatPointer v, FloatPointer z);
     public static native int l4j_attention(long batch, long seq, long nHeads, long nKvHeads, long dHead,
-                                           FloatPointer q, FloatPointer k, FloatPointer v, float scale,
-                                           FloatPointer z, FloatPointer scores, FloatPointer pattern);
+                                           FloatPointer q, FloatPointer k, FloatPointer v, float scale, long window,
+                                           float softcap, FloatPointer z, FloatPointer scores, FloatPointer pattern);
+    public static native int l4j_softcap(long n, FloatPointer x, float cap, FloatPointer out);
+    public static native int l4j_softcap_backward(long n, FloatPointer y, FloatPointer dy, float cap, FloatPointer dx);
 
     public static native int l4j_activation(int kind, long n, FloatPointer x, FloatPointer out);
     public static native int l4j_gated_activation(int kind, long n, FloatPointer gatePre, FloatPointer linear,
@@ -87,7 +90,7 @@ public final class CpuKernels {
                                                  FloatPointer cos, FloatPointer sin, long nCtx, int adjacentPairs,
                                                  FloatPointer dout, FloatPointer dx);
     public static native int l4j_attn_scores_backward(long batch, long seq, long nHeads, long nKvHeads, long dHead,
-                                                      FloatPointer q, FloatPointer k, FloatPointer dscores, float scale,
+                                                      FloatPointer q, FloatPointer k, FloatPointer dscores, float scale, long window,
                                                       FloatPointer dq, FloatPointer dk);
     public static native int l4j_attn_apply_backward(long batch, long seq, long nHeads, long nKvHeads, long dHead,
                                                      FloatPointer pattern, FloatPointer v, FloatPointer dz,

@@ -32,7 +32,9 @@ public final class Init {
             w.put(Weights.kvName(cfg, l, "b_K"), Tensor.zeros(nKv, H));
             w.put(Weights.kvName(cfg, l, "b_V"), Tensor.zeros(nKv, H));
             w.put(Weights.attn(l, "b_O"), Tensor.zeros(D));
+            if (cfg.useNormalizationBeforeAndAfter) postNorm(w, cfg, "blocks." + l + ".ln1_post.");
             if (cfg.attnOnly) continue;
+            if (cfg.useNormalizationBeforeAndAfter) postNorm(w, cfg, "blocks." + l + ".ln2_post.");
             norm(w, cfg, "blocks." + l + ".ln2.");
             w.put(Weights.mlp(l, "W_in"), normal(rng, std, D, F));
             if (cfg.gatedMlp) w.put(Weights.mlp(l, "W_gate"), normal(rng, std, D, F));
@@ -44,6 +46,14 @@ public final class Init {
         w.put("unembed.W_U", normal(rng, std, D, V));
         w.put("unembed.b_U", Tensor.zeros(V));
         return w;
+    }
+
+    /** ln1_post / ln2_post always have weights (TL's RMSNorm / LayerNorm, never the Pre variants). */
+    private static void postNorm(Weights w, Config cfg, String prefix) {
+        if (cfg.normalizationType == null) return;
+        Config c = cfg.clone();
+        c.normalizationType = cfg.isRms() ? "RMS" : "LN";
+        norm(w, c, prefix);
     }
 
     private static void norm(Weights w, Config cfg, String prefix) {

@@ -172,6 +172,21 @@ final class Reference {
         return s;
     }
 
+    /**
+     * Gemma 2's scores: cap * tanh(scale q.k / cap) (cap 0: uncapped), -inf unless i - window < j <= i (window 0: j <= i).
+     */
+    static double[] attnScores(float[] q, float[] k, int batch, int seq, int heads, int kvHeads, int dHead, double scale,
+                               int window, double cap) {
+        double[] s = attnScores(q, k, batch, seq, heads, kvHeads, dHead, scale);
+        for (int r = 0; r < batch * heads * seq; r++)
+            for (int j = 0; j < seq; j++) {
+                int i = r % seq, at = r * seq + j;
+                if (window > 0 && j <= i - window) s[at] = Double.NEGATIVE_INFINITY;
+                else if (cap > 0 && Double.isFinite(s[at])) s[at] = cap * Math.tanh(s[at] / cap);
+            }
+        return s;
+    }
+
     static double[] attnApply(double[] pattern, float[] v, int batch, int seq, int heads, int kvHeads, int dHead) {
         return attnApply(pattern, toDouble(v), batch, seq, heads, kvHeads, dHead);
     }

@@ -120,7 +120,7 @@ class HfCheckpointBadInputTest {
 
     @Test void unsupportedLlamaVariants() throws IOException {
         Path d = TestCheckpoints.llama(tmp, 1);
-        editConfig(d, "\"rope_scaling\" : null", "\"rope_scaling\" : {\"rope_type\": \"llama3\", \"factor\": 8.0}");
+        editConfig(d, "\"rope_scaling\" : null", "\"rope_scaling\" : {\"rope_type\": \"yarn\", \"factor\": 8.0}");
         assertBad(d, "rope_scaling", "not supported");
     }
 }

@@ -160,7 +160,7 @@ class OracleGradientParityTest {
 
     /** Forward hooks (z ablation; pattern replaced and scores scaled, the split attention path) then backward. */
     @ParameterizedTest(name = "{0}")
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"gpt2", "llama"})
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"gpt2", "llama", "gemma2-like"})
     void gradientsUnderForwardInterventionsMatchAutograd(String label) {
         TinyModels.Tiny t = TinyModels.build(label, SEED + label.hashCode());
         try (HookedTransformer m = new HookedTransformer(t.cfg(), t.weights())) {

@@ -92,7 +92,7 @@ class OracleParityTest {
     static final int HEAD = 2;
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"gpt2", "llama"})
+    @ValueSource(strings = {"gpt2", "llama", "gemma2-like"})
     void zeroAblatingOneHeadsZMatchesTheOracle(String label) {
         try (HookedTransformer m = model(label)) {
             int[][] tokens = tokens(m.cfg());
@@ -120,7 +120,7 @@ class OracleParityTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"gpt2", "llama"})
+    @ValueSource(strings = {"gpt2", "llama", "gemma2-like"})
     void replacingThePatternAndScalingScoresMatchTheOracle(String label) {
         try (HookedTransformer m = model(label)) {
             int[][] tokens = tokens(m.cfg());
@@ -172,7 +172,7 @@ class OracleParityTest {
     // ------------------------------------------------------------------ cache options
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"gpt2", "llama"})
+    @ValueSource(strings = {"gpt2", "llama", "gemma2-like"})
     void lastPositionCacheIsTheLastSliceOfTheFullCache(String label) {
         try (HookedTransformer m = model(label)) {
             int[][] tokens = tokens(m.cfg());
@@ -210,7 +210,7 @@ class OracleParityTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"gpt2", "llama"})
+    @ValueSource(strings = {"gpt2", "llama", "gemma2-like"})
     void stopAtLayerReturnsResidPre(String label) {
         try (HookedTransformer m = model(label)) {
             int[][] tokens = tokens(m.cfg());

@@ -56,6 +56,22 @@ public final class TinyModels {
             c.positionalEmbeddingType = "rotary"; c.rotaryDim = 4; c.actFn = "gelu";
             return c;
         });
+        m.put("neox-parallel", () -> {
+            // Pythia-like: parallel attention and MLP, partial rotate-half rotary, LayerNorm with biases
+            Config c = gpt2Config();
+            c.modelName = "tiny-pythia"; c.originalArchitecture = "GPTNeoXForCausalLM";
+            c.positionalEmbeddingType = "rotary"; c.rotaryDim = 6; c.actFn = "gelu"; c.parallelAttnMlp = true;
+            return c;
+        });
+        m.put("gemma2-like", () -> {
+            // Gemma 2's block: post norms, soft-capped scores and logits, sliding window on layers 0 and 2, GeGLU
+            Config c = llamaConfig();
+            c.modelName = "tiny-gemma2"; c.originalArchitecture = "Gemma2ForCausalLM";
+            c.actFn = "gelu_pytorch_tanh"; c.attnScale = 3.5; c.useNormalizationBeforeAndAfter = true;
+            c.attnScoresSoftCap = 1.5; c.outputLogitsSoftCap = 2.5;
+            c.useLocalAttn = true; c.windowSize = 3; c.attnTypes = java.util.List.of("local", "global", "local");
+            return c;
+        });
         m.put("gptj-adjacent-partial", () -> {
             Config c = gpt2Config();
             c.modelName = "tiny-gptj"; c.positionalEmbeddingType = "rotary"; c.rotaryDim = 6;
@@ -89,7 +105,9 @@ public final class TinyModels {
             w.put(Weights.kvName(cfg, l, "b_V"), randn(r, 0.1, nKv, H));
             w.put(Weights.attn(l, "W_O"), randn(r, 0.2 / Math.sqrt((double) nH * H), nH, H, D));
             w.put(Weights.attn(l, "b_O"), randn(r, 0.1, D));
+            if (cfg.useNormalizationBeforeAndAfter) postNorm(w, r, cfg, "blocks." + l + ".ln1_post.");
             if (cfg.attnOnly) continue;
+            if (cfg.useNormalizationBeforeAndAfter) postNorm(w, r, cfg, "blocks." + l + ".ln2_post.");
             norm(w, r, cfg, "blocks." + l + ".ln2.");
             w.put(Weights.mlp(l, "W_in"), randn(r, 0.2 / Math.sqrt(D) * 3, D, F));
             if (cfg.gatedMlp) w.put(Weights.mlp(l, "W_gate"), randn(r, 0.2 / Math.sqrt(D) * 3, D, F));
@@ -105,6 +123,14 @@ public final class TinyModels {
 
     private static void norm(Weights w, Random r, Config cfg, String prefix) {
         if (!cfg.hasNormWeights()) return;
+        float[] g = new float[cfg.dModel];
+        for (int i = 0; i < g.length; i++) g[i] = (float) (1 + 0.1 * r.nextGaussian());
+        w.put(prefix + "w", Tensor.of(g, cfg.dModel));
+        if (cfg.isLayerNorm()) w.put(prefix + "b", randn(r, 0.1, cfg.dModel));
+    }
+
+    /** ln1_post / ln2_post: weights always (TL never folds them), a bias for LayerNorm models. */
+    private static void postNorm(Weights w, Random r, Config cfg, String prefix) {
         float[] g = new float[cfg.dModel];
         for (int i = 0; i < g.length; i++) g[i] = (float) (1 + 0.1 * r.nextGaussian());
         w.put(prefix + "w", Tensor.of(g, cfg.dModel));

@@ -273,12 +273,21 @@ public final class TorchOracle {
             }
             for (int l = 0; l < cfg.nLayers; l++) resid = block(l, resid);
             Tensor x = norm("ln_final.", resid, "ln_final.w", "ln_final.b");
-            return x.matmul(W("unembed.W_U")).add(W("unembed.b_U"));
+            Tensor logits = x.matmul(W("unembed.W_U")).add(W("unembed.b_U"));
+            double cap = cfg.outputLogitsSoftCap; // TL: output_logits_soft_cap * tanh(logits / cap)
+            return cap > 0 ? logits.div(s(cap)).tanh().mul(s(cap)) : logits;
         }
 
         /** TL: LayerNorm / LayerNormPre (hook_normalized after w, b) and RMSNorm / RMSNormPre (before w). */
-        Tensor norm(String prefix, Tensor x, String wName, String bName) {
-            String type = cfg.normalizationType;
+        Tensor norm(String prefix, Tensor x, String wName, String bName) { return norm(cfg.normalizationType, prefix, x, wName, bName); }
+
+        /** TL's ln1_post / ln2_post (use_normalization_before_and_after): RMSNorm or LayerNorm, never folded. */
+        Tensor postNorm(String prefix, Tensor x) {
+            String type = cfg.normalizationType == null ? null : cfg.normalizationType.startsWith("RMS") ? "RMS" : "LN";
+            return norm(type, prefix, x, prefix + "w", prefix + "b");
+        }
+
+        Tensor norm(String type, String prefix, Tensor x, String wName, String bName) {
             if (type == null) return x;
             double eps = cfg.eps;
             if (type.startsWith("LN")) {
@@ -309,12 +318,24 @@ public final class TorchOracle {
             long heads = x.size(2), dh = x.size(3);
             int rd = cfg.rotaryDim(), half = rd / 2;
             boolean adj = cfg.rotaryAdjacentPairs;
+            double[] freqs = new double[half]; // TL's calculate_sin_cos_rotary: 1 / inv_freq
+            for (int i = 0; i < half; i++) {
+                double inv = 1 / Math.pow(cfg.rotaryBase, i / (double) half);
+                if (cfg.useNTKByPartsRope) { // TL's NTK-by-parts (Llama 3.1)
+                    double f = cfg.ntkByPartsFactor, lo = cfg.ntkByPartsLowFreqFactor, hi = cfg.ntkByPartsHighFreqFactor;
+                    double ctx = cfg.ntkOriginalCtxLen, wavelen = 2 * Math.PI / inv;
+                    double llama = wavelen > ctx / lo ? inv / f : inv;
+                    double smooth = (ctx / wavelen - lo) / (hi - lo);
+                    boolean medium = !(wavelen < ctx / hi) && !(wavelen > ctx / lo);
+                    inv = medium ? (1 - smooth) * llama / f + smooth * llama : llama;
+                }
+                freqs[i] = 1 / inv;
+            }
             double[] c = new double[S * rd], sn = new double[S * rd];
             for (int p = 0; p < S; p++)
                 for (int j = 0; j < rd; j++) {
                     int i = adj ? j / 2 : j % half; // TL: repeat freq "d -> (d 2)" or "d -> (2 d)"
-                    double freq = Math.pow(cfg.rotaryBase, i / (double) half);
-                    double angle = p / freq;
+                    double angle = p / freqs[i];
                     c[p * rd + j] = Math.cos(angle);
                     sn[p * rd + j] = Math.sin(angle);
                 }
@@ -349,14 +370,21 @@ public final class TorchOracle {
                 v = v.repeat_interleave(rep, new LongOptional(2), new LongOptional());
             }
             Tensor scores = einsum("bqhe,bkhe->bhqk", q, k).div(s(cfg.attnScale()));
+            if (cfg.attnScoresSoftCap > 0) scores = scores.div(s(cfg.attnScoresSoftCap)).tanh().mul(s(cfg.attnScoresSoftCap));
             double[] mask = new double[S * S];
-            for (int i = 0; i < S; i++) for (int j = i + 1; j < S; j++) mask[i * S + j] = Double.NEGATIVE_INFINITY;
+            boolean local = cfg.useLocalAttn && "local".equals(cfg.attnTypes.get(l)); // TL: local layers see window_size keys
+            for (int i = 0; i < S; i++)
+                for (int j = 0; j < S; j++)
+                    if (j > i || (local && i - j >= cfg.windowSize)) mask[i * S + j] = Double.NEGATIVE_INFINITY;
             scores = hook(HookNames.attnScores(l), scores.add(tensor(mask, S, S)));
             Tensor pattern = hook(HookNames.pattern(l), scores.softmax(-1));
             Tensor z = hook(HookNames.z(l), einsum("bhqk,bkhe->bqhe", pattern, v));
-            Tensor attnOut = hook(HookNames.attnOut(l), einsum("bqhe,hed->bqd", z, W(Weights.attn(l, "W_O"))).add(W(Weights.attn(l, "b_O"))));
+            Tensor attnOut = einsum("bqhe,hed->bqd", z, W(Weights.attn(l, "W_O"))).add(W(Weights.attn(l, "b_O")));
+            if (cfg.useNormalizationBeforeAndAfter) attnOut = postNorm("blocks." + l + ".ln1_post.", attnOut);
+            attnOut = hook(HookNames.attnOut(l), attnOut);
             if (cfg.attnOnly) return hook(HookNames.residPost(l), resid.add(attnOut));
-            Tensor mid = hook(HookNames.residMid(l), resid.add(attnOut));
+            // TL's parallel_attn_mlp: ln2 reads resid_pre, resid_post = resid_pre + attn_out + mlp_out, no resid_mid
+            Tensor mid = cfg.parallelAttnMlp ? resid : hook(HookNames.residMid(l), resid.add(attnOut));
             Tensor m = norm("blocks." + l + ".ln2.", mid, Weights.ln(l, 2, "w"), Weights.ln(l, 2, "b"));
             Tensor post;
             if (cfg.gatedMlp) { // TL GatedMLP
@@ -367,8 +395,10 @@ public final class TorchOracle {
                 Tensor pre = hook(HookNames.mlpPre(l), m.matmul(W(Weights.mlp(l, "W_in"))).add(W(Weights.mlp(l, "b_in"))));
                 post = hook(HookNames.mlpPost(l), act(pre));
             }
-            Tensor out = hook(HookNames.mlpOut(l), post.matmul(W(Weights.mlp(l, "W_out"))).add(W(Weights.mlp(l, "b_out"))));
-            return hook(HookNames.residPost(l), mid.add(out));
+            Tensor out = post.matmul(W(Weights.mlp(l, "W_out"))).add(W(Weights.mlp(l, "b_out")));
+            if (cfg.useNormalizationBeforeAndAfter) out = postNorm("blocks." + l + ".ln2_post.", out);
+            out = hook(HookNames.mlpOut(l), out);
+            return hook(HookNames.residPost(l), cfg.parallelAttnMlp ? resid.add(attnOut).add(out) : mid.add(out));
         }
     }
 }
