@@ -34,6 +34,7 @@ public final class Tensor implements AutoCloseable {
     private final long allocatedBytes;
     private String name;
     private volatile boolean closed;
+    private Runnable release; // foreign memory (allocatedBytes < 0): what close() does instead of freeing
 
     private Tensor(long[] shape, DType dtype, Device device, Pointer data, Tensor base, long allocatedBytes) {
         this.shape = shape;
@@ -80,6 +81,18 @@ public final class Tensor implements AutoCloseable {
     }
 
     public static Tensor zeros(long... shape) { return zeros(Device.CPU, DType.F32, shape); }
+
+    /**
+     * A tensor over memory lens4j does not own (another library's buffer, e.g. a torch tensor's storage): close()
+     * runs {@code release} (may be null) and frees nothing. The caller guarantees the memory outlives the tensor.
+     */
+    public static Tensor foreign(Pointer data, DType dtype, Device device, long[] shape, Runnable release) {
+        if (data == null || data.isNull()) throw new IllegalArgumentException("foreign tensor: null data pointer");
+        if (dtype != DType.F32 && dtype != DType.I32) throw new IllegalArgumentException("foreign tensor: " + dtype + " (F32 or I32 only)");
+        Tensor t = new Tensor(shape.clone(), dtype, device, data, null, -1);
+        t.release = release;
+        return t;
+    }
 
     public static Tensor of(float[] values, long... shape) {
         if (numel(shape) != values.length)
@@ -294,6 +307,10 @@ public final class Tensor implements AutoCloseable {
     @Override public void close() {
         if (closed) return;
         closed = true;
+        if (allocatedBytes < 0) {
+            if (release != null) release.run();
+            return;
+        }
         if (base == null) {
             allocator(device).free(data);
             LIVE_BYTES.addAndGet(-allocatedBytes);
