@@ -2,6 +2,7 @@ package dev.lens4j.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lens4j.load.RegularFiles;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -37,6 +38,7 @@ final class PromptLines {
 
     static List<Line> read(Path file, String plainKey) {
         List<String> raw;
+        if (Files.exists(file)) RegularFiles.requireInput(file, problem -> new IllegalArgumentException("prompts file " + file + ": " + problem));
         try {
             raw = Files.readAllLines(file);
         } catch (java.nio.file.NoSuchFileException e) {

@@ -35,6 +35,7 @@ public final class Llama2cCheckpoint {
             Weights w = new Weights();
             try {
                 read(bin, ch, h, c, w);
+                NonFinite.checkWeights(bin, w, options);
                 if (options.processWeights()) WeightProcessing.process(c, w, options);
                 return new Checkpoint(c, w);
             } catch (RuntimeException e) {
@@ -56,6 +57,7 @@ public final class Llama2cCheckpoint {
     }
 
     private static FileChannel open(Path bin) {
+        if (java.nio.file.Files.exists(bin)) RegularFiles.requireInput(bin, problem -> new CheckpointException(bin + ": " + problem));
         try {
             return FileChannel.open(bin, StandardOpenOption.READ);
         } catch (NoSuchFileException e) {
