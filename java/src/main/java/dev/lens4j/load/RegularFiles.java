@@ -69,9 +69,8 @@ public final class RegularFiles {
      * device, FIFO, missing parent directory); UncheckedIOException naming the file when writing fails (disk full...).
      */
     public static void write(Path target, Body body) {
+        checkOutput(target);
         Path real = realTarget(target);
-        Path dir = real.getParent();
-        if (!Files.isDirectory(dir)) throw new IllegalArgumentException(target + ": directory " + dir + " does not exist");
         Path tmp = createTemp(real);
         boolean moved = false;
         try {
@@ -91,6 +90,12 @@ public final class RegularFiles {
                 try { Files.deleteIfExists(tmp); } catch (IOException ignored) { } // best effort; the write error matters more
             }
         }
+    }
+
+    /** Fails now, before any work, when {@link #write} to target would be refused (not a regular file, no such directory). */
+    public static void checkOutput(Path target) {
+        Path dir = realTarget(target).getParent();
+        if (!Files.isDirectory(dir)) throw new IllegalArgumentException(target + ": directory " + dir + " does not exist");
     }
 
     /** The absolute path the content must end up at: symlinks resolved, and it must be a regular file or not exist. */
