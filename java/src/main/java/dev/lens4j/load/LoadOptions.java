@@ -11,6 +11,7 @@ public final class LoadOptions {
     private boolean centerWritingWeights = true;
     private boolean centerUnembed = true;
     private boolean foldValueBiases = true;
+    private boolean allowNonFinite;
 
     public static LoadOptions defaults() { return new LoadOptions(); }
 
@@ -22,14 +23,18 @@ public final class LoadOptions {
     public boolean centerUnembed() { return processWeights && centerUnembed; }
     public boolean foldValueBiases() { return processWeights && foldValueBiases; }
 
+    /** Whether weights holding NaN or Inf load; by default such a checkpoint is rejected, naming the first bad weight. */
+    public boolean allowNonFinite() { return allowNonFinite; }
+
     public LoadOptions processWeights(boolean v) { processWeights = v; return this; }
     public LoadOptions foldLn(boolean v) { foldLn = v; return this; }
     public LoadOptions centerWritingWeights(boolean v) { centerWritingWeights = v; return this; }
     public LoadOptions centerUnembed(boolean v) { centerUnembed = v; return this; }
     public LoadOptions foldValueBiases(boolean v) { foldValueBiases = v; return this; }
+    public LoadOptions allowNonFinite(boolean v) { allowNonFinite = v; return this; }
 
     @Override public String toString() {
         return "LoadOptions{processWeights=" + processWeights + ", foldLn=" + foldLn + ", centerWritingWeights=" + centerWritingWeights
-            + ", centerUnembed=" + centerUnembed + ", foldValueBiases=" + foldValueBiases + "}";
+            + ", centerUnembed=" + centerUnembed + ", foldValueBiases=" + foldValueBiases + ", allowNonFinite=" + allowNonFinite + "}";
     }
 }
