@@ -198,9 +198,10 @@ public final class Llama2cCheckpoint {
             long total = t.numel() * 4;
             try {
                 if (ch.size() < pos + total) throw new CheckpointException(bin + ": file shrank while reading it");
+                // positional reads, not mmap: a file truncated while mapped would kill the JVM with SIGBUS
                 for (long o = 0; o < total; o += SafeTensors.CHUNK_BYTES) {
                     long n = Math.min(SafeTensors.CHUNK_BYTES, total - o);
-                    HostMemory.bytes(t, o, n).put(ch.map(FileChannel.MapMode.READ_ONLY, pos + o, n).order(ByteOrder.LITTLE_ENDIAN));
+                    SafeTensors.readFully(ch, HostMemory.bytes(t, o, n), pos + o);
                 }
             } catch (IOException | RuntimeException e) {
                 t.close();

@@ -39,15 +39,18 @@ import java.util.Set;
 /**
  * Reads and writes the safetensors format: an 8-byte little-endian header length, a JSON header
  * ({@code name -> {dtype, shape, data_offsets}} plus an optional {@code __metadata__} string map), then the data.
- * <p>The header is validated completely on {@link #open}; tensor data is memory-mapped per tensor, in chunks, when read,
- * so files and tensors over 2 GiB work. Floating dtypes (F32, F16, BF16, F64) are read as F32, integer ones (I32, I64) as
+ * <p>The header is validated completely on {@link #open}, following the format's rules (strict UTF-8 JSON, space padding
+ * only, tensors tiling the data section exactly); tensor data is read when asked for, in chunks, so files and tensors over
+ * 2 GiB work. Floating dtypes (F32, F16, BF16, F64) are read as F32, integer ones (I32, I64) as
  * I32. Every problem is a {@link CheckpointException} naming the file and the tensor.
  */
 public final class SafeTensors implements AutoCloseable {
     /** Larger headers are taken as a corrupt or foreign file (the safetensors library's own limit is 100 MB). */
     public static final long MAX_HEADER_BYTES = 100_000_000L;
-    /** Bytes mapped at a time: bounds address-space use and keeps every mapping under the 2 GiB NIO limit. */
+    /** Bytes read or written at a time: keeps every NIO buffer under its 2 GiB limit. */
     static final long CHUNK_BYTES = 1L << 28;
+    /** Bytes read at a time into a heap buffer for dtypes converted to F32 / I32 (F16, BF16, F64, I64). */
+    static final long CONVERT_CHUNK_BYTES = 1L << 24;
 
     /** Bytes per element of every fixed-width safetensors dtype; lens4j converts only some of them. */
     private static final Map<String, Integer> DTYPE_BYTES = Map.ofEntries(
@@ -289,15 +292,21 @@ public final class SafeTensors implements AutoCloseable {
         if (dst.dtype() == DType.I32 && !i.isInt()) throw unsupported(i, "I32");
         int eb = DTYPE_BYTES.get(i.dtype);
         long total = i.numel();
-        long chunk = CHUNK_BYTES / eb;
+        // positional reads, not mmap: a file truncated while mapped kills the JVM with SIGBUS, and a mapping per tensor
+        // costs more than it saves on the many small tensors of a checkpoint. F32 and I32 are read straight into the tensor.
+        boolean direct = i.dtype.equals("F32") || i.dtype.equals("I32");
+        long chunk = (direct ? CHUNK_BYTES : CONVERT_CHUNK_BYTES) / eb;
         try {
-            if (channel.size() < dataStart + i.end)
-                throw new CheckpointException(path + ": tensor '" + name + "': file shrank to " + channel.size() + " bytes while open");
             for (long e0 = 0; e0 < total; e0 += chunk) {
                 int n = (int) Math.min(chunk, total - e0);
-                ByteBuffer src = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + i.begin + e0 * eb, (long) n * eb)
-                    .order(ByteOrder.LITTLE_ENDIAN);
+                long pos = dataStart + i.begin + e0 * eb;
                 ByteBuffer out = HostMemory.bytes(dst, e0 * 4, (long) n * 4);
+                if (direct) {
+                    readFully(channel, out, pos);
+                    continue;
+                }
+                ByteBuffer src = ByteBuffer.allocate(n * eb).order(ByteOrder.LITTLE_ENDIAN);
+                readFully(channel, src, pos);
                 convert(i, src, out, n);
             }
         } catch (IOException e) {

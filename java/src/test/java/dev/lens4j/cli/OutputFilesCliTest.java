@@ -15,7 +15,10 @@ import static dev.lens4j.cli.CliTest.cli;
 import static dev.lens4j.cli.CliTest.stories;
 import static org.junit.jupiter.api.Assertions.*;
 
-/** Every command's --out: exit 2 and one line for a target that is not a regular file; symlinks written through. */
+/**
+ * Every command's --out: exit 2 and one line for a target that is not a regular file; symlinks written through.
+ * Input files likewise must be regular files.
+ */
 class OutputFilesCliTest {
     private static CliTest.Result cache(Path out) {
         return cli("cache", "--model", stories(), "--prompt", "Once", "--hooks", "hook_embed", "--out", out.toString());
@@ -46,6 +49,13 @@ class OutputFilesCliTest {
         assertOneLineError(cache(link), "not a regular file");
         assertTrue(Files.isSymbolicLink(link) && Fifos.isFifo(fifo));
         try (Stream<Path> s = Files.list(dir)) { assertEquals(2, s.count(), "no temporary file left"); }
+    }
+
+    /** An input FIFO is refused, not opened (reading one blocks until a writer comes). */
+    @Test @Timeout(60) void promptsFileIsAFifo(@TempDir Path dir) throws Exception {
+        Path fifo = Fifos.make(dir.resolve("prompts.txt"));
+        assertOneLineError(cli("grads", "--model", stories(), "--prompts", fifo.toString(), "--answer", " a", "--wrong", " b",
+            "--out", dir.resolve("g.safetensors").toString()), "prompts.txt", "not a regular file");
     }
 
     @Test void outIsASymlinkToARegularFile(@TempDir Path dir) throws Exception {
