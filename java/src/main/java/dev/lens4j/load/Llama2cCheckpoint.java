@@ -198,7 +198,7 @@ public final class Llama2cCheckpoint {
             long total = t.numel() * 4;
             try {
                 if (ch.size() < pos + total) throw new CheckpointException(bin + ": file shrank while reading it");
-                // positional reads, not mmap: a file truncated while mapped would kill the JVM with SIGBUS
+                // positional reads, not mmap: reading a mapping of a file truncated meanwhile faults (SIGBUS)
                 for (long o = 0; o < total; o += SafeTensors.CHUNK_BYTES) {
                     long n = Math.min(SafeTensors.CHUNK_BYTES, total - o);
                     SafeTensors.readFully(ch, HostMemory.bytes(t, o, n), pos + o);

@@ -292,8 +292,9 @@ public final class SafeTensors implements AutoCloseable {
         if (dst.dtype() == DType.I32 && !i.isInt()) throw unsupported(i, "I32");
         int eb = DTYPE_BYTES.get(i.dtype);
         long total = i.numel();
-        // positional reads, not mmap: a file truncated while mapped kills the JVM with SIGBUS, and a mapping per tensor
-        // costs more than it saves on the many small tensors of a checkpoint. F32 and I32 are read straight into the tensor.
+        // positional reads, not mmap: reading a mapping of a file truncated meanwhile faults (SIGBUS; an Error, not an
+        // exception, at best), and a mapping per tensor costs more than it saves on a checkpoint's many small tensors.
+        // F32 and I32 are read straight into the tensor.
         boolean direct = i.dtype.equals("F32") || i.dtype.equals("I32");
         long chunk = (direct ? CHUNK_BYTES : CONVERT_CHUNK_BYTES) / eb;
         try {
