@@ -41,7 +41,7 @@ class OutputFilesCliTest {
         assertOneLineError(cli("cache", "--model", stories(), "--prompt", "Once", "--out", ""), "empty output path");
     }
 
-    @Test @Timeout(60) void outIsAFifo(@TempDir Path dir) throws Exception {
+    @Test @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) void outIsAFifo(@TempDir Path dir) throws Exception {
         Path fifo = Fifos.make(dir.resolve("pipe.safetensors"));
         assertOneLineError(cache(fifo), "not a regular file");
         assertTrue(Fifos.isFifo(fifo), "the FIFO is still a FIFO, not replaced by a regular file");
@@ -52,7 +52,7 @@ class OutputFilesCliTest {
     }
 
     /** An input FIFO is refused, not opened (reading one blocks until a writer comes). */
-    @Test @Timeout(60) void promptsFileIsAFifo(@TempDir Path dir) throws Exception {
+    @Test @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) void promptsFileIsAFifo(@TempDir Path dir) throws Exception {
         Path fifo = Fifos.make(dir.resolve("prompts.txt"));
         assertOneLineError(cli("grads", "--model", stories(), "--prompts", fifo.toString(), "--answer", " a", "--wrong", " b",
             "--out", dir.resolve("g.safetensors").toString()), "prompts.txt", "not a regular file");

@@ -13,7 +13,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Every input file is opened only when it is a regular file: opening a FIFO for reading would block forever. */
-@Timeout(30)
+@Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class FifoInputsTest {
     @TempDir Path tmp;
 

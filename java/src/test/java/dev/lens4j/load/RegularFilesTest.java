@@ -65,7 +65,7 @@ class RegularFilesTest {
     }
 
     /** A FIFO (and a symlink to one) stands in for a device such as /dev/full: never replaced, never written. */
-    @Test @Timeout(20) void neverReplacesOrWritesANonRegularFile() throws Exception {
+    @Test @Timeout(value = 20, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) void neverReplacesOrWritesANonRegularFile() throws Exception {
         Path fifo = Fifos.make(tmp.resolve("pipe"));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RegularFiles.writeString(fifo, "x"));
         assertTrue(e.getMessage().contains("not a regular file"), e.getMessage());

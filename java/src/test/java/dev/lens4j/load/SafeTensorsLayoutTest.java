@@ -105,7 +105,7 @@ class SafeTensorsLayoutTest {
         assertBad(raw(tmp.resolve("e.safetensors"), "{" + entry("w", "F32", "[1]", "[0,9223372036854775807]") + "}", new byte[4]), "data section");
     }
 
-    @Test @Timeout(20) void aFifoIsNotOpened() throws Exception {
+    @Test @Timeout(value = 20, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) void aFifoIsNotOpened() throws Exception {
         Path fifo = Fifos.make(tmp.resolve("pipe.safetensors"));
         assertBad(fifo, "not a regular file");
         assertBad(tmp, "directory");

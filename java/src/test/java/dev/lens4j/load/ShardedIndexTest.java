@@ -102,7 +102,7 @@ class ShardedIndexTest {
     }
 
     /** Opening a FIFO for reading blocks until a writer comes: it used to hang forever. */
-    @Test @Timeout(20) void fifoShardOrIndexIsRejectedNotOpened() throws Exception {
+    @Test @Timeout(value = 20, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) void fifoShardOrIndexIsRejectedNotOpened() throws Exception {
         Path d = TestCheckpoints.gpt2(tmp, 1);
         List<String> names = shard(d);
         Path idx = d.resolve("model.safetensors.index.json");
