@@ -6,6 +6,7 @@ import dev.lens4j.tensor.Device;
 import dev.lens4j.tensor.Tensor;
 
 import java.nio.FloatBuffer;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 
@@ -48,7 +49,7 @@ public final class NonFinite {
      * Throws a CheckpointException naming the first weight (in load order) that holds NaN or Inf, unless the options
      * allow them.
      */
-    public static void checkWeights(Object source, Weights w, LoadOptions o) {
+    public static void checkWeights(Path source, Weights w, LoadOptions o) {
         if (o.allowNonFinite()) return;
         for (Map.Entry<String, Tensor> e : w.asMap().entrySet()) {
             String bad = describeFirst(e.getValue());
