@@ -3,6 +3,7 @@ package dev.lens4j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.lens4j.analysis.AttributionPatching;
+import dev.lens4j.load.RegularFiles;
 import dev.lens4j.load.SafeTensors;
 import dev.lens4j.model.HookedTransformer;
 import dev.lens4j.model.Metrics;
@@ -43,6 +44,8 @@ final class AttributeCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE.safetensors") Path out;
 
     @Override public Integer call() {
+        RegularFiles.checkOutput(out); // before the model loads and runs
+        if (summary != null) RegularFiles.checkOutput(summary);
         if (batch <= 0) throw new IllegalArgumentException("--batch must be > 0");
         if (prompts != null && (clean != null || corrupt != null)) throw new IllegalArgumentException("give --clean/--corrupt or --prompts, not both");
         if (prompts == null && (clean == null || corrupt == null)) throw new IllegalArgumentException("give --clean TEXT and --corrupt TEXT, or --prompts FILE");
@@ -98,7 +101,7 @@ final class AttributeCommand implements Callable<Integer> {
         j.put("top_neurons", top(r.mlpNeurons(), "neuron"));
         j.put("top_heads", top(r.heads(), "head"));
         try {
-            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(summary.toFile(), j);
+            RegularFiles.writeBytes(summary, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(j));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + summary + ": " + e.getMessage(), e);
         }

@@ -1,5 +1,7 @@
 package dev.lens4j.cli;
 
+import dev.lens4j.hooks.HookNames;
+import dev.lens4j.load.RegularFiles;
 import dev.lens4j.load.SafeTensors;
 import dev.lens4j.model.HookedTransformer;
 import dev.lens4j.tensor.Tensor;
@@ -23,11 +25,13 @@ final class CacheCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE.safetensors") Path out;
 
     @Override public Integer call() {
+        RegularFiles.checkOutput(out); // before the model loads and runs
         var hookFilter = hooks == null ? null : Inputs.hookRegex(hooks, "--hooks"); // before the model loads
         try (HookedTransformer model = m.load()) {
             int[] tokens = model.toTokens(prompt, !noBos);
             var opts = new HookedTransformer.RunOptions();
             if (hookFilter != null) opts.cache(name -> hookFilter.matcher(name).find()); else opts.cacheAll();
+            if (hooks != null) HookNames.requireAnyMatch(hooks, model.hookNames(), "--hooks"); // an empty file would be silent
             try (var run = model.run(new int[][] {tokens}, opts)) {
                 Map<String, Tensor> tensors = new LinkedHashMap<>(run.cache().asMap());
                 tensors.put("logits", run.logits());

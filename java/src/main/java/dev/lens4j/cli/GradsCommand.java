@@ -1,5 +1,7 @@
 package dev.lens4j.cli;
 
+import dev.lens4j.hooks.HookNames;
+import dev.lens4j.load.RegularFiles;
 import dev.lens4j.load.SafeTensors;
 import dev.lens4j.model.HookedTransformer;
 import dev.lens4j.model.Metrics;
@@ -34,6 +36,7 @@ final class GradsCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE.safetensors") Path out;
 
     @Override public Integer call() {
+        RegularFiles.checkOutput(out); // before the model loads and runs
         List<PromptLines.Line> lines = Inputs.lines(prompt, prompts, "prompt", "--prompt", Set.of("prompt", "answer", "wrong"));
         var hookFilter = hooks == null ? null : Inputs.hookRegex(hooks, "--hooks");
         try (HookedTransformer model = m.load()) {
@@ -50,6 +53,7 @@ final class GradsCommand implements Callable<Integer> {
             Inputs.oneLength(tokens, lines, "grads keeps positions");
             var opts = new HookedTransformer.RunOptions();
             if (hookFilter != null) opts.cacheGrads(name -> hookFilter.matcher(name).find()); else opts.cacheAllGrads();
+            if (hooks != null) HookNames.requireAnyMatch(hooks, model.hookNames(), "--hooks"); // an empty file would be silent
             try (var g = model.backward(tokens, Metrics.logitDiff(a, w), opts)) {
                 Map<String, Tensor> tensors = new LinkedHashMap<>(); // forward order (the reverse pass fills them backwards)
                 for (String h : model.hookNames()) if (g.grads().has(h)) tensors.put(h, g.grads().get(h));

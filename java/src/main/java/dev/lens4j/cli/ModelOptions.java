@@ -26,12 +26,15 @@ final class ModelOptions {
             description = "load without TransformerLens's weight processing (from_pretrained_no_processing)")
     boolean noProcessWeights;
 
+    @Option(names = "--allow-nonfinite", description = "load weights that hold NaN or Inf (rejected by default)")
+    boolean allowNonFinite;
+
     @Option(names = "--threads", paramLabel = "N", description = "native threads (default: all cores)")
     Integer threads;
 
     HookedTransformer load() {
         if (threads != null) CpuBackend.get().setNumThreads(threads);
-        LoadOptions opts = (noProcessWeights ? LoadOptions.noProcessing() : LoadOptions.defaults()).config(config);
+        LoadOptions opts = (noProcessWeights ? LoadOptions.noProcessing() : LoadOptions.defaults()).config(config).allowNonFinite(allowNonFinite);
         return HookedTransformer.fromPretrained(model, tokenizer, opts, CpuBackend.get());
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lens4j.load.JsonErrors;
+import dev.lens4j.load.RegularFiles;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -55,6 +56,8 @@ final class PromptLines {
     /** Reads a file whose JSON lines may hold the given fields ("truth" may also be a JSON boolean). */
     static List<Line> read(Path file, String plainKey, Set<String> fields) {
         byte[] bytes;
+        // a FIFO or device would block or never end: read regular files only
+        if (Files.exists(file)) RegularFiles.requireInput(file, problem -> new IllegalArgumentException("prompts file " + file + ": " + problem));
         try {
             bytes = Files.readAllBytes(file);
         } catch (java.nio.file.NoSuchFileException e) {

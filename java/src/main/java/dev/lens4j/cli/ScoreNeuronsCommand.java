@@ -3,6 +3,7 @@ package dev.lens4j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.lens4j.analysis.NeuronScoring;
+import dev.lens4j.load.RegularFiles;
 import dev.lens4j.load.SafeTensors;
 import dev.lens4j.model.HookedTransformer;
 import dev.lens4j.tensor.Tensor;
@@ -42,6 +43,8 @@ final class ScoreNeuronsCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE.safetensors") Path out;
 
     @Override public Integer call() {
+        RegularFiles.checkOutput(out); // before the model loads and runs
+        if (summary != null) RegularFiles.checkOutput(summary);
         List<PromptLines.Line> lines = Inputs.lines(prompt, prompts, "prompt", "--prompt", Set.of("prompt", "truth", "yes", "no", "group"));
         try (HookedTransformer model = m.load()) {
             int L = layer == null ? model.cfg().nLayers - 1 : layer;
@@ -91,7 +94,7 @@ final class ScoreNeuronsCommand implements Callable<Integer> {
         for (int i = 0; i < margins.length; i++) margins[i] = s.margin(i);
         j.put("margins", margins);
         try {
-            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(summary.toFile(), j);
+            RegularFiles.writeBytes(summary, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(j));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + summary + ": " + e.getMessage(), e);
         }

@@ -3,6 +3,8 @@ package dev.lens4j.hooks;
 import dev.lens4j.model.Config;
 
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
 import java.util.List;
 
 /** TransformerLens hook point names (TL's utils.get_act_name covers the same set). */
@@ -52,6 +54,51 @@ public final class HookNames {
             case "normalized": return layer < 0 ? LN_FINAL_NORMALIZED : lnNormalized(layer, 1);
             default: throw new IllegalArgumentException("unknown activation short name '" + shortName + "'");
         }
+    }
+
+    /**
+     * A name given by name (not by regex or filter) must be a hook point of the model: TL raises too, where matching
+     * nothing would silently hook or cache nothing. The message suggests the closest real names.
+     */
+    public static void requireKnown(String name, Collection<String> hookPoints, String what) {
+        if (hookPoints.contains(name)) return;
+        List<String> near = closest(name, hookPoints, 3);
+        throw new IllegalArgumentException(what + " '" + name + "' is not a hook point of this model"
+            + (near.isEmpty() ? "" : "; did you mean " + String.join(", ", near) + "?"));
+    }
+
+    /** A regex (found anywhere in a name, as --hooks and cacheRegex match) must select at least one hook point. */
+    public static void requireAnyMatch(String regex, Collection<String> hookPoints, String what) {
+        java.util.regex.Pattern p = java.util.regex.Pattern.compile(regex);
+        for (String n : hookPoints) if (p.matcher(n).find()) return;
+        throw new IllegalArgumentException(what + " '" + regex + "' matches no hook point of this model (they are named like "
+            + String.join(", ", closest(regex, hookPoints, 3)) + ")");
+    }
+
+    /** The k names nearest to name by edit distance (ties in firing order). */
+    public static List<String> closest(String name, Collection<String> names, int k) {
+        List<String> all = new ArrayList<>(names);
+        int[] d = new int[all.size()];
+        for (int i = 0; i < d.length; i++) d[i] = editDistance(name, all.get(i));
+        Integer[] order = new Integer[d.length];
+        for (int i = 0; i < d.length; i++) order[i] = i;
+        java.util.Arrays.sort(order, Comparator.comparingInt(i -> d[i]));
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < Math.min(k, order.length); i++) out.add(all.get(order[i]));
+        return out;
+    }
+
+    /** Levenshtein distance: insertions, deletions and substitutions each cost 1. */
+    public static int editDistance(String a, String b) {
+        int[] prev = new int[b.length() + 1], cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) prev[j] = j;
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++)
+                cur[j] = Math.min(Math.min(cur[j - 1], prev[j]) + 1, prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+            int[] t = prev; prev = cur; cur = t;
+        }
+        return prev[b.length()];
     }
 
     /** Every hook point the model with this config fires, in firing order. */

@@ -8,7 +8,10 @@ import java.util.regex.Pattern;
 
 /** Forward hooks for one run (TL's fwd_hooks list): each a hook-name filter and a function, in order. */
 public final class Hooks {
-    public record Entry(Predicate<String> filter, HookFn fn) {}
+    /** name: the hook point a by-name hook is for (null for a filter or regex), checked against the model when it runs. */
+    public record Entry(Predicate<String> filter, HookFn fn, String name) {
+        public Entry(Predicate<String> filter, HookFn fn) { this(filter, fn, null); }
+    }
 
     private final List<Entry> entries = new ArrayList<>();
 
@@ -16,7 +19,8 @@ public final class Hooks {
 
     /** A hook on one named point. */
     public Hooks add(String name, HookFn fn) {
-        entries.add(new Entry(name::equals, fn));
+        if (name == null) throw new IllegalArgumentException("hook name is null");
+        entries.add(new Entry(name::equals, fn, name));
         return this;
     }
 
@@ -34,6 +38,11 @@ public final class Hooks {
     public List<Entry> entries() { return Collections.unmodifiableList(entries); }
 
     public boolean isEmpty() { return entries.isEmpty(); }
+
+    /** Throws IllegalArgumentException, suggesting the closest names, for a by-name hook on a point the model does not have. */
+    public void requireKnownNames(java.util.Collection<String> hookPoints, String what) {
+        for (Entry e : entries) if (e.name != null) HookNames.requireKnown(e.name, hookPoints, what);
+    }
 
     public boolean anyMatch(String name) {
         for (Entry e : entries) if (e.filter.test(name)) return true;

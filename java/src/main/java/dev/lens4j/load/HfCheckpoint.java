@@ -56,6 +56,7 @@ public final class HfCheckpoint {
                 case Gemma2Family.MODEL_TYPE -> Gemma2Family.load(cfg, hf, src, w);
                 default -> loadLlama(cfg, hf, src, w);
             }
+            NonFinite.checkWeights(dir, w, options);
             if (options.processWeights()) WeightProcessing.process(cfg, w, options);
             return new Checkpoint(cfg, w);
         } catch (RuntimeException e) {
@@ -72,7 +73,8 @@ public final class HfCheckpoint {
     static JsonNode readConfigJson(Path dir) {
         Path f = dir.resolve("config.json");
         if (!Files.isDirectory(dir)) throw new CheckpointException(dir + ": no such checkpoint directory");
-        if (!Files.isRegularFile(f)) throw new CheckpointException(f + ": missing (a Hugging Face checkpoint directory has a config.json)");
+        if (!Files.exists(f)) throw new CheckpointException(f + ": missing (a Hugging Face checkpoint directory has a config.json)");
+        RegularFiles.requireInput(f, problem -> new CheckpointException(f + ": " + problem));
         try {
             JsonNode n = JSON.readTree(f.toFile());
             if (n == null || !n.isObject()) throw new CheckpointException(f + ": not a JSON object");
@@ -385,27 +387,11 @@ public final class HfCheckpoint {
             try {
                 Path single = dir.resolve("model.safetensors");
                 Path index = dir.resolve("model.safetensors.index.json");
-                if (Files.isRegularFile(single)) {
+                if (Files.exists(single)) {
                     SafeTensors st = s.file("model.safetensors");
                     for (String n : st.names()) s.byName.put(n, st);
-                } else if (Files.isRegularFile(index)) {
-                    JsonNode idx;
-                    try { idx = JSON.readTree(index.toFile()); } catch (IOException e) {
-                        throw new CheckpointException(index + ": not valid JSON: " + JsonErrors.describe(e), e);
-                    }
-                    JsonNode map = idx == null ? null : idx.get("weight_map");
-                    if (map == null || !map.isObject()) throw new CheckpointException(index + ": no weight_map object");
-                    for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
-                        Map.Entry<String, JsonNode> e = it.next();
-                        String fileName = e.getValue().asText("");
-                        // shards are plain file names next to the index; anything else could read outside the checkpoint
-                        if (fileName.isEmpty() || fileName.contains("/") || fileName.contains("\\") || fileName.equals("..") || fileName.equals("."))
-                            throw new CheckpointException(index + ": tensor '" + e.getKey() + "' maps to an invalid shard name " + e.getValue());
-                        SafeTensors st = s.file(fileName);
-                        if (!st.has(e.getKey()))
-                            throw new CheckpointException(index + ": tensor '" + e.getKey() + "' is listed in " + fileName + " but that shard does not hold it");
-                        s.byName.put(e.getKey(), st);
-                    }
+                } else if (Files.exists(index)) {
+                    s.openShards(index);
                 } else {
                     throw new CheckpointException(dir + ": no model.safetensors or model.safetensors.index.json"
                         + " (PyTorch .bin checkpoints are not supported: convert them to safetensors)");
@@ -415,6 +401,39 @@ public final class HfCheckpoint {
                 s.close();
                 throw e;
             }
+        }
+
+        /** The shards a model.safetensors.index.json lists; every weight must be in exactly the one shard the index names. */
+        private void openShards(Path index) {
+            RegularFiles.requireInput(index, problem -> new CheckpointException(index + ": " + problem));
+            JsonNode idx;
+            try {
+                idx = SafeTensors.parseHeader(index, Files.readAllBytes(index)); // the same strict UTF-8 JSON object rules
+            } catch (IOException e) {
+                throw new CheckpointException(index + ": cannot read: " + e, e);
+            }
+            JsonNode map = idx.get("weight_map");
+            if (map == null || !map.isObject()) throw new CheckpointException(index + ": no weight_map object");
+            for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                JsonNode v = e.getValue();
+                String fileName = v.isTextual() ? v.asText() : "";
+                // shards are plain file names next to the index; anything else could read outside the checkpoint
+                if (fileName.isEmpty() || fileName.contains("/") || fileName.contains("\\") || fileName.contains("\0")
+                        || fileName.equals("..") || fileName.equals(".") || Path.of(fileName).isAbsolute())
+                    throw new CheckpointException(index + ": tensor '" + e.getKey() + "' maps to an invalid shard name " + v
+                        + " (a plain file name in " + dir + " is expected)");
+                SafeTensors st = file(fileName);
+                if (!st.has(e.getKey()))
+                    throw new CheckpointException(index + ": tensor '" + e.getKey() + "' is listed in " + fileName + " but that shard does not hold it");
+                byName.put(e.getKey(), st);
+            }
+            // and no shard holds a tensor the index does not send to it (a second copy, or one the index forgot)
+            for (Map.Entry<String, SafeTensors> f : files.entrySet())
+                for (String name : f.getValue().names())
+                    if (byName.get(name) != f.getValue())
+                        throw new CheckpointException(index + ": shard " + f.getKey() + " holds tensor '" + name + "', which the weight_map "
+                            + (byName.containsKey(name) ? "puts in " + byName.get(name).path().getFileName() : "does not list"));
         }
 
         private SafeTensors file(String name) {

@@ -217,8 +217,8 @@ public final class HfCheckpointWriter {
         try {
             Files.createDirectories(dir);
             cfg.put("_name_or_path", c.modelName);
-            Files.writeString(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(cfg));
-        } catch (IOException e) {
+            RegularFiles.writeString(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(cfg));
+        } catch (IOException | java.io.UncheckedIOException e) {
             throw new CheckpointException(dir + ": cannot write config.json: " + e, e);
         }
         SafeTensors.write(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt"), storage);

@@ -32,6 +32,14 @@ final class HostMemory {
         return new BytePointer(p).capacity(len).asByteBuffer().order(ByteOrder.nativeOrder());
     }
 
+    /** Element i of a CPU F32 tensor. */
+    static float floatAt(Tensor t, long i) {
+        if (!t.device().isCpu()) {
+            try (Tensor h = t.to(dev.lens4j.tensor.Device.CPU)) { return floatAt(h, i); }
+        }
+        return bytes(t, i * 4, 4).getFloat(0);
+    }
+
     /** The whole F32 tensor as a FloatBuffer. */
     static FloatBuffer floats(Tensor t) {
         if (t.dtype() != DType.F32) throw new IllegalArgumentException(t.describe() + " is not F32");

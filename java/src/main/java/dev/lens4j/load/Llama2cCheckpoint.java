@@ -43,6 +43,7 @@ public final class Llama2cCheckpoint {
             Weights w = new Weights();
             try {
                 read(bin, ch, h, c, w);
+                NonFinite.checkWeights(bin, w, options);
                 if (options.processWeights()) WeightProcessing.process(c, w, options);
                 return new Checkpoint(c, w);
             } catch (RuntimeException e) {
@@ -64,6 +65,7 @@ public final class Llama2cCheckpoint {
     }
 
     private static FileChannel open(Path bin) {
+        if (java.nio.file.Files.exists(bin)) RegularFiles.requireInput(bin, problem -> new CheckpointException(bin + ": " + problem));
         try {
             return FileChannel.open(bin, StandardOpenOption.READ);
         } catch (NoSuchFileException e) {
@@ -230,9 +232,10 @@ public final class Llama2cCheckpoint {
             long total = t.numel() * 4;
             try {
                 if (ch.size() < pos + total) throw new CheckpointException(bin + ": file shrank while reading it");
+                // positional reads, not mmap: reading a mapping of a file truncated meanwhile faults (SIGBUS)
                 for (long o = 0; o < total; o += SafeTensors.CHUNK_BYTES) {
                     long n = Math.min(SafeTensors.CHUNK_BYTES, total - o);
-                    HostMemory.bytes(t, o, n).put(ch.map(FileChannel.MapMode.READ_ONLY, pos + o, n).order(ByteOrder.LITTLE_ENDIAN));
+                    SafeTensors.readFully(ch, HostMemory.bytes(t, o, n), pos + o);
                 }
             } catch (IOException | RuntimeException e) {
                 t.close();

@@ -12,6 +12,7 @@ public final class LoadOptions {
     private boolean centerUnembed = true;
     private boolean foldValueBiases = true;
     private java.nio.file.Path config;
+    private boolean allowNonFinite;
 
     public static LoadOptions defaults() { return new LoadOptions(); }
 
@@ -23,11 +24,15 @@ public final class LoadOptions {
     public boolean centerUnembed() { return processWeights && centerUnembed; }
     public boolean foldValueBiases() { return processWeights && foldValueBiases; }
 
+    /** Whether weights holding NaN or Inf load; by default such a checkpoint is rejected, naming the first bad weight. */
+    public boolean allowNonFinite() { return allowNonFinite; }
+
     public LoadOptions processWeights(boolean v) { processWeights = v; return this; }
     public LoadOptions foldLn(boolean v) { foldLn = v; return this; }
     public LoadOptions centerWritingWeights(boolean v) { centerWritingWeights = v; return this; }
     public LoadOptions centerUnembed(boolean v) { centerUnembed = v; return this; }
     public LoadOptions foldValueBiases(boolean v) { foldValueBiases = v; return this; }
+    public LoadOptions allowNonFinite(boolean v) { allowNonFinite = v; return this; }
 
     /** TransformerLens's config JSON for a torch state dict (.pth / .pt); null: config.json beside it. */
     public java.nio.file.Path config() { return config; }
@@ -35,6 +40,6 @@ public final class LoadOptions {
 
     @Override public String toString() {
         return "LoadOptions{processWeights=" + processWeights + ", foldLn=" + foldLn + ", centerWritingWeights=" + centerWritingWeights
-            + ", centerUnembed=" + centerUnembed + ", foldValueBiases=" + foldValueBiases + "}";
+            + ", centerUnembed=" + centerUnembed + ", foldValueBiases=" + foldValueBiases + ", allowNonFinite=" + allowNonFinite + "}";
     }
 }

@@ -2,6 +2,7 @@ package dev.lens4j.load;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -19,11 +20,11 @@ import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.nio.ShortBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -38,15 +39,18 @@ import java.util.Set;
 /**
  * Reads and writes the safetensors format: an 8-byte little-endian header length, a JSON header
  * ({@code name -> {dtype, shape, data_offsets}} plus an optional {@code __metadata__} string map), then the data.
- * <p>The header is validated completely on {@link #open}; tensor data is memory-mapped per tensor, in chunks, when read,
- * so files and tensors over 2 GiB work. Floating dtypes (F32, F16, BF16, F64) are read as F32, integer ones (I32, I64) as
+ * <p>The header is validated completely on {@link #open}, following the format's rules (strict UTF-8 JSON, space padding
+ * only, tensors tiling the data section exactly); tensor data is read when asked for, in chunks, so files and tensors over
+ * 2 GiB work. Floating dtypes (F32, F16, BF16, F64) are read as F32, integer ones (I32, I64) as
  * I32. Every problem is a {@link CheckpointException} naming the file and the tensor.
  */
 public final class SafeTensors implements AutoCloseable {
     /** Larger headers are taken as a corrupt or foreign file (the safetensors library's own limit is 100 MB). */
     public static final long MAX_HEADER_BYTES = 100_000_000L;
-    /** Bytes mapped at a time: bounds address-space use and keeps every mapping under the 2 GiB NIO limit. */
+    /** Bytes read or written at a time: keeps every NIO buffer under its 2 GiB limit. */
     static final long CHUNK_BYTES = 1L << 28;
+    /** Bytes read at a time into a heap buffer for dtypes converted to F32 / I32 (F16, BF16, F64, I64). */
+    static final long CONVERT_CHUNK_BYTES = 1L << 24;
 
     /** Bytes per element of every fixed-width safetensors dtype; lens4j converts only some of them. */
     private static final Map<String, Integer> DTYPE_BYTES = Map.ofEntries(
@@ -55,7 +59,8 @@ public final class SafeTensors implements AutoCloseable {
         Map.entry("I32", 4), Map.entry("U32", 4), Map.entry("F32", 4),
         Map.entry("I64", 8), Map.entry("U64", 8), Map.entry("F64", 8));
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+        .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     /** One tensor's header entry; begin and end are offsets into the data section. */
     public record Info(String name, String dtype, long[] shape, long begin, long end) {
@@ -84,6 +89,7 @@ public final class SafeTensors implements AutoCloseable {
     /** Opens and validates the file; the data is read (mapped) only when a tensor is asked for. */
     public static SafeTensors open(Path file) {
         FileChannel ch;
+        RegularFiles.requireInput(file, problem -> new CheckpointException(file + ": " + (problem.equals("no such file") ? "no such safetensors file" : problem)));
         try {
             ch = FileChannel.open(file, StandardOpenOption.READ);
         } catch (NoSuchFileException e) {
@@ -119,14 +125,7 @@ public final class SafeTensors implements AutoCloseable {
         } catch (IOException e) {
             throw new CheckpointException(file + ": cannot read header: " + e, e);
         }
-        JsonNode root;
-        try {
-            root = JSON.readTree(new String(header.array(), StandardCharsets.UTF_8));
-        } catch (JsonProcessingException e) {
-            throw new CheckpointException(file + ": header is not valid JSON: " + e.getOriginalMessage());
-        }
-        if (root == null || !root.isObject())
-            throw new CheckpointException(file + ": header is not a JSON object");
+        JsonNode root = parseHeader(file, header.array());
         long dataStart = 8 + n;
         long dataSize = size - dataStart;
         Map<String, Info> infos = new LinkedHashMap<>();
@@ -147,15 +146,61 @@ public final class SafeTensors implements AutoCloseable {
             }
             infos.put(name, parseEntry(file, name, v, dataSize));
         }
-        // entries must not overlap: overlapping offsets mean a corrupt header
-        List<Info> sorted = new ArrayList<>(infos.values());
-        sorted.sort(Comparator.comparingLong(Info::begin).thenComparingLong(Info::end));
-        for (int i = 1; i < sorted.size(); i++) {
-            Info a = sorted.get(i - 1), b = sorted.get(i);
-            if (b.begin < a.end && b.end > b.begin)
-                throw new CheckpointException(file + ": tensors '" + a.name + "' and '" + b.name + "' overlap in the data section");
-        }
+        checkCoverage(file, infos.values(), dataSize);
         return new SafeTensors(file, ch, dataStart, Collections.unmodifiableMap(infos), Collections.unmodifiableMap(metadata));
+    }
+
+    /**
+     * The header as the format defines it: strict UTF-8, one JSON object starting at its first byte, then nothing but
+     * spaces (0x20, the padding writers add to align the data); duplicate names are rejected by the parser.
+     */
+    static JsonNode parseHeader(Path file, byte[] header) {
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(header)).toString();
+        } catch (CharacterCodingException e) {
+            throw new CheckpointException(file + ": header is not valid UTF-8 (" + e.getMessage() + ")");
+        }
+        int end = text.length();
+        while (end > 0 && text.charAt(end - 1) == ' ') end--;
+        JsonNode root;
+        try {
+            root = JSON.readTree(text.substring(0, end));
+        } catch (JsonProcessingException e) {
+            throw new CheckpointException(file + ": header is not valid JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isObject())
+            throw new CheckpointException(file + ": header is not a JSON object");
+        // the parser also skips other whitespace around the object; the format allows only trailing 0x20
+        if (text.charAt(0) != '{' || text.charAt(end - 1) != '}')
+            throw new CheckpointException(file + ": header is not a JSON object followed only by space padding"
+                + " (a wrong header length shifts every tensor: corrupt file?)");
+        return root;
+    }
+
+    /**
+     * The tensors must tile the data section exactly, in offset order: no hole, no overlap, no trailing byte (the format's
+     * own rule). A zero-size tensor must sit at the running end too, so it cannot hide two tensors overlapping around it.
+     */
+    private static void checkCoverage(Path file, java.util.Collection<Info> infos, long dataSize) {
+        List<Info> sorted = new ArrayList<>(infos);
+        sorted.sort(Comparator.comparingLong(Info::begin).thenComparingLong(Info::end));
+        long covered = 0;
+        Info prev = null;
+        for (Info i : sorted) {
+            if (i.begin > covered)
+                throw new CheckpointException(file + ": data section bytes [" + covered + ", " + i.begin + ") before tensor '" + i.name
+                    + "' belong to no tensor (a hole: corrupt header?)");
+            if (i.begin < covered)
+                throw new CheckpointException(file + ": tensors '" + prev.name + "' and '" + i.name + "' overlap in the data section ("
+                    + "'" + i.name + "' starts at " + i.begin + ", '" + prev.name + "' ends at " + covered + ")");
+            covered = i.end;
+            prev = i;
+        }
+        if (covered != dataSize)
+            throw new CheckpointException(file + ": " + (dataSize - covered) + " trailing bytes after the last tensor: the data section is "
+                + dataSize + " bytes, the tensors cover " + covered + " (wrong header length or a corrupt file?)");
     }
 
     private static Info parseEntry(Path file, String name, JsonNode v, long dataSize) {
@@ -247,15 +292,22 @@ public final class SafeTensors implements AutoCloseable {
         if (dst.dtype() == DType.I32 && !i.isInt()) throw unsupported(i, "I32");
         int eb = DTYPE_BYTES.get(i.dtype);
         long total = i.numel();
-        long chunk = CHUNK_BYTES / eb;
+        // positional reads, not mmap: reading a mapping of a file truncated meanwhile faults (SIGBUS; an Error, not an
+        // exception, at best), and a mapping per tensor costs more than it saves on a checkpoint's many small tensors.
+        // F32 and I32 are read straight into the tensor.
+        boolean direct = i.dtype.equals("F32") || i.dtype.equals("I32");
+        long chunk = (direct ? CHUNK_BYTES : CONVERT_CHUNK_BYTES) / eb;
         try {
-            if (channel.size() < dataStart + i.end)
-                throw new CheckpointException(path + ": tensor '" + name + "': file shrank to " + channel.size() + " bytes while open");
             for (long e0 = 0; e0 < total; e0 += chunk) {
                 int n = (int) Math.min(chunk, total - e0);
-                ByteBuffer src = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + i.begin + e0 * eb, (long) n * eb)
-                    .order(ByteOrder.LITTLE_ENDIAN);
+                long pos = dataStart + i.begin + e0 * eb;
                 ByteBuffer out = HostMemory.bytes(dst, e0 * 4, (long) n * 4);
+                if (direct) {
+                    readFully(channel, out, pos);
+                    continue;
+                }
+                ByteBuffer src = ByteBuffer.allocate(n * eb).order(ByteOrder.LITTLE_ENDIAN);
+                readFully(channel, src, pos);
                 convert(i, src, out, n);
             }
         } catch (IOException e) {
@@ -311,7 +363,7 @@ public final class SafeTensors implements AutoCloseable {
 
     /**
      * As {@link #write(Path, Map, Map)}, storing F32 tensors as {@code floatStorage} (F32, F16 or BF16; rounding to nearest
-     * even). The file is written next to its target and moved into place, so a failed write leaves no partial file.
+     * even). Written as {@link RegularFiles#write} does: atomically, never over a non-regular file, no partial file on failure.
      */
     public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata, DType floatStorage) {
         if (floatStorage != DType.F32 && floatStorage != DType.F16 && floatStorage != DType.BF16)
@@ -343,18 +395,13 @@ public final class SafeTensors implements AutoCloseable {
         head.putLong(padded).put(json);
         while (head.hasRemaining()) head.put((byte) ' ');
         head.flip();
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-            writeFully(ch, head);
-            for (Tensor t : tensors.values()) writeData(ch, t, t.dtype() == DType.F32 ? floatStorage : t.dtype());
-        } catch (IOException e) {
-            try { Files.deleteIfExists(tmp); } catch (IOException ignored) { }
-            throw new CheckpointException(file + ": cannot write: " + e, e);
-        }
         try {
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw new CheckpointException(file + ": cannot move " + tmp + " into place: " + e, e);
+            RegularFiles.write(file, ch -> {
+                writeFully(ch, head);
+                for (Tensor t : tensors.values()) writeData(ch, t, t.dtype() == DType.F32 ? floatStorage : t.dtype());
+            });
+        } catch (java.io.UncheckedIOException e) {
+            throw new CheckpointException(e.getMessage(), e.getCause());
         }
     }
 

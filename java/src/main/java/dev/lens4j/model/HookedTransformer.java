@@ -43,17 +43,28 @@ public final class HookedTransformer implements AutoCloseable {
     private Tensor[] packedQ, packedK, packedV;
     private final Lifecycle lifecycle;
 
+    /** Takes ownership of the weights and the tokenizer: if construction fails (bad config or weights), they are freed. */
     public HookedTransformer(Config cfg, Weights weights, Tokenizer tokenizer, Backend backend) {
-        this.cfg = cfg.validate();
         this.weights = weights;
         this.backend = backend == null ? CpuBackend.get() : backend;
         this.lifecycle = new Lifecycle(cfg.modelName);
         this.tokenizer = tokenizer == null ? null : new GuardedTokenizer(tokenizer, lifecycle);
-        this.act = Activation.of(cfg.actFn);
-        checkWeights();
-        this.rotary = cfg.isRotary() ? new RotaryTables(cfg) : null;
-        this.hookNames = List.copyOf(HookNames.all(cfg));
-        weightsChanged();
+        RotaryTables rot = null;
+        try {
+            this.cfg = cfg.validate();
+            this.act = Activation.of(cfg.actFn);
+            checkWeights();
+            rot = cfg.isRotary() ? new RotaryTables(cfg) : null;
+            this.rotary = rot;
+            this.hookNames = List.copyOf(HookNames.all(cfg));
+            weightsChanged();
+        } catch (RuntimeException | Error e) {
+            closePacked();
+            if (rot != null) rot.close();
+            if (weights != null) weights.close();
+            if (tokenizer != null) tokenizer.close();
+            throw e;
+        }
     }
 
     /**
@@ -223,10 +234,12 @@ public final class HookedTransformer implements AutoCloseable {
 
         public RunOptions hooks(Hooks h) { this.hooks = h == null ? Hooks.none() : h; return this; }
         /** Cache the hook points the filter accepts (TL's names_filter). */
-        public RunOptions cache(Predicate<String> namesFilter) { this.cacheFilter = namesFilter; return this; }
+        public RunOptions cache(Predicate<String> namesFilter) { this.cacheFilter = namesFilter; this.cacheNameList = null; return this; }
         public RunOptions cacheAll() { return cache(n -> true); }
         public RunOptions cacheRegex(String regex) { Pattern p = Pattern.compile(regex); return cache(n -> p.matcher(n).find()); }
-        public RunOptions cacheNames(String... names) { List<String> l = List.of(names); return cache(l::contains); }
+        /** Cache these hook points; each must be one of the model's (checked when it runs). */
+        public RunOptions cacheNames(String... names) { List<String> l = List.of(names); cache(l::contains); cacheNameList = l; return this; }
+        List<String> cacheNameList, gradNameList; // names given by name, checked against the model's hook points
         /** TL's pos_slice: keep only these positions in cached activations. */
         public RunOptions cachePositions(Positions p) { this.cachePositions = p; return this; }
         /** TL's stop_at_layer: run blocks 0..layer-1 and return the residual stream (no logits). */
@@ -234,6 +247,12 @@ public final class HookedTransformer implements AutoCloseable {
         /** Unembed only the last position: logits [batch, 1, d_vocab_out]. */
         public RunOptions logitsLastOnly(boolean b) { this.logitsLastOnly = b; return this; }
         public RunOptions noLogits(boolean b) { this.noLogits = b; return this; }
+        boolean checkFinite = true;
+        /**
+         * Whether NaN or infinite logits throw a {@link NonFiniteException} naming the first hook point where they appear
+         * (default: they do; found by one scan of the logits, located by a second forward only when they are bad).
+         */
+        public RunOptions checkFinite(boolean b) { this.checkFinite = b; return this; }
 
         // backward passes (see backward()): TL's bwd_hooks, run_with_cache(incl_bwd=True), parameter gradients
         Hooks bwdHooks = Hooks.none();
@@ -243,7 +262,9 @@ public final class HookedTransformer implements AutoCloseable {
         /** Backward hooks: read, modify in place, or replace the gradient at a hook point. */
         public RunOptions bwdHooks(Hooks h) { this.bwdHooks = h == null ? Hooks.none() : h; return this; }
         /** Cache the gradient at the hook points the filter accepts. */
-        public RunOptions cacheGrads(Predicate<String> namesFilter) { this.gradFilter = namesFilter; return this; }
+        public RunOptions cacheGrads(Predicate<String> namesFilter) { this.gradFilter = namesFilter; this.gradNameList = null; return this; }
+        /** Cache the gradient at these hook points; each must be one of the model's (checked when it runs). */
+        public RunOptions cacheGradNames(String... names) { List<String> l = List.of(names); cacheGrads(l::contains); gradNameList = l; return this; }
         public RunOptions cacheAllGrads() { return cacheGrads(n -> true); }
         public RunOptions cacheGradsRegex(String regex) { Pattern p = Pattern.compile(regex); return cacheGrads(n -> p.matcher(n).find()); }
         /** Compute gradients of the weights whose TL names the filter accepts (e.g. all but biases: n -> !n.contains(".b_")). */
@@ -301,6 +322,7 @@ public final class HookedTransformer implements AutoCloseable {
     private Gradients backwardPass(Tensor tokens, Metric metric, RunOptions o) {
         if (metric == null) throw new IllegalArgumentException("no metric given");
         checkRunnable(tokens);
+        checkNames(o);
         if (o.stopAtLayer != -1) throw new IllegalArgumentException("stop_at_layer is not supported with backward()");
         int B = (int) tokens.size(0), S = (int) tokens.size(1);
         ActivationCache cache = o.cacheFilter == null ? null : new ActivationCache(o.cachePositions).model(this);
@@ -323,6 +345,8 @@ public final class HookedTransformer implements AutoCloseable {
             for (int l = 0; l < cfg.nLayers; l++) x = r.block(l, x);
             Tensor logits = r.unembed(x);
             int P = (int) logits.size(1), V = (int) logits.size(2);
+            String bad = o.checkFinite ? FiniteCheck.problem(logits) : null;
+            if (bad != null) throw FiniteCheck.locate(this, tokens, o, bad);
             float[] lg = logits.toFloatArray(), dl = new float[lg.length];
             out.value = metric.evaluate(lg, B, P, V, dl);
             if (!Double.isFinite(out.value)) throw new ArithmeticException("the metric's value is " + out.value);
@@ -407,6 +431,7 @@ public final class HookedTransformer implements AutoCloseable {
 
     private Output forwardPass(Tensor tokens, RunOptions o) {
         checkRunnable(tokens);
+        checkNames(o);
         if (o.stopAtLayer > cfg.nLayers || o.stopAtLayer < -1)
             throw new IllegalArgumentException("stop_at_layer " + o.stopAtLayer + " outside [0, " + cfg.nLayers + "]");
         int B = (int) tokens.size(0), S = (int) tokens.size(1);
@@ -425,10 +450,23 @@ public final class HookedTransformer implements AutoCloseable {
                 out.logits = r.own(r.unembed(x));
             }
             ok = true;
-            return out;
         } finally {
             if (!ok) out.close();
         }
+        String bad = o.checkFinite ? FiniteCheck.problem(out.logits) : null;
+        if (bad != null) {
+            out.close();
+            throw FiniteCheck.locate(this, tokens, o, bad);
+        }
+        return out;
+    }
+
+    /** Hooks and caches asked for by name must name real hook points (TL raises; matching nothing would be silent). */
+    private void checkNames(RunOptions o) {
+        o.hooks.requireKnownNames(hookNames, "forward hook");
+        o.bwdHooks.requireKnownNames(hookNames, "backward hook");
+        if (o.cacheNameList != null) for (String n : o.cacheNameList) HookNames.requireKnown(n, hookNames, "cache name");
+        if (o.gradNameList != null) for (String n : o.gradNameList) HookNames.requireKnown(n, hookNames, "gradient cache name");
     }
 
     private void checkRunnable(Tensor tokens) {

@@ -27,34 +27,40 @@ final class Pretrained {
         if (model == null) throw new IllegalArgumentException("no model path given");
         if (!Files.exists(model)) throw new IllegalArgumentException("model path does not exist: " + model);
         Checkpoint ckpt;
-        Tokenizer tok;
+        Path tokPath;
         if (Files.isDirectory(model)) {
             Path pth = hasSafetensors(model) ? null : TorchCheckpoint.findInDirectory(model);
             if (dev.lens4j.train.Lens4jCheckpoint.isLens4jCheckpoint(model))
-                ckpt = dev.lens4j.train.Lens4jCheckpoint.load(model); // trained in lens4j: used as saved
+                ckpt = dev.lens4j.train.Lens4jCheckpoint.load(model, options); // trained in lens4j: used as saved
             else if (pth != null)
                 ckpt = TorchCheckpoint.load(pth, options.config() != null ? options.config() : model.resolve("config.json"));
             else
                 ckpt = HfCheckpoint.load(model, options);
             Path t = tokenizerPath != null ? tokenizerPath : model.resolve("tokenizer.json");
-            tok = Files.exists(t) ? Tokenizer.load(t) : null;
+            tokPath = tokenizerPath != null || Files.exists(t) ? t : null;
         } else if (TorchCheckpoint.isTorchFile(model)) {
             ckpt = TorchCheckpoint.load(model, options.config()); // a TransformerLens state dict: used as saved
             Path t = tokenizerPath != null ? tokenizerPath : model.toAbsolutePath().getParent().resolve("tokenizer.json");
-            tok = Files.exists(t) ? Tokenizer.load(t) : null;
+            tokPath = tokenizerPath != null || Files.exists(t) ? t : null;
         } else if (model.getFileName().toString().endsWith(".bin")) {
             ckpt = Llama2cCheckpoint.load(model, options);
-            Path t = tokenizerPath != null ? tokenizerPath : findLlama2cTokenizer(model);
-            tok = t == null ? null : Tokenizer.load(t);
+            tokPath = tokenizerPath != null ? tokenizerPath : findLlama2cTokenizer(model);
         } else {
             throw new IllegalArgumentException("unrecognised model path " + model
                     + ": expected a Hugging Face checkpoint directory, a llama2.c .bin file or a torch state dict (.pth/.pt)");
         }
-        if (tok != null && tok.vocabSize() > ckpt.config().dVocab) {
+        // from here the weights are loaded: whatever fails frees them
+        Tokenizer tok = null;
+        try {
+            tok = tokPath == null ? null : Tokenizer.load(tokPath);
+            if (tok != null && tok.vocabSize() > ckpt.config().dVocab)
+                throw new IllegalArgumentException("tokenizer has " + tok.vocabSize() + " tokens but the model's d_vocab is " + ckpt.config().dVocab);
+        } catch (RuntimeException | Error e) {
             ckpt.close();
-            throw new IllegalArgumentException("tokenizer has " + tok.vocabSize() + " tokens but the model's d_vocab is " + ckpt.config().dVocab);
+            if (tok != null) tok.close();
+            throw e;
         }
-        return new HookedTransformer(ckpt.config(), ckpt.weights(), tok, backend);
+        return new HookedTransformer(ckpt.config(), ckpt.weights(), tok, backend); // frees both itself if it fails
     }
 
     private static boolean hasSafetensors(Path dir) {

@@ -8,13 +8,12 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import dev.lens4j.analysis.LinearFit;
+import dev.lens4j.load.RegularFiles;
 import dev.lens4j.model.Config;
 import dev.lens4j.train.Trainer;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -204,11 +203,9 @@ final class GrokkingResults {
         abl.put("zero_top_k_sweep", sw);
         r.put("ablations", abl);
 
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         // objects indented, arrays on one line: the curves and matrices would otherwise take a line per number
-        JSON.writer(new DefaultPrettyPrinter().withArrayIndenter(DefaultPrettyPrinter.FixedSpaceIndenter.instance))
-                .writeValue(tmp.toFile(), r);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        RegularFiles.writeBytes(file, JSON.writer(new DefaultPrettyPrinter().withArrayIndenter(DefaultPrettyPrinter.FixedSpaceIndenter.instance))
+                .writeValueAsBytes(r));
         return file;
     }
 

@@ -5,6 +5,7 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lens4j.load.JsonErrors;
+import dev.lens4j.load.RegularFiles;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -60,6 +61,7 @@ public final class HfTokenizer implements Tokenizer {
     public static HfTokenizer load(Path path) {
         Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
         byte[] bytes;
+        if (Files.exists(file)) RegularFiles.requireInput(file, problem -> new TokenizerException(file + ": " + problem));
         try {
             bytes = Files.readAllBytes(file);
         } catch (NoSuchFileException e) {

@@ -1,5 +1,7 @@
 package dev.lens4j.tokenize;
 
+import dev.lens4j.load.RegularFiles;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -58,6 +60,7 @@ public final class Llama2cTokenizer implements Tokenizer {
      */
     public static Llama2cTokenizer load(Path file, int expectedVocabSize) {
         byte[] data;
+        if (Files.exists(file)) RegularFiles.requireInput(file, problem -> new TokenizerException(file + ": " + problem));
         try {
             data = Files.readAllBytes(file);
         } catch (NoSuchFileException e) {

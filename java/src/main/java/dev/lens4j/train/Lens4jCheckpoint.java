@@ -2,6 +2,9 @@ package dev.lens4j.train;
 
 import dev.lens4j.load.Checkpoint;
 import dev.lens4j.load.CheckpointException;
+import dev.lens4j.load.LoadOptions;
+import dev.lens4j.load.NonFinite;
+import dev.lens4j.load.RegularFiles;
 import dev.lens4j.load.SafeTensors;
 import dev.lens4j.model.Config;
 import dev.lens4j.model.Weights;
@@ -27,8 +30,8 @@ public final class Lens4jCheckpoint {
     public static void save(Config cfg, Weights weights, Path dir, Map<String, String> metadata) {
         try {
             Files.createDirectories(dir);
-            Files.writeString(dir.resolve(CONFIG_FILE), cfg.toJson());
-        } catch (IOException e) {
+            RegularFiles.writeString(dir.resolve(CONFIG_FILE), cfg.toJson());
+        } catch (IOException | java.io.UncheckedIOException e) {
             throw new CheckpointException("cannot write checkpoint to " + dir + ": " + e.getMessage(), e);
         }
         Map<String, String> meta = new LinkedHashMap<>();
@@ -37,8 +40,12 @@ public final class Lens4jCheckpoint {
         SafeTensors.write(dir.resolve(WEIGHTS_FILE), weights.asMap(), meta);
     }
 
-    public static Checkpoint load(Path dir) {
+    public static Checkpoint load(Path dir) { return load(dir, LoadOptions.defaults()); }
+
+    /** Loads the weights as saved; of the options only allowNonFinite applies (the weights were processed, or not, when trained). */
+    public static Checkpoint load(Path dir, LoadOptions options) {
         Path cfgFile = dir.resolve(CONFIG_FILE);
+        RegularFiles.requireInput(cfgFile, problem -> new CheckpointException(cfgFile + ": " + problem));
         Config cfg;
         try {
             cfg = Config.fromJson(Files.readString(cfgFile));
@@ -48,6 +55,7 @@ public final class Lens4jCheckpoint {
         Weights w = new Weights();
         try (SafeTensors st = SafeTensors.open(dir.resolve(WEIGHTS_FILE))) {
             for (String name : st.names()) w.put(name, st.read(name));
+            NonFinite.checkWeights(dir, w, options);
         } catch (RuntimeException e) {
             w.close();
             throw e;

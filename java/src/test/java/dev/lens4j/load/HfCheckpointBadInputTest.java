@@ -112,8 +112,9 @@ class HfCheckpointBadInputTest {
         assertBad(d, "'transformer.nothing'", "does not hold it");
         Files.writeString(index, "{\"weight_map\":{\"transformer.wte.weight\":\"../escape.safetensors\"}}");
         assertBad(d, "invalid shard name");
+        // every tensor of a listed shard must be in the weight_map, under that shard
         Files.writeString(index, "{\"weight_map\":{\"transformer.wte.weight\":\"model-00001-of-00001.safetensors\"}}");
-        assertBad(d, "missing weight 'transformer.wpe.weight'");
+        assertBad(d, "model-00001-of-00001.safetensors holds tensor 'transformer.wpe.weight'", "does not list");
         Files.writeString(index, "{\"weight_map\": 3}");
         assertBad(d, "no weight_map");
     }
