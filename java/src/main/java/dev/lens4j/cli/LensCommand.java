@@ -199,7 +199,7 @@ final class LensCommand implements Callable<Integer> {
             tensors.values().forEach(Tensor::close);
         }
         String summaryJson = JSON.writeValueAsString(s);
-        Files.writeString(out.resolve("summary.json"), summaryJson);
+        dev.lens4j.load.RegularFiles.writeString(out.resolve("summary.json"), summaryJson);
         report(model, r, answers, wrongs, headLabels, neuronLayer).write(out.resolve("report.html"));
         if (json) System.out.println(summaryJson);
         else System.out.printf("metric %.4f; wrote lens.safetensors, summary.json, report.html to %s%n", r.metric, out);
