@@ -52,6 +52,18 @@ class ReadmeExampleTest {
                 assertTrue(Double.isFinite(g.value()));
                 assertArrayEquals(g.cache().get("blocks.3.hook_resid_pre").shape(), g.grads().get("blocks.3.hook_resid_pre").shape());
             }
+            // the README's five-line logit lens
+            try (var run = model.run(new int[][] {tokens}, new HookedTransformer.RunOptions().cacheAll());
+                 var resid = run.cache().accumulatedResid(-1, true, false, Positions.last());
+                 Tensor lens = run.cache().logitAttrs(resid, paris, rome, Positions.last())) {
+                assertEquals(2 * cfg.nLayers + 1, resid.size());
+                assertEquals("final_post", resid.labels().get(resid.size() - 1));
+                float[] logits = run.logits().toFloatArray();
+                int last = (tokens.length - 1) * 50257;
+                // final_post through ln_final (folded into W_U and b_U) and W_U is the logit difference less b_U's part
+                float[] bU = model.weights().b_U().toFloatArray();
+                assertEquals(logits[last + paris] - logits[last + rome] - (bU[paris] - bU[rome]), lens.get(resid.size() - 1, 0, 0), 1e-3);
+            }
             TestPrompt tp = model.testPrompt("The Eiffel Tower is in the city of", " Paris", 5);
             assertEquals(5, tp.topK().size());
             assertEquals(" Paris", tp.answerToken().str());
