@@ -218,7 +218,8 @@ public final class Patching {
         double[] out = new double[indices.size()];
         if (indices.isEmpty()) return out;
         String[] starts = byLayer.keySet().stream().map(HookNames::residPre).toArray(String[]::new);
-        var corruptOpts = new HookedTransformer.RunOptions().cacheNames(starts).noLogits(true);
+        int lastLayer = byLayer.keySet().stream().mapToInt(Integer::intValue).max().getAsInt();
+        var corruptOpts = new HookedTransformer.RunOptions().cacheNames(starts).noLogits(true).stopAtLayer(lastLayer + 1);
         try (var corrupted = model.run(corruptedTokens, corruptOpts)) {
             for (var e : byLayer.entrySet()) {
                 int layer = e.getKey();
@@ -265,19 +266,74 @@ public final class Patching {
                 act.set(a);
                 return null;
             });
-            var opts = new HookedTransformer.RunOptions().hooks(patch).logitsLastOnly(metric.lastPositionOnly());
-            try (Tensor startResid = Tensor.of(start, (long) k * B, S, D);
-                 var run = model.run((int[][]) null, opts.startAtLayer(layer, startResid))) {
-                Tensor lg = run.logits();
-                int P = (int) lg.size(1), V = (int) lg.size(2);
-                float[] all = lg.toFloatArray();
-                int slice = B * P * V;
-                for (int v = 0; v < k; v++) {
-                    float[] mine = Arrays.copyOfRange(all, v * slice, (v + 1) * slice);
-                    out[which.get(from + v)] = metric.evaluate(mine, B, P, V, new float[slice]);
-                }
+            runVariants(model, layer, start, k, B, S, D, patch, metric, which, from, out);
+        }
+    }
+
+    /** k variants of B prompts each from residual {@code start} at {@code layer}; the metric of each variant's logits. */
+    private static void runVariants(HookedTransformer model, int layer, float[] start, int k, int B, long S, long D, Hooks hooks,
+                                    Metric metric, List<Integer> which, int from, double[] out) {
+        var opts = new HookedTransformer.RunOptions().hooks(hooks).logitsLastOnly(metric.lastPositionOnly());
+        try (Tensor startResid = Tensor.of(start, (long) k * B, S, D);
+             var run = model.run((int[][]) null, opts.startAtLayer(layer, startResid))) {
+            Tensor lg = run.logits();
+            int P = (int) lg.size(1), V = (int) lg.size(2);
+            float[] all = lg.toFloatArray();
+            int slice = B * P * V;
+            for (int v = 0; v < k; v++) {
+                float[] mine = Arrays.copyOfRange(all, v * slice, (v + 1) * slice);
+                out[which.get(from + v)] = metric.evaluate(mine, B, P, V, new float[slice]);
             }
         }
+    }
+
+    /**
+     * Neuron n of hook_post reaches the residual stream only through mlp_out = post . W_out + b_out, so patching
+     * it adds (clean - corrupted) post[n] * W_out[n] to the corrupted resid_post at each patched position: the
+     * patched runs start after the layer, from blocks.layer.hook_resid_post (exact up to float rounding).
+     */
+    private static double[] neuronSweep(HookedTransformer model, int[][] corruptedTokens, ActivationCache cleanCache, Metric metric,
+                                        int layer, int[] positions, int batch) {
+        if (batch < 1) throw new IllegalArgumentException("batch must be at least 1, got " + batch);
+        if (!cleanCache.positions().isAll())
+            throw new IllegalArgumentException("the clean cache keeps only some positions: patching needs every position");
+        String post = HookNames.mlpPost(layer), residPost = HookNames.residPost(layer);
+        if (!cleanCache.has(post)) throw new IllegalArgumentException("the clean cache has no '" + post + "': cache it in the clean run");
+        int B = corruptedTokens.length, S = corruptedTokens[0].length;
+        Tensor cleanPost = cleanCache.get(post);
+        if (cleanPost.size(0) != B)
+            throw new IllegalArgumentException("clean activation '" + post + "' has batch " + cleanPost.size(0) + ", the corrupted prompts are " + B);
+        if (cleanPost.size(1) != S)
+            throw new IllegalArgumentException("the clean prompts have " + cleanPost.size(1) + " tokens, the corrupted " + S
+                    + ": clean and corrupted prompts must have the same token length");
+        int F = (int) cleanPost.size(2), D = model.cfg().dModel;
+        int[] pos = positions;
+        if (pos == null) { pos = new int[S]; for (int p = 0; p < S; p++) pos[p] = p; }
+        double[] out = new double[F];
+        float[] clean = cleanPost.toFloatArray(), wOut = model.weights().get("blocks." + layer + ".mlp.W_out").toFloatArray();
+        try (var corrupted = model.run(corruptedTokens, new HookedTransformer.RunOptions().cacheNames(post, residPost).noLogits(true).stopAtLayer(layer + 1))) {
+            float[] corr = corrupted.cache().get(post).toFloatArray(), resid = corrupted.cache().get(residPost).toFloatArray();
+            List<Integer> which = new ArrayList<>(F);
+            for (int n = 0; n < F; n++) which.add(n);
+            for (int from = 0; from < F; from += batch) {
+                int k = Math.min(batch, F - from);
+                float[] start = new float[Math.multiplyExact(k, resid.length)];
+                for (int v = 0; v < k; v++) {
+                    int n = from + v, base = v * resid.length;
+                    System.arraycopy(resid, 0, start, base, resid.length);
+                    for (int b = 0; b < B; b++)
+                        for (int p : pos) {
+                            int a = (b * S + p) * F + n;
+                            float delta = clean[a] - corr[a];
+                            if (delta == 0) continue;
+                            int row = base + (b * S + p) * D, w = n * D;
+                            for (int j = 0; j < D; j++) start[row + j] += delta * wOut[w + j];
+                        }
+                }
+                runVariants(model, layer + 1, start, k, B, S, D, Hooks.none(), metric, which, from, out);
+            }
+        }
+        return out;
     }
 
     // ------------------------------------------------------------------------------------------ TL's functions
@@ -345,7 +401,8 @@ public final class Patching {
 
     /**
      * Beyond TL: every MLP neuron of one layer, patching neuron n of blocks.layer.mlp.hook_post at the given
-     * positions (null: every position): [neuron]. One batched forward of blocks layer.. per {@code batch} neurons.
+     * positions (null: every position): [neuron]. One batched forward of blocks layer+1.. (and the unembedding)
+     * per {@code batch} neurons; the same values as {@link #neuronAt} in the generic sweep.
      */
     public static Grid mlpNeurons(HookedTransformer m, int[][] corrupted, ActivationCache clean, Metric metric, int layer,
                                   int[] positions, int batch) {
@@ -355,9 +412,7 @@ public final class Patching {
             for (int p : positions)
                 if (p < 0 || p >= S) throw new IllegalArgumentException("position " + p + " is outside the prompt's " + S + " positions");
         int F = axisRange(m.cfg(), "neuron", "post", S);
-        List<int[]> indices = new ArrayList<>(F);
-        for (int n = 0; n < F; n++) indices.add(new int[] {layer, n});
-        double[] v = sweep(m, corrupted, clean, metric, neuronAt(positions), "post", indices, batch);
+        double[] v = neuronSweep(m, corrupted, clean, metric, layer, positions, batch);
         return new Grid(List.of("neuron"), new int[] {F}, v);
     }
 
