@@ -416,6 +416,48 @@ public final class Patching {
         return new Grid(List.of("neuron"), new int[] {F}, v);
     }
 
+    /** TL's get_act_patch_block_every: resid_pre, attn_out, mlp_out stacked, [3, layer, pos]. */
+    public static Grid blockEvery(HookedTransformer m, int[][] corrupted, ActivationCache clean, Metric metric, int batch) {
+        return stack(residPre(m, corrupted, clean, metric, batch), attnOut(m, corrupted, clean, metric, batch), mlpOut(m, corrupted, clean, metric, batch));
+    }
+
+    /** TL's get_act_patch_attn_head_all_pos_every: z, q, k, v, pattern stacked, [5, layer, head] (k and v need n_kv_heads = n_heads). */
+    public static Grid attnHeadAllPosEvery(HookedTransformer m, int[][] corrupted, ActivationCache clean, Metric metric, int batch) {
+        return stack(attnHeadAllPos("z", m, corrupted, clean, metric, batch), attnHeadAllPos("q", m, corrupted, clean, metric, batch),
+                attnHeadAllPos("k", m, corrupted, clean, metric, batch), attnHeadAllPos("v", m, corrupted, clean, metric, batch),
+                attnHeadPatternAllPos(m, corrupted, clean, metric, batch));
+    }
+
+    /** TL's get_act_patch_attn_head_by_pos_every: z, q, k, v, pattern (as [layer, pos, head]) stacked, [5, layer, pos, head]. */
+    public static Grid attnHeadByPosEvery(HookedTransformer m, int[][] corrupted, ActivationCache clean, Metric metric, int batch) {
+        Grid p = attnHeadPatternByPos(m, corrupted, clean, metric, batch); // [layer, head, dest_pos]
+        int L = p.shape()[0], H = p.shape()[1], S = p.shape()[2];
+        double[] t = new double[p.values().length];
+        for (int l = 0; l < L; l++) for (int h = 0; h < H; h++) for (int q = 0; q < S; q++) t[(l * S + q) * H + h] = p.values()[(l * H + h) * S + q];
+        Grid pattern = new Grid(List.of("layer", "pos", "head"), new int[] {L, S, H}, t);
+        return stack(attnHeadByPos("z", m, corrupted, clean, metric, batch), attnHeadByPos("q", m, corrupted, clean, metric, batch),
+                attnHeadByPos("k", m, corrupted, clean, metric, batch), attnHeadByPos("v", m, corrupted, clean, metric, batch), pattern);
+    }
+
+    /** Grids of one shape stacked along a new first axis, "patch_type". */
+    private static Grid stack(Grid... grids) {
+        int[] shape = grids[0].shape();
+        for (Grid g : grids)
+            if (!Arrays.equals(g.shape(), shape))
+                throw new IllegalArgumentException("cannot stack grids of shapes " + Arrays.toString(shape) + " and " + Arrays.toString(g.shape())
+                        + " (grouped-query k/v have n_key_value_heads heads)");
+        int n = grids[0].values().length;
+        double[] v = new double[grids.length * n];
+        for (int i = 0; i < grids.length; i++) System.arraycopy(grids[i].values(), 0, v, i * n, n);
+        int[] sh = new int[shape.length + 1];
+        sh[0] = grids.length;
+        System.arraycopy(shape, 0, sh, 1, shape.length);
+        List<String> axes = new ArrayList<>();
+        axes.add("patch_type");
+        axes.addAll(grids[0].axes());
+        return new Grid(axes, sh, v);
+    }
+
     private static String headVector(String activation) {
         return switch (activation) {
             case "z", "q", "k", "v" -> activation;

@@ -74,6 +74,30 @@ class PatchingTest {
             int last = m.cfg().nLayers - 1;
             check(fx, "neurons_layer" + last + "_pos5", Patching.mlpNeurons(m, corrupted, c, metric, last, new int[] {5}, 8));
 
+            // TL's *_every functions stack the single sweeps
+            Patching.Grid every = Patching.blockEvery(m, corrupted, c, metric, 8);
+            assertArrayEquals(new int[] {3, m.cfg().nLayers, 6}, every.shape());
+            String[] parts = {"resid_pre", "attn_out", "mlp_out"};
+            for (int t = 0; t < 3; t++)
+                for (int l = 0; l < m.cfg().nLayers; l++)
+                    for (int p = 0; p < 6; p++)
+                        assertEquals(fx.get(parts[t]).get("values").get(l * 6 + p).asDouble(), every.get(t, l, p), 1e-4, parts[t]);
+            if (fx.has("attn_head_k_by_pos")) {
+                Patching.Grid byPos = Patching.attnHeadByPosEvery(m, corrupted, c, metric, 8);
+                int H = m.cfg().nHeads;
+                // the pattern slice is TL's [layer, head, dest_pos] rearranged to [layer, pos, head]
+                JsonNode pat = fx.get("attn_head_pattern_by_pos").get("values");
+                for (int l = 0; l < m.cfg().nLayers; l++)
+                    for (int h = 0; h < H; h++)
+                        for (int p = 0; p < 6; p++) assertEquals(pat.get((l * H + h) * 6 + p).asDouble(), byPos.get(4, l, p, h), 1e-4, "pattern by pos");
+                assertEquals(fx.get("attn_head_v_by_pos").get("values").get(5).asDouble(), byPos.get(3, 0, 1, 1), 1e-4, "v by pos");
+                Patching.Grid allPos = Patching.attnHeadAllPosEvery(m, corrupted, c, metric, 8);
+                assertEquals(fx.get("attn_head_k_all_pos").get("values").get(H + 2).asDouble(), allPos.get(2, 1, 2), 1e-4, "k all pos");
+            } else {
+                var e = assertThrows(IllegalArgumentException.class, () -> Patching.attnHeadAllPosEvery(m, corrupted, c, metric, 8));
+                assertTrue(e.getMessage().contains("n_key_value_heads"), e.getMessage());
+            }
+
             // the tutorials' normalised metric: 0 = corrupted, 1 = clean; patching every position's resid_pre of
             // layer 0 restores the clean run
             Patching.Grid norm = Patching.residPre(m, corrupted, c, metric, batch).normalised(cleanValue, corruptedValue);
