@@ -30,6 +30,7 @@ final class FiniteCheck {
         });
         HookedTransformer.RunOptions rerun = new HookedTransformer.RunOptions().hooks(probe).cache(n -> n.endsWith("hook_scale"))
             .stopAtLayer(o.stopAtLayer).logitsLastOnly(o.logitsLastOnly).checkFinite(false);
+        if (o.startResidual != null) rerun.startAtLayer(o.startAtLayer, o.startResidual); // the same run, from the same residual
         try (HookedTransformer.Output out = model.run(tokens, rerun)) {
             // a norm's scale fires just before its normalized output: a bad scale is the earlier point
             if (first[0] != null && first[0].endsWith("hook_normalized")) {

@@ -229,6 +229,8 @@ public final class HookedTransformer implements AutoCloseable {
         Predicate<String> cacheFilter;       // null: no cache
         Positions cachePositions = Positions.all();
         int stopAtLayer = -1;                // -1: run every block
+        int startAtLayer = -1;               // -1: start from the tokens
+        Tensor startResidual;
         boolean logitsLastOnly;
         boolean noLogits;
 
@@ -244,6 +246,15 @@ public final class HookedTransformer implements AutoCloseable {
         public RunOptions cachePositions(Positions p) { this.cachePositions = p; return this; }
         /** TL's stop_at_layer: run blocks 0..layer-1 and return the residual stream (no logits). */
         public RunOptions stopAtLayer(int layer) { this.stopAtLayer = layer; return this; }
+        /**
+         * TL's start_at_layer: skip the embedding and blocks 0..layer-1 and run from this residual stream
+         * [batch, pos, d_model] (what blocks.layer.hook_resid_pre holds; layer = n_layers unembeds it). The tokens
+         * are not read and may be null; the caller keeps owning the residual (it is copied, never written).
+         */
+        public RunOptions startAtLayer(int layer, Tensor residual) {
+            if (residual == null) throw new IllegalArgumentException("start_at_layer needs a residual stream, got null");
+            this.startAtLayer = layer; this.startResidual = residual; return this;
+        }
         /** Unembed only the last position: logits [batch, 1, d_vocab_out]. */
         public RunOptions logitsLastOnly(boolean b) { this.logitsLastOnly = b; return this; }
         public RunOptions noLogits(boolean b) { this.noLogits = b; return this; }
@@ -324,6 +335,7 @@ public final class HookedTransformer implements AutoCloseable {
         checkRunnable(tokens);
         checkNames(o);
         if (o.stopAtLayer != -1) throw new IllegalArgumentException("stop_at_layer is not supported with backward()");
+        if (o.startResidual != null) throw new IllegalArgumentException("start_at_layer is not supported with backward()");
         int B = (int) tokens.size(0), S = (int) tokens.size(1);
         ActivationCache cache = o.cacheFilter == null ? null : new ActivationCache(o.cachePositions).model(this);
         if (cache != null) o.cachePositions.resolve(S);
@@ -408,6 +420,7 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     public Output run(int[][] tokens, RunOptions options) {
+        if (tokens == null && options.startResidual != null) return run((Tensor) null, options);
         try (Tensor t = tokenTensor(tokens)) { return run(t, options); }
     }
 
@@ -430,20 +443,22 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     private Output forwardPass(Tensor tokens, RunOptions o) {
-        checkRunnable(tokens);
+        boolean fromResidual = o.startResidual != null;
+        if (fromResidual) checkStart(tokens, o); else checkRunnable(tokens);
         checkNames(o);
         if (o.stopAtLayer > cfg.nLayers || o.stopAtLayer < -1)
             throw new IllegalArgumentException("stop_at_layer " + o.stopAtLayer + " outside [0, " + cfg.nLayers + "]");
-        int B = (int) tokens.size(0), S = (int) tokens.size(1);
+        Tensor shaped = fromResidual ? o.startResidual : tokens;
+        int B = (int) shaped.size(0), S = (int) shaped.size(1);
         ActivationCache cache = o.cacheFilter == null ? null : new ActivationCache(o.cachePositions).model(this);
         if (cache != null) o.cachePositions.resolve(S); // fail early on a bad position
         Output out = new Output(cache);
         boolean ok = false;
         try (TensorScope scope = TensorScope.open()) {
             Run r = new Run(o, o.logitsLastOnly, cache, scope, B, S, null);
-            Tensor x = r.embed(tokens);
-            int last = o.stopAtLayer >= 0 ? o.stopAtLayer : cfg.nLayers;
-            for (int l = 0; l < last; l++) x = r.block(l, x);
+            Tensor x = fromResidual ? o.startResidual.copy() : r.embed(tokens); // the copy: hooks may write it in place
+            int first = fromResidual ? o.startAtLayer : 0, last = o.stopAtLayer >= 0 ? o.stopAtLayer : cfg.nLayers;
+            for (int l = first; l < last; l++) x = r.block(l, x);
             if (o.stopAtLayer >= 0) {
                 out.residual = r.own(x);
             } else if (!o.noLogits) {
@@ -470,10 +485,38 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     private void checkRunnable(Tensor tokens) {
+        checkOpenWeights();
+        validateTokens(tokens);
+    }
+
+    private void checkOpenWeights() {
         // the forward reads packed copies of W_Q/K/V, so check every weight here rather than rely on access
         for (var e : weights.asMap().entrySet())
             if (e.getValue().isClosed()) throw new IllegalStateException("weight '" + e.getKey() + "' is closed");
-        validateTokens(tokens);
+    }
+
+    /** start_at_layer: a residual [batch, pos, d_model] on the model's device, a layer the run can start at. */
+    private void checkStart(Tensor tokens, RunOptions o) {
+        checkOpenWeights();
+        Tensor r = o.startResidual;
+        r.checkOpen();
+        if (o.startAtLayer < 0 || o.startAtLayer > cfg.nLayers)
+            throw new IllegalArgumentException("start_at_layer " + o.startAtLayer + " outside [0, " + cfg.nLayers + "]");
+        if (o.stopAtLayer >= 0 && o.stopAtLayer < o.startAtLayer)
+            throw new IllegalArgumentException("stop_at_layer " + o.stopAtLayer + " is before start_at_layer " + o.startAtLayer);
+        if (r.dtype() != DType.F32 || r.rank() != 3 || r.size(2) != cfg.dModel || r.size(0) == 0)
+            throw new IllegalArgumentException("start_at_layer needs a residual stream F32 [batch, pos, d_model = " + cfg.dModel + "], got " + r.describe());
+        if (!backend.device().equals(r.device()))
+            throw new IllegalArgumentException("start_at_layer residual is on " + r.device() + ", model runs on " + backend.device());
+        long S = r.size(1);
+        if (S == 0) throw new IllegalArgumentException("empty residual stream: no positions to run");
+        if (S > cfg.nCtx)
+            throw new IllegalArgumentException("residual stream of " + S + " positions is longer than the model's context n_ctx = " + cfg.nCtx);
+        if (tokens != null) {
+            validateTokens(tokens);
+            if (tokens.size(0) != r.size(0) || tokens.size(1) != S)
+                throw new IllegalArgumentException("tokens " + tokens.describe() + " do not match the start_at_layer residual " + r.describe());
+        }
     }
 
     private void validateTokens(Tensor tokens) {
