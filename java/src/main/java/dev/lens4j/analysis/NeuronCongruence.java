@@ -155,7 +155,9 @@ public final class NeuronCongruence {
         static int[] indices(float[] x, int k, boolean highest) {
             int[] idx = new int[k];
             into(x, 0, x.length, k, highest, idx, new float[k], 0);
-            return idx;
+            int n = 0;
+            while (n < k && idx[n] >= 0) n++;         // NaNs are never selected: fewer than k may be found
+            return java.util.Arrays.copyOf(idx, n);
         }
     }
 }
