@@ -1,5 +1,6 @@
 package dev.lens4j.analysis;
 
+import dev.lens4j.hooks.ActivationCache;
 import dev.lens4j.hooks.Hooks;
 import dev.lens4j.model.Config;
 import dev.lens4j.model.HookedTransformer;
@@ -99,6 +100,55 @@ public final class HeadDetector {
 
     /** Several detection patterns scored in one forward pass: [pattern][n_layers][n_heads]. */
     public static double[][][] detectHeads(HookedTransformer model, int[] tokens, double[][][] detections, Options o) {
+        Options opt = check(model, tokens, detections, o);
+        double[][][] scores = unscored(model, detections.length);
+        Hooks hooks = Hooks.none().addRegex("^blocks\\.\\d+\\.attn\\.hook_pattern$", (pattern, hook) -> {
+            scoreLayer(pattern.toFloatArray(), hook.layer(), tokens.length, detections, opt, scores);
+            return null;
+        });
+        try (Tensor ignored = model.runWithHooks(new int[][] {tokens}, hooks)) {
+            return scores;
+        }
+    }
+
+    /**
+     * detect_head with a cache passed (TL's cache argument): the patterns are read from blocks.{l}.attn.hook_pattern of
+     * a one-sequence cache of these tokens, and nothing is run.
+     */
+    public static double[][] detectHead(HookedTransformer model, ActivationCache cache, int[] tokens, double[][] detection, Options o) {
+        double[][][] detections = {detection};
+        Options opt = check(model, tokens, detections, o);
+        double[][][] scores = unscored(model, 1);
+        int n = tokens.length, H = model.cfg().nHeads;
+        for (int l = 0; l < model.cfg().nLayers; l++) {
+            String name = "blocks." + l + ".attn.hook_pattern";
+            if (!cache.has(name)) throw new IllegalArgumentException("the cache has no " + name + " (cache the attention patterns of every layer)");
+            Tensor p = cache.get(name);
+            if (!Tensor.sameShape(p, 1, H, n, n))
+                throw new IllegalArgumentException(name + " is " + p.describe() + ", expected [1, " + H + ", " + n + ", " + n
+                        + "]: one sequence of these " + n + " tokens, every position cached");
+            scoreLayer(p.toFloatArray(), l, n, detections, opt, scores);
+        }
+        return scores[0];
+    }
+
+    /**
+     * detect_head on several sequences (TL's list input): the mean over the sequences of each one's scores, every
+     * sequence with its own named pattern. Unlike TL, whose list path drops heads / exclude_* / error_measure, the
+     * options apply to every sequence.
+     */
+    public static double[][] detectHead(HookedTransformer model, int[][] sequences, HeadName name, Options o) {
+        if (sequences == null || sequences.length == 0) throw new IllegalArgumentException("no sequences to score");
+        int L = model.cfg().nLayers, H = model.cfg().nHeads;
+        double[][] mean = new double[L][H];
+        for (int[] seq : sequences) {
+            double[][] s = detectHead(model, seq, name, o);
+            for (int l = 0; l < L; l++) for (int h = 0; h < H; h++) mean[l][h] += s[l][h] / sequences.length;
+        }
+        return mean;
+    }
+
+    private static Options check(HookedTransformer model, int[] tokens, double[][][] detections, Options o) {
         Config cfg = model.cfg();
         int n = tokens.length, L = cfg.nLayers, H = cfg.nHeads;
         if (o == null) o = Options.defaults();
@@ -111,20 +161,22 @@ public final class HeadDetector {
         boolean[][] heads = o.heads();
         if (heads != null && (heads.length != L || java.util.Arrays.stream(heads).anyMatch(r -> r == null || r.length != H)))
             throw new IllegalArgumentException("heads mask must be [" + L + "][" + H + "]");
-        double[][][] scores = new double[detections.length][L][H];
+        return o;
+    }
+
+    /** Every head -1 (TL's value for heads not asked for) until scored. */
+    private static double[][][] unscored(HookedTransformer model, int patterns) {
+        double[][][] scores = new double[patterns][model.cfg().nLayers][model.cfg().nHeads];
         for (double[][] x : scores) for (double[] r : x) java.util.Arrays.fill(r, -1);
-        final Options opt = o;
-        Hooks hooks = Hooks.none().addRegex("^blocks\\.\\d+\\.attn\\.hook_pattern$", (pattern, hook) -> {
-            int l = hook.layer();
-            float[] p = pattern.toFloatArray();                                          // [1, H, n, n]
-            for (int h = 0; h < H; h++) {
-                if (heads != null && !heads[l][h]) continue;
-                for (int d = 0; d < detections.length; d++) scores[d][l][h] = score(p, h * n * n, n, detections[d], opt);
-            }
-            return null;
-        });
-        try (Tensor ignored = model.runWithHooks(new int[][] {tokens}, hooks)) {
-            return scores;
+        return scores;
+    }
+
+    /** One layer's pattern [1, H, n, n] scored against every detection pattern, for the heads asked for. */
+    private static void scoreLayer(float[] p, int l, int n, double[][][] detections, Options o, double[][][] scores) {
+        int H = scores[0][l].length;
+        for (int h = 0; h < H; h++) {
+            if (o.heads() != null && !o.heads()[l][h]) continue;
+            for (int d = 0; d < detections.length; d++) scores[d][l][h] = score(p, h * n * n, n, detections[d], o);
         }
     }
 

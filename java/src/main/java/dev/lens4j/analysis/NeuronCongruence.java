@@ -65,8 +65,8 @@ public final class NeuronCongruence {
         int T = tokens.length, N = L * F;
         Result r = new Result(L, F, tokens.clone(), k, new float[N * T], new float[N * T], new int[N * k], new float[N * k],
                 new int[N * k], new float[N * k], new float[N], new float[N], new float[N], new float[N]);
-        float[] we = model.weights().W_E().toFloatArray();
-        try (Tensor block = model.backend().empty(rows, V)) {
+        try (Tensor block = model.backend().empty(rows, V); Tensor emb = model.backend().empty(T, D); Tensor in = model.backend().empty(T, F)) {
+            model.backend().gather(model.weights().W_E(), 0, tokens, emb);             // the chosen tokens' rows of W_E
             for (int l = 0; l < L; l++) {
                 Tensor wout = model.weights().W_out(l);
                 for (int n0 = 0; n0 < F; n0 += rows) {
@@ -75,16 +75,9 @@ public final class NeuronCongruence {
                     float[] c = block.toFloatArray();
                     for (int i = 0; i < m; i++) row(r, l * F + n0 + i, c, i * V, V);
                 }
-                float[] win = model.weights().W_in(l).toFloatArray();                 // [D, F]
-                for (int t = 0; t < T; t++) {
-                    int e = tokens[t] * D;
-                    double[] acc = new double[F];
-                    for (int d = 0; d < D; d++) {
-                        double x = we[e + d];
-                        for (int n = 0; n < F; n++) acc[n] += x * win[d * F + n];
-                    }
-                    for (int n = 0; n < F; n++) r.input()[(l * F + n) * T + t] = (float) acc[n];
-                }
+                model.backend().linear(emb, model.weights().W_in(l), null, in);        // [T, F]
+                float[] x = in.toFloatArray();
+                for (int t = 0; t < T; t++) for (int n = 0; n < F; n++) r.input()[(l * F + n) * T + t] = x[t * F + n];
             }
         }
         return r;

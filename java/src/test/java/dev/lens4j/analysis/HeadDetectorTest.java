@@ -54,6 +54,29 @@ class HeadDetectorTest {
                 checked++;
             }
             assertEquals(24, checked);
+            // a list of sequences: the mean of the per-sequence scores
+            int[][] both = {tokens, JSON.convertValue(fx.get("tokens2"), int[].class)};
+            for (HeadName head : HeadName.values()) {
+                double[] tl = CircuitsTest.flatten(fx.get("detect_head_list").get(head.name().toLowerCase()));
+                double[][] ours = HeadDetector.detectHead(model, both, head, Options.defaults());
+                int H = model.cfg().nHeads;
+                for (int i = 0; i < tl.length; i++) assertEquals(tl[i], ours[i / H][i % H], 2e-5, "list, " + head + " head " + i);
+            }
+            // from a cache of the patterns: the same scores, no forward pass
+            try (var run = model.run(new int[][] {tokens}, new HookedTransformer.RunOptions().cacheRegex("hook_pattern$"))) {
+                Options o = Options.defaults().excludeCurrentToken(true);
+                double[][] fromCache = HeadDetector.detectHead(model, run.cache(), tokens, HeadDetector.inductionPattern(tokens), o);
+                double[][] fromRun = HeadDetector.detectHead(model, tokens, HeadName.INDUCTION_HEAD, o);
+                for (int l = 0; l < fromRun.length; l++) assertArrayEquals(fromRun[l], fromCache[l], 1e-6, "layer " + l);
+                var e = assertThrows(IllegalArgumentException.class, () -> HeadDetector.detectHead(model, run.cache(),
+                        java.util.Arrays.copyOf(tokens, tokens.length - 1), HeadDetector.inductionPattern(java.util.Arrays.copyOf(tokens, tokens.length - 1)), o));
+                assertTrue(e.getMessage().contains("hook_pattern"), e.getMessage());
+            }
+            try (var run = model.run(new int[][] {tokens}, new HookedTransformer.RunOptions().cacheRegex("blocks\\.0\\.attn\\.hook_pattern$"))) {
+                var e = assertThrows(IllegalArgumentException.class, () -> HeadDetector.detectHead(model, run.cache(), tokens,
+                        HeadDetector.inductionPattern(tokens), null));
+                assertTrue(e.getMessage().contains("no blocks.1.attn.hook_pattern"), e.getMessage());
+            }
         }
         assertEquals(before, Tensor.liveBytes());
     }
