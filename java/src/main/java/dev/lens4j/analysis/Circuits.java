@@ -140,17 +140,15 @@ public final class Circuits {
         double[] x = Lapack.gemm(true, false, mL, n * mR, D, left.bt(), stack);             // [mL, n*mR]
         double[] y = Lapack.gemm(false, false, mL, n * mR, mL, left.gramA(), x);             // gramA X
         double leftNorm = left.norm();
+        double[] xj = new double[mL * mR];
         for (int j = 0; j < n; j++) {
             Side r = right[from + j];
-            double[] g = r.gramB();
+            for (int p = 0; p < mL; p++) System.arraycopy(x, p * n * mR + j * mR, xj, p * mR, mR);
+            double[] xg = Lapack.gemm(false, false, mL, mR, mR, xj, r.gramB());              // X gramB
             double s = 0;
             for (int p = 0; p < mL; p++) {
                 int row = p * n * mR + j * mR;
-                for (int c = 0; c < mR; c++) {
-                    double xg = 0;                                                           // (X gramB)[p, c]
-                    for (int e = 0; e < mR; e++) xg += x[row + e] * g[e * mR + c];
-                    s += y[row + c] * xg;
-                }
+                for (int c = 0; c < mR; c++) s += y[row + c] * xg[p * mR + c];
             }
             out[j] = Math.sqrt(Math.max(s, 0)) / leftNorm / r.norm();
         }

@@ -67,13 +67,17 @@ public final class NeuronCongruence {
                 new int[N * k], new float[N * k], new float[N], new float[N], new float[N], new float[N]);
         try (Tensor block = model.backend().empty(rows, V); Tensor emb = model.backend().empty(T, D); Tensor in = model.backend().empty(T, F)) {
             model.backend().gather(model.weights().W_E(), 0, tokens, emb);             // the chosen tokens' rows of W_E
+            float[] c = new float[Math.multiplyExact(rows, V)];
             for (int l = 0; l < L; l++) {
                 Tensor wout = model.weights().W_out(l);
                 for (int n0 = 0; n0 < F; n0 += rows) {
                     int m = Math.min(rows, F - n0);
                     model.backend().gemm(false, false, m, V, D, 1f, wout, (long) n0 * D, D, wu, 0, V, 0f, block, 0, V, null, 0);
-                    float[] c = block.toFloatArray();
-                    for (int i = 0; i < m; i++) row(r, l * F + n0 + i, c, i * V, V);
+                    if (block.device().isCpu()) block.floatPointer().get(c, 0, m * V);
+                    else System.arraycopy(block.toFloatArray(), 0, c, 0, m * V);
+                    final int first = l * F + n0;
+                    // rows are independent: the per-neuron statistics run on every core between the GEMMs
+                    java.util.stream.IntStream.range(0, m).parallel().forEach(i -> row(r, first + i, c, i * V, V));
                 }
                 model.backend().linear(emb, model.weights().W_in(l), null, in);        // [T, F]
                 float[] x = in.toFloatArray();
