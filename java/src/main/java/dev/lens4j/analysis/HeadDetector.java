@@ -74,6 +74,7 @@ public final class HeadDetector {
      */
     public static int[] repeatedRandomTokens(HookedTransformer model, int half, long seed) {
         if (half < 1) throw new IllegalArgumentException("repeated random tokens: half length must be >= 1, got " + half);
+        if (half > model.cfg().nCtx) throw new IllegalArgumentException("repeated random tokens: half length " + half + " is more than n_ctx = " + model.cfg().nCtx);
         java.util.OptionalInt bos = model.cfg().defaultPrependBos && model.hasTokenizer() ? model.tokenizer().bosTokenId() : java.util.OptionalInt.empty();
         int off = bos.isPresent() ? 1 : 0;
         int[] t = new int[off + 2 * half];

@@ -19,6 +19,9 @@ import dev.lens4j.tensor.Tensor;
 public final class NeuronCongruence {
     private NeuronCongruence() {}
 
+    /** The most values kept per result array (each a float or int: 512 MB). */
+    public static final long MAX_VALUES = 1L << 27;
+
     /**
      * Results, row-major. Neurons are indexed flat as l * d_mlp + n. output/input [L, d_mlp, T] for the chosen
      * tokens; topTokens/topValues and bottomTokens/bottomValues [L, d_mlp, k] (highest first / lowest first);
@@ -63,6 +66,11 @@ public final class NeuronCongruence {
         if (blockRows < 0) throw new IllegalArgumentException("block rows must be >= 0, got " + blockRows);
         int rows = blockRows > 0 ? Math.min(blockRows, F) : (int) Math.max(1, Math.min(F, (16L << 20) / V));
         int T = tokens.length, N = L * F;
+        // results live on the heap: refuse sizes that cannot fit rather than fail deep inside
+        if ((long) N * T > MAX_VALUES)
+            throw new IllegalArgumentException(T + " tokens x " + N + " neurons is more than " + MAX_VALUES + " congruence values: choose fewer tokens");
+        if ((long) N * k > MAX_VALUES)
+            throw new IllegalArgumentException(k + " top tokens per neuron x " + N + " neurons is more than " + MAX_VALUES + " values: choose a smaller k");
         Result r = new Result(L, F, tokens.clone(), k, new float[N * T], new float[N * T], new int[N * k], new float[N * k],
                 new int[N * k], new float[N * k], new float[N], new float[N], new float[N], new float[N]);
         try (Tensor block = model.backend().empty(rows, V); Tensor emb = model.backend().empty(T, D); Tensor in = model.backend().empty(T, F)) {

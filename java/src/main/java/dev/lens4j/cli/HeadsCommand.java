@@ -65,6 +65,8 @@ final class HeadsCommand implements Callable<Integer> {
                 tokens = model.toTokens(prompt);
             } else {
                 int half = seq != null ? seq : Math.max(1, Math.min(50, (nCtx - 2) / 2));
+                if (2L * half >= nCtx)
+                    throw new IllegalArgumentException("--seq " + half + ": BOS + 2 x " + half + " tokens do not fit; the detectors need 1 < length < n_ctx = " + nCtx);
                 tokens = HeadDetector.repeatedRandomTokens(model, half, seed);
             }
             if (!(1 < tokens.length && tokens.length < nCtx))

@@ -120,6 +120,8 @@ class CircuitCommandsTest {
         String model = TestCheckpoints.gpt2(dir.resolve("gpt2"), 4).toString();
         String out = dir.resolve("o").toString();
         assertOneLine(CliTest.cli("heads", "--model", model, "--seq", "6", "--out", out), "n_ctx = 12");
+        assertOneLine(CliTest.cli("heads", "--model", model, "--seq", "2147483647", "--out", out), "n_ctx = 12");
+        assertOneLine(CliTest.cli("heads", "--model", model, "--prompt", "no tokenizer here", "--out", out), "tokenizer");
         assertOneLine(CliTest.cli("heads", "--model", model, "--seq", "0", "--out", out), "--seq");
         assertOneLine(CliTest.cli("heads", "--model", model, "--error-measure", "l2", "--out", out), "--error-measure");
         assertOneLine(CliTest.cli("heads", "--model", model, "--seq", "3", "--prompt", "x", "--out", out), "not both");
