@@ -100,6 +100,7 @@ final class HeadsCommand implements Callable<Integer> {
         if (prompt != null) s.put("prompt", prompt);
         else s.put("seed", seed);
         s.put("tokens", tokens);
+        if (model.hasTokenizer()) s.put("str_tokens", model.toStrTokens(tokens));
         s.put("error_measure", errorMeasure);
         s.put("exclude_bos", excludeBos);
         s.put("exclude_current_token", excludeCurrentToken);

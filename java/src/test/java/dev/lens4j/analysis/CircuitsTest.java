@@ -174,6 +174,33 @@ class CircuitsTest {
     }
 
     @Test
+    void fromTensorsWithLeadingDimensionsAndBroadcasting() {
+        float[] a = new float[2 * 3 * 4], b = new float[4 * 5];
+        Random r = new Random(2);
+        for (int i = 0; i < a.length; i++) a[i] = (float) r.nextGaussian();
+        for (int i = 0; i < b.length; i++) b[i] = (float) r.nextGaussian();
+        long before = Tensor.liveBytes();
+        try (Tensor A = Tensor.of(a, 2, 3, 4); Tensor B = Tensor.of(b, 4, 5); Tensor B3 = Tensor.of(new float[2 * 4 * 6], 2, 4, 6);
+             Tensor bad = Tensor.of(new float[3 * 4 * 5], 3, 4, 5)) {
+            FactoredMatrix fm = FactoredMatrix.of(A, B);
+            assertArrayEquals(new int[] {2, 3, 5}, fm.shape());
+            assertEquals(3, fm.ndim());
+            double[] ab = fm.AB();
+            for (int i = 0; i < 2; i++)
+                for (int x = 0; x < 3; x++)
+                    for (int y = 0; y < 5; y++) {
+                        double e = 0;
+                        for (int m = 0; m < 4; m++) e += (double) a[(i * 3 + x) * 4 + m] * b[m * 5 + y];
+                        assertEquals(e, ab[(i * 3 + x) * 5 + y], 1e-9, "B broadcast over the leading dimension");
+                    }
+            assertArrayEquals(new int[] {2, 3, 6}, FactoredMatrix.of(A, B3).shape());
+            var e = assertThrows(IllegalArgumentException.class, () -> FactoredMatrix.of(A, bad));
+            assertTrue(e.getMessage().contains("leading dimensions"), e.getMessage());
+        }
+        assertEquals(before, Tensor.liveBytes());
+    }
+
+    @Test
     void badInputIsRefusedWithAMessage() {
         var e = assertThrows(IllegalArgumentException.class, () -> FactoredMatrix.of(new double[2][3], new double[4][2]));
         assertTrue(e.getMessage().contains("inner dimension"), e.getMessage());
