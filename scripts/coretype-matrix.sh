@@ -15,6 +15,7 @@ has avx512_bf16 && all="$all Cooperlake"
 has amx_tile && all="$all SapphireRapids"
 cores=${CORETYPES:-$all}
 threads=${THREADS:-"1 2 4"}
+mkdir -p java/target
 mvn -B -DskipTests -pl java -am test-compile >java/target/matrix-build.log 2>&1 || { echo "build failed: java/target/matrix-build.log"; exit 1; }
 status=0
 for c in $cores; do
