@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "lens4j", mixinStandardHelpOptions = true, version = "lens4j 0.1.0",
         description = "Mechanistic interpretability for transformer language models on the JVM.",
         subcommands = {DemoCommand.class, StudyCommand.class, InfoCommand.class, RunCommand.class, GenerateCommand.class,
-                CacheCommand.class, LensCommand.class, PatchCommand.class, CongruenceCommand.class, HeadsCommand.class,
+                CacheCommand.class, LensCommand.class, PatchCommand.class, CongruenceCommand.class, HeadsCommand.class, ScanCommand.class,
                 GradsCommand.class, AttributeCommand.class, ScoreNeuronsCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

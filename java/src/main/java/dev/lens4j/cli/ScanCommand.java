@@ -1,0 +1,57 @@
+package dev.lens4j.cli;
+
+import dev.lens4j.model.HookedTransformer;
+import dev.lens4j.scan.Corpus;
+import dev.lens4j.scan.NeuronScan;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
+
+@Command(name = "scan", description = {
+        "A neuroscope over a corpus: for every neuron of the chosen hook points (default every layer's mlp.hook_post), the "
+                + "top-k activating (document, position) pairs and count, mean, std, max, fraction > 0. Activations go straight "
+                + "from the forward pass to the native capture kernel; memory is constant in the corpus size.",
+        "Corpus: text files (one document each) or JSON lines ({\"text\": ...}), as files or directories. Writes DIR/neurons.safetensors, "
+                + "DIR/index.json, DIR/docs.jsonl and a static neuron browser DIR/browser/index.html; DIR/checkpoint.safetensors every "
+                + "--checkpoint-every batches, from which --resume continues after a kill with exactly the uninterrupted result."})
+final class ScanCommand implements Callable<Integer> {
+    @Mixin ModelOptions m;
+
+    @Option(names = "--corpus", required = true, arity = "1..*", paramLabel = "PATH") List<Path> corpus;
+    @Option(names = "--hooks", defaultValue = "mlp\\.hook_post$", paramLabel = "REGEX",
+            description = "hook points to scan (default: every mlp.hook_post); their last dimension is the neurons") String hooks;
+    @Option(names = "--top-k", defaultValue = "20", paramLabel = "K") int topK;
+    @Option(names = "--context", defaultValue = "24", paramLabel = "N", description = "tokens of context shown before each activation") int context;
+    @Option(names = "--max-tokens", paramLabel = "N", description = "stop after N scanned tokens") Long maxTokens;
+    @Option(names = "--seq-len", paramLabel = "L", description = "tokens per forward row, BOS included (default: min(n_ctx, 256))") Integer seqLen;
+    @Option(names = "--batch", defaultValue = "8", paramLabel = "B", description = "rows per forward (default 8)") int batch;
+    @Option(names = "--checkpoint-every", defaultValue = "50", paramLabel = "N", description = "batches between checkpoints (default 50)") int checkpointEvery;
+    @Option(names = "--stop-after-batches", hidden = true, defaultValue = "0") long stopAfterBatches;
+    @Option(names = "--resume", description = "continue from DIR/checkpoint.safetensors") boolean resume;
+    @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
+
+    @Override public Integer call() {
+        if (Files.exists(out) && !Files.isDirectory(out)) throw new IllegalArgumentException("--out " + out + " exists and is not a directory");
+        if (maxTokens != null && maxTokens <= 0) throw new IllegalArgumentException("--max-tokens must be > 0");
+        Pattern hookRe = Inputs.hookRegex(hooks, "--hooks");
+        Corpus c = Corpus.of(corpus);
+        try (HookedTransformer model = m.load()) {
+            List<String> names = model.hookNames().stream().filter(n -> hookRe.matcher(n).find()).toList();
+            if (names.isEmpty()) throw new IllegalArgumentException("--hooks '" + hooks + "' matches no hook point of this model");
+            int L = seqLen != null ? seqLen : Math.min(model.cfg().nCtx, 256);
+            NeuronScan scan = new NeuronScan(model, c, new NeuronScan.Options(names, topK, L, batch,
+                    maxTokens == null ? Long.MAX_VALUE : maxTokens, checkpointEvery, context, stopAfterBatches), out);
+            boolean tty = System.console() != null;
+            scan.run(resume, line -> { if (tty) System.err.print("\r" + line); });
+            if (tty) System.err.println();
+            System.out.printf("scanned %d tokens over %d hook point(s); wrote %s%n", scan.tokensScanned(), names.size(), out);
+        }
+        return 0;
+    }
+}
