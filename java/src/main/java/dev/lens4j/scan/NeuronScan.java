@@ -258,6 +258,8 @@ public final class NeuronScan {
         String[][][] contexts = new String[hooks.size()][][];
         for (int h = 0; h < hooks.size(); h++) contexts[h] = new String[stats.get(hooks.get(h)).neurons()][o.topK()];
         StringBuilder docsJsonl = new StringBuilder();
+        boolean bos = model.cfg().defaultPrependBos && model.tokenizer().bosTokenId().isPresent();
+        int per = o.seqLen() - (bos ? 1 : 0);
         Iterator<Corpus.Document> docs = corpus.documents();
         while (docs.hasNext()) {
             Corpus.Document d = docs.next();
@@ -266,8 +268,27 @@ public final class NeuronScan {
                     .writeValueAsString(Map.of("id", d.id(), "file", d.file().toString(), "line", d.line()))).append('\n');
             List<int[]> need = wanted.get(d.id());
             if (need == null) continue;
-            List<String> str = model.toStrTokens(model.toTokens(d.text(), false));
-            for (int[] w : need) contexts[w[0]][w[1]][w[2]] = context(str, w[3]);
+            int[] ids = model.toTokens(d.text(), false);
+            List<String> str = model.toStrTokens(ids);
+            // rerun each chunk holding a top activation, as the scan ran it, to colour every context token by its activation
+            Map<Integer, List<int[]>> byChunk = new java.util.TreeMap<>();
+            for (int[] w : need) byChunk.computeIfAbsent(w[3] / per, c -> new ArrayList<>()).add(w);
+            for (var e : byChunk.entrySet()) {
+                int start = e.getKey() * per, len = Math.min(per, ids.length - start);
+                int[] t = new int[len + (bos ? 1 : 0)];
+                if (bos) t[0] = model.tokenizer().bosTokenId().getAsInt();
+                System.arraycopy(ids, start, t, bos ? 1 : 0, len);
+                try (var run = model.run(new int[][] {t}, new HookedTransformer.RunOptions().cacheNames(hooks.toArray(String[]::new)).noLogits(true))) {
+                    for (int[] w : e.getValue()) {
+                        Tensor a = run.cache().get(hooks.get(w[0]));
+                        int n = (int) a.size(2);
+                        float[] acts = new float[len];
+                        float[] all = a.toFloatArray();
+                        for (int i = 0; i < len; i++) acts[i] = all[(i + (bos ? 1 : 0)) * n + w[1]];
+                        contexts[w[0]][w[1]][w[2]] = context(str, start, acts, w[3], stats.get(hooks.get(w[0])).max(w[1]));
+                    }
+                }
+            }
         }
         RegularFiles.writeString(out.resolve("docs.jsonl"), docsJsonl.toString());
         Path web = out.resolve("browser");
@@ -300,13 +321,17 @@ public final class NeuronScan {
         }
     }
 
-    /** Up to `context` tokens before the activating token, which is highlighted, and a few after. */
-    private String context(List<String> str, int pos) {
-        if (pos < 0 || pos >= str.size()) return "";
+    /**
+     * Up to `context` tokens before the activating token and a few after (within its forward window), each shaded by
+     * the neuron's activation there relative to its maximum, the activating token outlined, values in tooltips.
+     */
+    private String context(List<String> str, int start, float[] acts, int pos, float max) {
         StringBuilder b = new StringBuilder();
-        for (int i = Math.max(0, pos - o.context()); i < Math.min(str.size(), pos + 4); i++) {
-            String t = Html.escape(str.get(i));
-            b.append(i == pos ? "<mark>" + t + "</mark>" : t);
+        for (int i = Math.max(start, pos - o.context()); i < Math.min(start + acts.length, pos + 4); i++) {
+            float a = acts[i - start];
+            double alpha = max > 0 && a > 0 ? Math.min(1, a / max) : 0;
+            b.append("<span title=\"").append(fmt(a)).append("\" style=\"background:rgba(255,140,0,").append(String.format("%.2f", alpha)).append(")")
+                    .append(i == pos ? ";outline:2px solid #c00" : "").append("\">").append(Html.escape(str.get(i))).append("</span>");
         }
         return b.toString();
     }
@@ -314,7 +339,7 @@ public final class NeuronScan {
     private static StringBuilder page(String title) {
         return new StringBuilder("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"/><title>").append(Html.escape(title))
                 .append("</title><style>body{font:14px sans-serif;margin:2em}td,th{padding:2px 8px;text-align:left}"
-                        + "mark{background:#fd8;font-weight:bold}td:last-child{white-space:pre-wrap;font-family:monospace}</style></head><body><h1>")
+                        + "td:last-child{white-space:pre-wrap;font-family:monospace}</style></head><body><h1>")
                 .append(Html.escape(title)).append("</h1>");
     }
 

@@ -88,7 +88,7 @@ class ScanCommandTest {
         assertTrue(Files.readString(out.resolve("index.json")).contains("\"tokens\" : " + count));
         assertEquals(7, Files.readAllLines(out.resolve("docs.jsonl")).size());
         String page = Files.readString(out.resolve("browser/h0/n0.html"));
-        assertTrue(page.contains("<mark>") && page.contains("</table>"), "neuron pages show highlighted contexts");
+        assertTrue(page.contains("outline:2px solid") && page.contains("rgba(255,140,0,") && page.contains("</table>"), "neuron pages shade every context token by its activation");
     }
 
     @Test void aKilledScanResumesToTheSameBits(@TempDir Path dir) throws Exception {
