@@ -884,37 +884,56 @@ public final class HookedTransformer implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------ generation
 
-    /** Greedy continuation of a token sequence; stops early at EOS (when the tokenizer has one). */
+    /** Greedy continuation of a token sequence (KV cache); stops early at EOS (when the tokenizer has one). */
     public int[] generate(int[] tokens, int maxNewTokens) {
         // one guard for the whole generation: every token comes from the same weights
-        try (Lifecycle.Held held = lifecycle.shared()) { return greedy(tokens, maxNewTokens); }
-    }
-
-    private int[] greedy(int[] tokens, int maxNewTokens) {
-        if (maxNewTokens < 0) throw new IllegalArgumentException("max_new_tokens must be >= 0, got " + maxNewTokens);
-        if (tokens.length == 0) throw new IllegalArgumentException("generation needs at least one token (e.g. BOS)");
-        int[] seq = tokens.clone();
-        int eos = tokenizer != null ? tokenizer.eosTokenId().orElse(-1) : -1;
-        for (int i = 0; i < maxNewTokens && seq.length < cfg.nCtx; i++) {
-            int next;
-            try (Output o = run(new int[][] {seq}, new RunOptions().logitsLastOnly(true))) {
-                next = argmax(o.logits().toFloatArray());
-            }
-            seq = Arrays.copyOf(seq, seq.length + 1);
-            seq[seq.length - 1] = next;
-            if (next == eos) break;
-        }
-        return seq;
+        try (Lifecycle.Held held = lifecycle.shared()) { return generateTokens(List.of(tokens), GenerateOptions.greedy(maxNewTokens))[0]; }
     }
 
     /** Greedy text continuation (TL's generate with do_sample=False); returns only the new text. */
     public String generate(String prompt, int maxNewTokens) {
-        try (Lifecycle.Held held = lifecycle.shared()) { return greedyText(prompt, maxNewTokens); }
+        return generate(List.of(prompt), GenerateOptions.greedy(maxNewTokens)).get(0);
     }
 
-    private String greedyText(String prompt, int maxNewTokens) {
-        int[] start = prompt.isEmpty() ? toTokens("", true) : toTokens(prompt);
-        int[] all = generate(start, maxNewTokens);
+    /**
+     * TL's generate over token ids: prompts of any lengths (left-padded together, as TL pads for generation), greedy
+     * or sampled, with a KV cache unless turned off. Returns each prompt followed by its new tokens, no padding; with
+     * stop_at_eos a row ends at its first EOS.
+     */
+    public int[][] generate(int[][] prompts, GenerateOptions options) {
+        if (prompts == null) throw new IllegalArgumentException("no prompts given");
+        try (Lifecycle.Held held = lifecycle.shared()) { return generateTokens(Arrays.asList(prompts), options); }
+    }
+
+    /** TL's generate over strings: the new text of each prompt, decoded as the tokenizer decodes the new ids in context. */
+    public List<String> generate(List<String> prompts, GenerateOptions options) {
+        try (Lifecycle.Held held = lifecycle.shared()) {
+            if (prompts == null || prompts.isEmpty()) throw new IllegalArgumentException("no prompts given");
+            List<int[]> starts = new ArrayList<>(prompts.size());
+            for (String p : prompts) {
+                boolean bos = options.prependBos != null ? options.prependBos : cfg.defaultPrependBos;
+                starts.add(p.isEmpty() ? toTokens("", true) : toTokens(p, bos));
+            }
+            int[][] all = generateTokens(starts, options);
+            List<String> out = new ArrayList<>(prompts.size());
+            for (int b = 0; b < all.length; b++) out.add(newText(starts.get(b), all[b]));
+            return out;
+        }
+    }
+
+    private int[][] generateTokens(List<int[]> prompts, GenerateOptions o) {
+        if (o == null) throw new IllegalArgumentException("no generate options given");
+        int eos = o.eosTokenId != null ? o.eosTokenId : tokenizer != null ? tokenizer.eosTokenId().orElse(-1) : -1;
+        if (o.stopAtEos && o.eosTokenId != null && (eos < 0 || eos >= cfg.dVocabOut()))
+            throw new IllegalArgumentException("EOS token id " + eos + " is outside the vocabulary [0, " + cfg.dVocabOut() + ")");
+        return new Generator(this, o, o.stopAtEos ? eos : -1).run(prompts);
+    }
+
+    /** A forward pass for callers that already hold the guard (generation). */
+    Output forwardUnguarded(Tensor tokens, RunOptions o, PaddedBatch pad, KvCache kv) { return forwardPass(tokens, o, pad, kv); }
+
+    /** The text the new tokens add after start (all = start followed by the new tokens). */
+    private String newText(int[] start, int[] all) {
         // decode in context (tokenizers such as SentencePiece drop or keep spaces depending on what precedes), and as TL
         // does, without the BOS it prepended: decoders that strip the first word's space then see that word first
         String whole, head;
