@@ -882,6 +882,19 @@ public final class HookedTransformer implements AutoCloseable {
         }
     }
 
+    /**
+     * TL's model(tokens, attention_mask=..., return_type="loss") on a padded batch: mean next-token cross-entropy over
+     * the predictions of a real token from a real token (pad positions ignored).
+     */
+    public double loss(PaddedBatch batch) {
+        try (Lifecycle.Held held = lifecycle.shared(); Tensor t = tokenTensor(batch.tokensUnsafe());
+             Output o = forwardPass(t, new RunOptions(), batch, null)) {
+            int B = batch.batch(), S = batch.seq(), V = cfg.dVocabOut();
+            float[] logits = o.logits().toFloatArray();
+            return Metrics.nextTokenLoss(batch.tokens()).evaluate(logits, B, S, V, new float[logits.length], batch.attentionMask());
+        }
+    }
+
     // ------------------------------------------------------------------------------------------ generation
 
     /** Greedy continuation of a token sequence (KV cache); stops early at EOS (when the tokenizer has one). */

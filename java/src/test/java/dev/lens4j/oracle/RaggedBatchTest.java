@@ -143,6 +143,7 @@ class RaggedBatchTest {
             try (HookedTransformer.Gradients g = model.backward(batch, Metrics.nextTokenLoss(batch.tokens()), new RunOptions())) {
                 assertEquals(total / n, g.value(), 1e-5, "mean loss over the real next-token predictions");
             }
+            assertEquals(total / n, model.loss(batch), 1e-5, "loss(PaddedBatch)");
         }
     }
 
