@@ -197,6 +197,7 @@ public final class HookedTransformer implements AutoCloseable {
         if (texts == null || texts.isEmpty()) throw new IllegalArgumentException("no texts given");
         List<int[]> rows = new ArrayList<>(texts.size());
         for (int i = 0; i < texts.size(); i++) {
+            if (texts.get(i) == null) throw new IllegalArgumentException("text " + i + " is null");
             int[] ids = toTokens(texts.get(i), prependBos);
             if (ids.length == 0) throw new IllegalArgumentException("text " + i + " ('" + texts.get(i) + "') has no tokens: prepend BOS or give text");
             rows.add(ids);
@@ -441,6 +442,14 @@ public final class HookedTransformer implements AutoCloseable {
      */
     public Output run(PaddedBatch batch, RunOptions o) {
         try (Lifecycle.Held held = lifecycle.shared(); Tensor t = tokenTensor(batch.tokensUnsafe())) { return forwardPass(t, o, batch, null); }
+    }
+
+    /** TL's run_with_cache on a padded batch: logits and every hook point; cache().attentionMask() tells pad positions. */
+    public Output runWithCache(PaddedBatch batch) { return run(batch, new RunOptions().cacheAll()); }
+
+    /** TL's run_with_hooks on a padded batch. Returns the logits, owned by the caller. */
+    public Tensor runWithHooks(PaddedBatch batch, Hooks hooks) {
+        try (Output o = run(batch, new RunOptions().hooks(hooks))) { return o.takeLogits(); }
     }
 
     /** TL's model(tokens) for a padded batch: logits [batch, pos, d_vocab_out] (pad positions hold no meaning). */

@@ -37,6 +37,8 @@ final class KvCache implements AutoCloseable {
 
     /** [B, T, ...] ++ [B, S, ...] along dim 1, as a new tensor this cache owns (the old one is freed). */
     private static Tensor concat(Tensor old, Tensor add) {
+        // host memcpy: a device backend needs its own copy kernel before it can cache keys
+        if (!add.device().isCpu()) throw new UnsupportedOperationException("the KV cache runs on the CPU only, not on " + add.device());
         long B = add.size(0), S = add.size(1), T = old == null ? 0 : old.size(1);
         long row = add.numel() / (B * S) * add.dtype().bytes; // bytes per position
         long[] shape = add.shape();

@@ -1,6 +1,7 @@
 package dev.lens4j.oracle;
 
 import dev.lens4j.hooks.ActivationCache;
+import dev.lens4j.hooks.Hooks;
 import dev.lens4j.hooks.Positions;
 import dev.lens4j.model.HookedTransformer;
 import dev.lens4j.model.HookedTransformer.RunOptions;
@@ -31,8 +32,14 @@ class RaggedBatchTest {
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
         for (String label : List.of("gpt2", "llama", "gemma2-like", "neox-parallel"))
-            for (PaddedBatch.Side side : PaddedBatch.Side.values()) out.add(Arguments.of(label, side));
+            for (PaddedBatch.Side side : PaddedBatch.Side.values())
+                for (boolean split : new boolean[] {false, true}) out.add(Arguments.of(label, side, split));
         return out.stream();
+    }
+
+    /** A hook that reads the scores forces the split attention path (scores, softmax, apply) instead of the fused kernel. */
+    private static Hooks splitPath(boolean split) {
+        return split ? Hooks.none().add(n -> n.endsWith("hook_attn_scores"), (t, h) -> null) : Hooks.none();
     }
 
     private static List<int[]> prompts(int vocab) {
@@ -42,16 +49,16 @@ class RaggedBatchTest {
         return rows;
     }
 
-    @ParameterizedTest(name = "{0}, {1} padding")
+    @ParameterizedTest(name = "{0}, {1} padding, split path {2}")
     @MethodSource("cases")
-    void paddedBatchEqualsEachPromptAlone(String label, PaddedBatch.Side side) {
+    void paddedBatchEqualsEachPromptAlone(String label, PaddedBatch.Side side, boolean split) {
         long live = Tensor.liveBytes();
         TinyModels.Tiny tiny = TinyModels.build(label, 11);
         try (HookedTransformer model = new HookedTransformer(tiny.cfg(), tiny.weights())) {
             List<int[]> rows = prompts(tiny.cfg().dVocab);
             PaddedBatch batch = PaddedBatch.of(rows, side, PAD);
             int S = batch.seq();
-            try (HookedTransformer.Output padded = model.run(batch, new RunOptions().cacheAll())) {
+            try (HookedTransformer.Output padded = model.run(batch, new RunOptions().cacheAll().hooks(splitPath(split)))) {
                 ActivationCache pc = padded.cache();
                 int[][] mask = pc.attentionMask();
                 assertNotNull(mask, "the cache keeps the attention mask");
@@ -83,9 +90,9 @@ class RaggedBatchTest {
         assertEquals(live, Tensor.liveBytes(), "no native bytes left behind");
     }
 
-    @ParameterizedTest(name = "{0}, {1} padding")
+    @ParameterizedTest(name = "{0}, {1} padding, split path {2}")
     @MethodSource("cases")
-    void paddedBatchGradientsEqualEachPromptAlone(String label, PaddedBatch.Side side) {
+    void paddedBatchGradientsEqualEachPromptAlone(String label, PaddedBatch.Side side, boolean split) {
         long live = Tensor.liveBytes();
         TinyModels.Tiny tiny = TinyModels.build(label, 12);
         try (HookedTransformer model = new HookedTransformer(tiny.cfg(), tiny.weights())) {
@@ -94,7 +101,7 @@ class RaggedBatchTest {
             PaddedBatch batch = PaddedBatch.of(rows, side, PAD);
             int[] answers = new int[rows.size()], wrongs = new int[rows.size()];
             for (int b = 0; b < rows.size(); b++) { answers[b] = (3 * b + 1) % V; wrongs[b] = (7 * b + 2) % V; }
-            RunOptions opts = new RunOptions().cacheAllGrads().allWeightGrads();
+            RunOptions opts = new RunOptions().cacheAllGrads().allWeightGrads().hooks(splitPath(split));
             try (HookedTransformer.Gradients g = model.backward(batch, Metrics.logitDiff(answers, wrongs), opts)) {
                 double sum = 0;
                 java.util.Map<String, double[]> weightSum = new java.util.HashMap<>();
@@ -124,9 +131,9 @@ class RaggedBatchTest {
         assertEquals(live, Tensor.liveBytes(), "no native bytes left behind");
     }
 
-    @ParameterizedTest(name = "{0}, {1} padding")
+    @ParameterizedTest(name = "{0}, {1} padding, split path {2}")
     @MethodSource("cases")
-    void nextTokenLossCountsOnlyRealPredictions(String label, PaddedBatch.Side side) {
+    void nextTokenLossCountsOnlyRealPredictions(String label, PaddedBatch.Side side, boolean split) {
         TinyModels.Tiny tiny = TinyModels.build(label, 13);
         try (HookedTransformer model = new HookedTransformer(tiny.cfg(), tiny.weights())) {
             List<int[]> rows = prompts(tiny.cfg().dVocab);
@@ -140,7 +147,7 @@ class RaggedBatchTest {
                     n += row.length - 1;
                 }
             }
-            try (HookedTransformer.Gradients g = model.backward(batch, Metrics.nextTokenLoss(batch.tokens()), new RunOptions())) {
+            try (HookedTransformer.Gradients g = model.backward(batch, Metrics.nextTokenLoss(batch.tokens()), new RunOptions().hooks(splitPath(split)))) {
                 assertEquals(total / n, g.value(), 1e-5, "mean loss over the real next-token predictions");
             }
             assertEquals(total / n, model.loss(batch), 1e-5, "loss(PaddedBatch)");
