@@ -129,35 +129,107 @@ struct Blocks {
 };
 }  // namespace
 
-extern "C" int l4j_attn_scores(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
-                               const float *q, const float *k, float scale, int64_t window, float softcap,
-                               float *scores) {
-    L4J_CHECK(batch >= 0 && seq >= 0 && n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && d_head > 0);
+// Visible keys [lo, hi) of the query at absolute position ai: causal, the sliding window, and the row's valid keys
+// [ks, ke) (TL's attention_mask: padding outside). hi <= lo means none: the query sees nothing.
+static inline void visible(int64_t ai, int64_t window, int64_t ks, int64_t ke, int64_t &lo, int64_t &hi) {
+    lo = first_key(ai, window);
+    if (ks > lo) lo = ks;
+    hi = ai + 1 < ke ? ai + 1 : ke;
+}
+
+// valid keys of row b: key_range[2b .. 2b+1], or all k_len keys
+static inline void key_bounds(const int64_t *key_range, int64_t b, int64_t k_len, int64_t &ks, int64_t &ke) {
+    ks = key_range ? key_range[2 * b] : 0;
+    ke = key_range ? key_range[2 * b + 1] : k_len;
+}
+
+static bool ranges_ok(const int64_t *key_range, int64_t batch, int64_t k_len) {
+    if (!key_range) return true;
+    for (int64_t b = 0; b < batch; b++)
+        if (key_range[2 * b] < 0 || key_range[2 * b] > key_range[2 * b + 1] || key_range[2 * b + 1] > k_len) return false;
+    return true;
+}
+
+#define L4J_CHECK_ATTN_SHAPE()                                                                                        \
+    L4J_CHECK(batch >= 0 && q_len >= 0 && k_len >= q_len && n_heads > 0 && n_kv_heads > 0 &&                         \
+              n_heads % n_kv_heads == 0 && d_head > 0)
+
+extern "C" int l4j_attn_scores_masked(int64_t batch, int64_t q_len, int64_t k_len, int64_t n_heads,
+                                      int64_t n_kv_heads, int64_t d_head, const float *q, const float *k, float scale,
+                                      int64_t window, float softcap, const int64_t *key_range, float *scores) {
+    L4J_CHECK_ATTN_SHAPE();
     L4J_CHECK(window >= 0 && softcap >= 0.0f);
-    L4J_CHECK(q && k && scores);
-    if (batch == 0 || seq == 0) return L4J_OK;
-    const int64_t group = n_heads / n_kv_heads, ldq = n_heads * d_head;
-    const Blocks blocks{batch, n_heads, (seq + QB - 1) / QB};
-    Scratch kt(batch * n_kv_heads * d_head * seq);
+    L4J_CHECK(q && k && scores && ranges_ok(key_range, batch, k_len));
+    if (batch == 0 || q_len == 0) return L4J_OK;
+    const int64_t group = n_heads / n_kv_heads, ldq = n_heads * d_head, sk = k_len, off = k_len - q_len;
+    const Blocks blocks{batch, n_heads, (q_len + QB - 1) / QB};
+    Scratch kt(batch * n_kv_heads * d_head * sk);
     if (!kt.p) return L4J_ERR_NOMEM;
-#pragma omp parallel if (batch * n_heads * seq * seq > L4J_PAR_MIN)
+#pragma omp parallel if (batch * n_heads * q_len * sk > L4J_PAR_MIN)
     {
-        transpose_k(batch, seq, n_kv_heads, d_head, k, kt.p);
+        transpose_k(batch, sk, n_kv_heads, d_head, k, kt.p);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t u = 0; u < blocks.units(); u++) {
             int64_t b, h, blk;
             blocks.at(u, b, h, blk);
-            const int64_t i0 = blk * QB, i1 = i0 + QB < seq ? i0 + QB : seq;
-            float *s = scores + ((b * n_heads + h) * seq + i0) * seq;
-            gemm_nn(i1 - i0, i1, d_head, scale, q + ((b * seq + i0) * n_heads + h) * d_head, ldq,
-                    kt.p + (b * n_kv_heads + h / group) * d_head * seq, seq, s, seq);
+            const int64_t i0 = blk * QB, i1 = i0 + QB < q_len ? i0 + QB : q_len;
+            float *s = scores + ((b * n_heads + h) * q_len + i0) * sk;
+            gemm_nn(i1 - i0, off + i1, d_head, scale, q + ((b * q_len + i0) * n_heads + h) * d_head, ldq,
+                    kt.p + (b * n_kv_heads + h / group) * d_head * sk, sk, s, sk);
+            int64_t ks, ke;
+            key_bounds(key_range, b, sk, ks, ke);
             for (int64_t i = i0; i < i1; i++) {
-                float *row = s + (i - i0) * seq;
-                const int64_t lo = first_key(i, window);
-                softcap_row(row + lo, i + 1 - lo, softcap);
+                float *row = s + (i - i0) * sk;
+                int64_t lo, hi;
+                visible(off + i, window, ks, ke, lo, hi);
+                if (hi <= lo) {
+                    fill(row, sk, kNegInf);
+                    continue;
+                }
+                softcap_row(row + lo, hi - lo, softcap);
                 fill(row, lo, kNegInf);
-                fill(row + i + 1, seq - i - 1, kNegInf);
+                fill(row + hi, sk - hi, kNegInf);
             }
+        }
+    }
+    return L4J_OK;
+}
+
+extern "C" int l4j_attn_scores(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
+                               const float *q, const float *k, float scale, int64_t window, float softcap,
+                               float *scores) {
+    L4J_CHECK(seq >= 0);
+    return l4j_attn_scores_masked(batch, seq, seq, n_heads, n_kv_heads, d_head, q, k, scale, window, softcap, nullptr,
+                                  scores);
+}
+
+extern "C" int l4j_attn_apply_kv(int64_t batch, int64_t q_len, int64_t k_len, int64_t n_heads, int64_t n_kv_heads,
+                                 int64_t d_head, const float *pattern, const float *v, float *z) {
+    L4J_CHECK_ATTN_SHAPE();
+    L4J_CHECK(pattern && v && z);
+    if (batch == 0 || q_len == 0) return L4J_OK;
+    const int64_t group = n_heads / n_kv_heads, ldz = n_heads * d_head, ldv = n_kv_heads * d_head, sk = k_len;
+    const Blocks blocks{batch, n_heads, (q_len + QB - 1) / QB};
+    // All keys, not only j <= i: a hook may have written a non-causal pattern, and TL applies it as given. Only the
+    // trailing all-zero columns of a block (the causal upper triangle, typically) are skipped.
+#pragma omp parallel for schedule(dynamic, 1) if (batch * n_heads * q_len * sk > L4J_PAR_MIN)
+    for (int64_t u = 0; u < blocks.units(); u++) {
+        int64_t b, h, blk;
+        blocks.at(u, b, h, blk);
+        const int64_t i0 = blk * QB, i1 = i0 + QB < q_len ? i0 + QB : q_len;
+        const float *p = pattern + ((b * n_heads + h) * q_len + i0) * sk;
+        int64_t n = 0;
+        for (int64_t r = 0; r < i1 - i0; r++) {
+            const float *row = p + r * sk;
+            int64_t e = sk;
+            while (e > n && row[e - 1] == 0.0f) e--;
+            n = e;
+        }
+        float *zb = z + ((b * q_len + i0) * n_heads + h) * d_head;
+        if (n == 0) {
+            for (int64_t r = 0; r < i1 - i0; r++) fill(zb + r * ldz, d_head, 0.0f);
+        } else {
+            gemm_nn(i1 - i0, d_head, n, 1.0f, p, sk, v + (b * sk * n_kv_heads + h / group) * d_head, ldv, zb, ldz);
         }
     }
     return L4J_OK;
@@ -165,31 +237,62 @@ extern "C" int l4j_attn_scores(int64_t batch, int64_t seq, int64_t n_heads, int6
 
 extern "C" int l4j_attn_apply(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
                               const float *pattern, const float *v, float *z) {
-    L4J_CHECK(batch >= 0 && seq >= 0 && n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && d_head > 0);
-    L4J_CHECK(pattern && v && z);
-    if (batch == 0 || seq == 0) return L4J_OK;
-    const int64_t group = n_heads / n_kv_heads, ldz = n_heads * d_head, ldv = n_kv_heads * d_head;
-    const Blocks blocks{batch, n_heads, (seq + QB - 1) / QB};
-    // All keys, not only j <= i: a hook may have written a non-causal pattern, and TL applies it as given. Only the
-    // trailing all-zero columns of a block (the causal upper triangle, typically) are skipped.
-#pragma omp parallel for schedule(dynamic, 1) if (batch * n_heads * seq * seq > L4J_PAR_MIN)
-    for (int64_t u = 0; u < blocks.units(); u++) {
-        int64_t b, h, blk;
-        blocks.at(u, b, h, blk);
-        const int64_t i0 = blk * QB, i1 = i0 + QB < seq ? i0 + QB : seq;
-        const float *p = pattern + ((b * n_heads + h) * seq + i0) * seq;
-        int64_t n = 0;
-        for (int64_t r = 0; r < i1 - i0; r++) {
-            const float *row = p + r * seq;
-            int64_t e = seq;
-            while (e > n && row[e - 1] == 0.0f) e--;
-            n = e;
-        }
-        float *zb = z + ((b * seq + i0) * n_heads + h) * d_head;
-        if (n == 0) {
-            for (int64_t r = 0; r < i1 - i0; r++) fill(zb + r * ldz, d_head, 0.0f);
-        } else {
-            gemm_nn(i1 - i0, d_head, n, 1.0f, p, seq, v + (b * seq * n_kv_heads + h / group) * d_head, ldv, zb, ldz);
+    L4J_CHECK(seq >= 0);
+    return l4j_attn_apply_kv(batch, seq, seq, n_heads, n_kv_heads, d_head, pattern, v, z);
+}
+
+extern "C" int l4j_attention_masked(int64_t batch, int64_t q_len, int64_t k_len, int64_t n_heads, int64_t n_kv_heads,
+                                    int64_t d_head, const float *q, const float *k, const float *v, float scale,
+                                    int64_t window, float softcap, const int64_t *key_range, float *z, float *scores,
+                                    float *pattern) {
+    L4J_CHECK_ATTN_SHAPE();
+    L4J_CHECK(window >= 0 && softcap >= 0.0f);
+    L4J_CHECK(q && k && v && z && ranges_ok(key_range, batch, k_len));
+    if (batch == 0 || q_len == 0) return L4J_OK;
+    const int64_t group = n_heads / n_kv_heads, ldq = n_heads * d_head, ldk = n_kv_heads * d_head;
+    const int64_t sk = k_len, off = k_len - q_len;
+    const Blocks blocks{batch, n_heads, (q_len + QB - 1) / QB};
+    Scratch kt(batch * n_kv_heads * d_head * sk);
+    if (!kt.p) return L4J_ERR_NOMEM;
+#pragma omp parallel if (batch * n_heads * q_len * sk > L4J_PAR_MIN)
+    {
+        transpose_k(batch, sk, n_kv_heads, d_head, k, kt.p);
+        // scratch for the block's scores (when not asked for) and probabilities (when not asked for)
+        std::vector<float> sbuf(scores ? 0 : QB * sk), pbuf(pattern || !scores ? 0 : QB * sk);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t u = 0; u < blocks.units(); u++) {
+            int64_t b, h, blk;
+            blocks.at(u, b, h, blk);
+            const int64_t i0 = blk * QB, i1 = i0 + QB < q_len ? i0 + QB : q_len, m = i1 - i0, ncol = off + i1;
+            const int64_t row_off = ((b * n_heads + h) * q_len + i0) * sk;
+            const int64_t kv_off = (b * sk * n_kv_heads + h / group) * d_head;
+            int64_t ks, ke;
+            key_bounds(key_range, b, sk, ks, ke);
+            // block scores against keys 0..ncol-1 (the few above the diagonal are masked below)
+            float *s = scores ? scores + row_off : sbuf.data();
+            gemm_nn(m, ncol, d_head, scale, q + ((b * q_len + i0) * n_heads + h) * d_head, ldq,
+                    kt.p + (b * n_kv_heads + h / group) * d_head * sk, sk, s, sk);
+            float *p = pattern ? pattern + row_off : scores ? pbuf.data() : s;  // in place when scores aren't kept
+            for (int64_t r = 0; r < m; r++) {
+                float *sr = s + r * sk, *pr = p + r * sk;
+                int64_t lo, hi;
+                visible(off + i0 + r, window, ks, ke, lo, hi);
+                // zeros up to ncol feed P V; a returned pattern gets zeros to the end of the row. A query that sees
+                // no key gets a zero row (TL: the softmax's NaNs set to 0), hence z = 0
+                if (hi <= lo) {
+                    lo = hi = 0;
+                } else {
+                    softcap_row(sr + lo, hi - lo, softcap);
+                    softmax_row(sr + lo, pr + lo, hi - lo);
+                }
+                fill(pr, lo, 0.0f);
+                fill(pr + hi, (pattern ? sk : ncol) - hi, 0.0f);
+                if (scores) {
+                    fill(sr, lo, kNegInf);
+                    fill(sr + hi, sk - hi, kNegInf);
+                }
+            }
+            gemm_nn(m, d_head, ncol, 1.0f, p, sk, v + kv_off, ldk, z + ((b * q_len + i0) * n_heads + h) * d_head, ldq);
         }
     }
     return L4J_OK;
@@ -198,49 +301,9 @@ extern "C" int l4j_attn_apply(int64_t batch, int64_t seq, int64_t n_heads, int64
 extern "C" int l4j_attention(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
                              const float *q, const float *k, const float *v, float scale, int64_t window,
                              float softcap, float *z, float *scores, float *pattern) {
-    L4J_CHECK(batch >= 0 && seq >= 0 && n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && d_head > 0);
-    L4J_CHECK(window >= 0 && softcap >= 0.0f);
-    L4J_CHECK(q && k && v && z);
-    if (batch == 0 || seq == 0) return L4J_OK;
-    const int64_t group = n_heads / n_kv_heads, ldq = n_heads * d_head, ldk = n_kv_heads * d_head;
-    const Blocks blocks{batch, n_heads, (seq + QB - 1) / QB};
-    Scratch kt(batch * n_kv_heads * d_head * seq);
-    if (!kt.p) return L4J_ERR_NOMEM;
-#pragma omp parallel if (batch * n_heads * seq * seq > L4J_PAR_MIN)
-    {
-        transpose_k(batch, seq, n_kv_heads, d_head, k, kt.p);
-        // scratch for the block's scores (when not asked for) and probabilities (when not asked for)
-        std::vector<float> sbuf(scores ? 0 : QB * seq), pbuf(pattern || !scores ? 0 : QB * seq);
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t u = 0; u < blocks.units(); u++) {
-            int64_t b, h, blk;
-            blocks.at(u, b, h, blk);
-            const int64_t i0 = blk * QB, i1 = i0 + QB < seq ? i0 + QB : seq, m = i1 - i0;
-            const int64_t row_off = ((b * n_heads + h) * seq + i0) * seq;
-            const int64_t kv_off = (b * seq * n_kv_heads + h / group) * d_head;
-            // block scores against keys 0..i1-1 (the few above the diagonal are masked below)
-            float *s = scores ? scores + row_off : sbuf.data();
-            gemm_nn(m, i1, d_head, scale, q + ((b * seq + i0) * n_heads + h) * d_head, ldq,
-                    kt.p + (b * n_kv_heads + h / group) * d_head * seq, seq, s, seq);
-            float *p = pattern ? pattern + row_off : scores ? pbuf.data() : s;  // in place when scores aren't kept
-            for (int64_t r = 0; r < m; r++) {
-                const int64_t i = i0 + r;
-                float *sr = s + r * seq, *pr = p + r * seq;
-                const int64_t lo = first_key(i, window);
-                softcap_row(sr + lo, i + 1 - lo, softcap);
-                softmax_row(sr + lo, pr + lo, i + 1 - lo);
-                // zeros up to i1 feed P V; a returned pattern gets zeros to the end of the row
-                fill(pr, lo, 0.0f);
-                fill(pr + i + 1, (pattern ? seq : i1) - i - 1, 0.0f);
-                if (scores) {
-                    fill(sr, lo, kNegInf);
-                    fill(sr + i + 1, seq - i - 1, kNegInf);
-                }
-            }
-            gemm_nn(m, d_head, i1, 1.0f, p, seq, v + kv_off, ldk, z + ((b * seq + i0) * n_heads + h) * d_head, ldq);
-        }
-    }
-    return L4J_OK;
+    L4J_CHECK(seq >= 0);
+    return l4j_attention_masked(batch, seq, seq, n_heads, n_kv_heads, d_head, q, k, v, scale, window, softcap, nullptr,
+                                z, scores, pattern);
 }
 
 extern "C" int l4j_softcap(int64_t n, const float *x, float cap, float *out) {

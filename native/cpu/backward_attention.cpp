@@ -8,29 +8,36 @@
 #include <new>
 #include <vector>
 
-extern "C" int l4j_attn_scores_backward(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads,
-                                        int64_t d_head, const float *q, const float *k, const float *dscores,
-                                        float scale, int64_t window, float *dq, float *dk) {
+extern "C" int l4j_attn_scores_backward_masked(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads,
+                                               int64_t d_head, const float *q, const float *k, const float *dscores,
+                                               float scale, int64_t window, const int64_t *key_range, float *dq,
+                                               float *dk) {
     L4J_CHECK(batch >= 0 && seq >= 0 && n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && d_head > 0);
     L4J_CHECK(window >= 0);
     L4J_CHECK(q && k && dscores);
+    if (key_range)
+        for (int64_t b = 0; b < batch; b++)
+            L4J_CHECK(key_range[2 * b] >= 0 && key_range[2 * b] <= key_range[2 * b + 1] && key_range[2 * b + 1] <= seq);
     if ((!dq && !dk) || batch == 0 || seq == 0) return L4J_OK;
     const int64_t group = n_heads / n_kv_heads, S = seq, D = d_head;
     const int64_t ldq = n_heads * D, ldk = n_kv_heads * D;
     try {
-        // dscores with the masked entries (above the diagonal, or before a sliding window: the -inf constants'
-        // gradient, never read) set to 0
+        // dscores with the masked entries (above the diagonal, before a sliding window, padding keys outside the
+        // row's key_range: the -inf constants' gradient, never read) set to 0
         std::vector<float> masked((size_t)(S * S));
         for (int64_t b = 0; b < batch; b++)
             for (int64_t h = 0; h < n_heads; h++) {
+                const int64_t ks = key_range ? key_range[2 * b] : 0, ke = key_range ? key_range[2 * b + 1] : S;
                 const float *ds = dscores + (b * n_heads + h) * S * S;
 #pragma omp parallel for schedule(static) if (S * S > L4J_PAR_MIN)
                 for (int64_t i = 0; i < S; i++) {
                     float *m = masked.data() + i * S;
-                    const int64_t lo = window > 0 && i - window + 1 > 0 ? i - window + 1 : 0;
+                    int64_t lo = window > 0 && i - window + 1 > 0 ? i - window + 1 : 0, hi = i + 1 < ke ? i + 1 : ke;
+                    if (ks > lo) lo = ks;
+                    if (hi < lo) hi = lo;
                     for (int64_t j = 0; j < lo; j++) m[j] = 0.0f;
-                    std::memcpy(m + lo, ds + i * S + lo, sizeof(float) * (i + 1 - lo));
-                    for (int64_t j = i + 1; j < S; j++) m[j] = 0.0f;
+                    std::memcpy(m + lo, ds + i * S + lo, sizeof(float) * (hi - lo));
+                    for (int64_t j = hi; j < S; j++) m[j] = 0.0f;
                 }
                 const int64_t kh = h / group;
                 const float *qh = q + b * S * ldq + h * D, *kk = k + b * S * ldk + kh * D;
@@ -46,6 +53,13 @@ extern "C" int l4j_attn_scores_backward(int64_t batch, int64_t seq, int64_t n_he
         return L4J_ERR_NOMEM;
     }
     return L4J_OK;
+}
+
+extern "C" int l4j_attn_scores_backward(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads,
+                                        int64_t d_head, const float *q, const float *k, const float *dscores,
+                                        float scale, int64_t window, float *dq, float *dk) {
+    return l4j_attn_scores_backward_masked(batch, seq, n_heads, n_kv_heads, d_head, q, k, dscores, scale, window,
+                                           nullptr, dq, dk);
 }
 
 extern "C" int l4j_attn_apply_backward(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads,

@@ -62,6 +62,10 @@ extern "C" int l4j_softmax(int64_t rows, int64_t n, const float *x, float *out) 
         const float *xr = x + r * n;
         float *o = out + r * n;
         const float m = row_max(xr, n);
+        if (m == -std::numeric_limits<float>::infinity()) {  // every entry masked: zeros (TL's NaN -> 0)
+            for (int64_t i = 0; i < n; i++) o[i] = 0.0f;
+            continue;
+        }
         const float inv = (float)(1.0 / sum_exp_shifted<true>(xr, n, m, o));
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) o[i] *= inv;

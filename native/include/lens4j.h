@@ -93,6 +93,21 @@ int l4j_attn_apply(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_hea
 int l4j_attention(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
                   const float *q, const float *k, const float *v, float scale, int64_t window, float softcap,
                   float *z, float *scores, float *pattern);
+/* Ragged batches and KV caches (the three above are these with q_len = k_len = seq and key_range NULL).
+ * q: [batch, q_len, n_heads, d_head]; k, v: [batch, k_len, n_kv_heads, d_head], k_len >= q_len: query i sits at
+ * position k_len - q_len + i (a KV cache holds the k_len - q_len earlier keys). scores / pattern: [batch, n_heads,
+ * q_len, k_len]. key_range (NULL: every key valid) is [batch, 2]: row b's valid keys are key_range[2b] <= j <
+ * key_range[2b+1] (TL's attention_mask: left or right padding outside), on top of the causal mask and the window.
+ * A query that sees no valid key (a left-pad position) gets scores -inf, a zero pattern row and z = 0, as TL
+ * (which replaces the softmax's NaNs by 0). L4J_ERR_ARG for a range outside [0, k_len]. */
+int l4j_attn_scores_masked(int64_t batch, int64_t q_len, int64_t k_len, int64_t n_heads, int64_t n_kv_heads,
+                           int64_t d_head, const float *q, const float *k, float scale, int64_t window, float softcap,
+                           const int64_t *key_range, float *scores);
+int l4j_attn_apply_kv(int64_t batch, int64_t q_len, int64_t k_len, int64_t n_heads, int64_t n_kv_heads,
+                      int64_t d_head, const float *pattern, const float *v, float *z);
+int l4j_attention_masked(int64_t batch, int64_t q_len, int64_t k_len, int64_t n_heads, int64_t n_kv_heads,
+                         int64_t d_head, const float *q, const float *k, const float *v, float scale, int64_t window,
+                         float softcap, const int64_t *key_range, float *z, float *scores, float *pattern);
 /* Soft-capping (Gemma 2's final logits): out = cap * tanh(x / cap), cap > 0; out may alias x.
  * Backward from the output y: dx = dy * (1 - (y / cap)^2), 0 where y is -inf (masked scores); dx may alias dy. */
 int l4j_softcap(int64_t n, const float *x, float cap, float *out);
@@ -106,7 +121,8 @@ int l4j_add(int64_t n, const float *a, const float *b, float *out);             
 int l4j_scale_cols(int64_t rows, int64_t d, const float *x, const float *w, float *out); /* out = x * w[col] */
 int l4j_add_bias(int64_t rows, int64_t d, const float *x, const float *bias, float *out);
 
-/* ---- softmax family over the last dimension ---- */
+/* ---- softmax family over the last dimension ----
+ * softmax of a row that is all -inf (an attention query that sees no key) is all 0, as TL's masked attention. */
 int l4j_softmax(int64_t rows, int64_t n, const float *x, float *out);
 int l4j_log_softmax(int64_t rows, int64_t n, const float *x, float *out);
 /* loss[r] = -log_softmax(logits[r])[targets[r]]; L4J_ERR_RANGE if a target is outside [0, n). */
@@ -160,6 +176,10 @@ int l4j_rotary_backward(int64_t batch, int64_t seq, int64_t n_heads, int64_t d_h
 int l4j_attn_scores_backward(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
                              const float *q, const float *k, const float *dscores, float scale, int64_t window,
                              float *dq, float *dk);
+/* As above with the forward's key_range (NULL: all keys valid): dscores outside it are never read either. */
+int l4j_attn_scores_backward_masked(int64_t batch, int64_t seq, int64_t n_heads, int64_t n_kv_heads, int64_t d_head,
+                                    const float *q, const float *k, const float *dscores, float scale, int64_t window,
+                                    const int64_t *key_range, float *dq, float *dk);
 /* z = pattern @ v over all keys (as the forward). dpattern [batch, n_heads, seq, seq] = dz . v for every
  * (i, j), including entries a causal pattern holds at 0 (TL reports those too); dv [batch, seq, n_kv_heads,
  * d_head] overwritten, summing the query heads of each GQA group. Both optional. */

@@ -3,7 +3,9 @@ package dev.lens4j.analysis;
 import dev.lens4j.hooks.HookNames;
 import dev.lens4j.hooks.Hooks;
 import dev.lens4j.hooks.Positions;
+import dev.lens4j.model.Batches;
 import dev.lens4j.model.HookedTransformer;
+import dev.lens4j.model.PaddedBatch;
 import dev.lens4j.model.Metric;
 import dev.lens4j.model.Metrics;
 import dev.lens4j.tensor.Tensor;
@@ -104,7 +106,10 @@ public final class NeuronScoring {
                 .limit(k).mapToInt(Integer::intValue).toArray();
     }
 
-    /** Scores of block `layer` on every prompt (one forward + backward per batch of equal-length prompts). */
+    /**
+     * Scores of block `layer` on every prompt: one forward + backward per batch of length-sorted prompts, left-padded
+     * (so every row's last real token is the last position; padding is masked and changes no row's scores).
+     */
     public static Scores score(HookedTransformer model, int layer, List<Prompt> prompts) {
         Runs.checkLayer(model, layer);
         if (model.cfg().attnOnly) throw new IllegalArgumentException("an attention-only model has no MLP neurons to score");
@@ -115,9 +120,8 @@ public final class NeuronScoring {
         double[] margin = new double[n];
         String post = HookNames.mlpPost(layer), resid = HookNames.residPost(layer);
         for (int[] batch : batches(prompts)) {
-            int B = batch.length, S = prompts.get(batch[0]).tokens().length;
-            int[][] tokens = new int[B][];
-            for (int b = 0; b < B; b++) tokens[b] = prompts.get(batch[b]).tokens();
+            PaddedBatch tokens = padded(model, prompts, batch);
+            int B = batch.length, S = tokens.seq();
             double[] m = new double[B];
             var o = new HookedTransformer.RunOptions().cacheNames(post).cachePositions(Positions.last()).cacheGrads(resid::equals);
             try (var gr = model.backward(tokens, marginMetric(prompts, batch, m), o)) {
@@ -155,15 +159,18 @@ public final class NeuronScoring {
         };
     }
 
-    /** Indices of prompts grouped by token length, in chunks of at most BATCH. */
+    /** Indices of prompts sorted by token length, in chunks of at most BATCH (padded together: Batches.byLength). */
     static List<int[]> batches(List<Prompt> prompts) {
-        Map<Integer, List<Integer>> byLen = new LinkedHashMap<>();
-        for (int i = 0; i < prompts.size(); i++) byLen.computeIfAbsent(prompts.get(i).tokens().length, k -> new ArrayList<>()).add(i);
-        List<int[]> out = new ArrayList<>();
-        for (List<Integer> idx : byLen.values())
-            for (int s = 0; s < idx.size(); s += BATCH)
-                out.add(idx.subList(s, Math.min(idx.size(), s + BATCH)).stream().mapToInt(Integer::intValue).toArray());
-        return out;
+        List<int[]> seqs = new ArrayList<>(prompts.size());
+        for (Prompt p : prompts) seqs.add(p.tokens());
+        return Batches.byLength(seqs, BATCH);
+    }
+
+    /** The prompts of a batch left-padded: each row's last real token sits at the last position. */
+    static PaddedBatch padded(HookedTransformer model, List<Prompt> prompts, int[] batch) {
+        List<int[]> seqs = new ArrayList<>(prompts.size());
+        for (Prompt p : prompts) seqs.add(p.tokens());
+        return Batches.pad(seqs, batch, PaddedBatch.Side.LEFT, model.padTokenId());
     }
 
     // ------------------------------------------------------------------------------------------ ablation
@@ -177,7 +184,7 @@ public final class NeuronScoring {
         double[] s = new double[F];
         String post = HookNames.mlpPost(layer);
         for (int[] batch : batches(prompts)) {
-            int[][] tokens = Arrays.stream(batch).mapToObj(i -> prompts.get(i).tokens()).toArray(int[][]::new);
+            PaddedBatch tokens = padded(model, prompts, batch);
             var o = new HookedTransformer.RunOptions().cacheNames(post).cachePositions(Positions.last()).stopAtLayer(layer + 1);
             try (var out = model.run(tokens, o)) {
                 float[] h = out.cache().get(post).toFloatArray();
@@ -208,7 +215,7 @@ public final class NeuronScoring {
         if (prompts.isEmpty()) throw new IllegalArgumentException("no prompts given");
         double[] m = new double[prompts.size()];
         for (int[] batch : batches(prompts)) {
-            int[][] tokens = Arrays.stream(batch).mapToObj(i -> prompts.get(i).tokens()).toArray(int[][]::new);
+            PaddedBatch tokens = padded(model, prompts, batch);
             double[] v = Runs.metricPerPrompt(model, tokens, b -> {
                 Prompt p = prompts.get(batch[b]);
                 return Metrics.forcedChoiceMargin(p.yes(), p.no(), new boolean[] {p.truthYes()});

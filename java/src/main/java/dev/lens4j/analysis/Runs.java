@@ -21,7 +21,17 @@ final class Runs {
     /** Per-prompt values of a metric that sums over the batch: one forward, the metric applied row by row. */
     static double[] metricPerPrompt(HookedTransformer model, int[][] tokens, java.util.function.IntFunction<Metric> metricOf, Hooks hooks) {
         var o = new HookedTransformer.RunOptions().hooks(hooks).logitsLastOnly(true);
-        try (var out = model.run(tokens, o)) {
+        try (var out = model.run(tokens, o)) { return perRow(out, metricOf); }
+    }
+
+    /** The same over a padded batch: each row's metric at its last real token. */
+    static double[] metricPerPrompt(HookedTransformer model, dev.lens4j.model.PaddedBatch tokens, java.util.function.IntFunction<Metric> metricOf, Hooks hooks) {
+        var o = new HookedTransformer.RunOptions().hooks(hooks).logitsLastOnly(true);
+        try (var out = model.run(tokens, o)) { return perRow(out, metricOf); }
+    }
+
+    private static double[] perRow(HookedTransformer.Output out, java.util.function.IntFunction<Metric> metricOf) {
+        {
             var l = out.logits();
             int B = (int) l.size(0), V = (int) l.size(2);
             float[] lg = l.toFloatArray();

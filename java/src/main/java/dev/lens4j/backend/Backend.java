@@ -52,9 +52,20 @@ public interface Backend {
      * As above, with a sliding window (window > 0: query i sees keys i - window + 1 .. i; 0: all keys up to i) and
      * soft-capping of the scaled scores (softcap > 0: cap * tanh(s / cap) before the mask; 0: none).
      */
-    void attnScores(Tensor q, Tensor k, float scale, long window, float softcap, Tensor scores);
+    default void attnScores(Tensor q, Tensor k, float scale, long window, float softcap, Tensor scores) {
+        attnScores(q, k, scale, window, softcap, null, scores);
+    }
 
-    /** z [batch, seq, heads, d_head] = pattern @ v (per head, kv head = h / group). */
+    /**
+     * Ragged batches and KV caches: q [batch, q_len, heads, d_head] against k [batch, k_len, kv_heads, d_head] with
+     * k_len >= q_len (query i sits at position k_len - q_len + i); scores [batch, heads, q_len, k_len]. keyRanges
+     * [2 * batch] holds each row's valid keys [start, end) (TL's attention_mask; null: all valid); a query that sees
+     * no valid key gets a row of -inf (its softmax is 0).
+     */
+    void attnScores(Tensor q, Tensor k, float scale, long window, float softcap, long[] keyRanges, Tensor scores);
+
+    /** z [batch, q_len, heads, d_head] = pattern [batch, heads, q_len, k_len] @ v [batch, k_len, kv_heads, d_head]
+     *  (per head, kv head = h / group; k_len = q_len without a KV cache). */
     void attnApply(Tensor pattern, Tensor v, Tensor z);
 
     /** Fused causal attention; scores and pattern written only when non-null. */
@@ -63,7 +74,14 @@ public interface Backend {
     }
 
     /** Fused causal attention with a sliding window and score soft-capping (see attnScores). */
-    void attention(Tensor q, Tensor k, Tensor v, float scale, long window, float softcap, Tensor z, Tensor scores, Tensor pattern);
+    default void attention(Tensor q, Tensor k, Tensor v, float scale, long window, float softcap, Tensor z, Tensor scores, Tensor pattern) {
+        attention(q, k, v, scale, window, softcap, null, z, scores, pattern);
+    }
+
+    /** Fused attention for ragged batches and KV caches (shapes and keyRanges as the masked attnScores); a query
+     *  that sees no valid key gets a zero pattern row and z = 0 (TL turns those NaNs into 0). */
+    void attention(Tensor q, Tensor k, Tensor v, float scale, long window, float softcap, long[] keyRanges,
+                   Tensor z, Tensor scores, Tensor pattern);
 
     /** out = cap * tanh(x / cap), cap > 0 (Gemma 2's final-logit soft-capping); out may alias x. */
     void softcap(Tensor x, float cap, Tensor out);
@@ -149,7 +167,12 @@ public interface Backend {
     }
 
     /** As above for a sliding window (window > 0): dScores before the window are never read either. */
-    void attnScoresBackward(Tensor q, Tensor k, float scale, long window, Tensor dScores, Tensor dq, Tensor dk);
+    default void attnScoresBackward(Tensor q, Tensor k, float scale, long window, Tensor dScores, Tensor dq, Tensor dk) {
+        attnScoresBackward(q, k, scale, window, null, dScores, dq, dk);
+    }
+
+    /** As above with the forward's keyRanges (null: all valid): dScores outside them are never read either. */
+    void attnScoresBackward(Tensor q, Tensor k, float scale, long window, long[] keyRanges, Tensor dScores, Tensor dq, Tensor dk);
 
     /** attn_apply's backward: dPattern [batch, heads, seq, seq] for every (i, j); dv like v (summed over each GQA group). */
     void attnApplyBackward(Tensor pattern, Tensor v, Tensor dz, Tensor dPattern, Tensor dv);

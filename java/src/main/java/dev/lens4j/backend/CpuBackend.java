@@ -6,6 +6,7 @@ import dev.lens4j.tensor.Device;
 import dev.lens4j.tensor.Tensor;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.LongPointer;
 
 import java.util.Arrays;
 
@@ -152,11 +153,36 @@ public final class CpuBackend implements Backend {
         return new long[] {batch, seq, heads, kvHeads, dHead};
     }
 
-    @Override public void attnScores(Tensor q, Tensor k, float scale, long window, float softcap, Tensor scores) {
-        long[] s = qkv("attn_scores", q, k);
-        maskArgs("attn_scores", window, softcap);
-        numel("attn_scores", "scores", scores, s[0] * s[2] * s[1] * s[1]);
-        check(CpuKernels.l4j_attn_scores(s[0], s[1], s[2], s[3], s[4], f(q), f(k), scale, window, softcap, f(scores)), "attn_scores");
+    /** [batch, q_len, k_len, heads, kv_heads, d_head] of q against k (k_len >= q_len: a KV cache's earlier keys). */
+    private static long[] qkvCached(String op, Tensor q, Tensor k) {
+        if (q.rank() != 4 || k.rank() != 4)
+            throw new IllegalArgumentException(op + ": q and k must be [batch, pos, head, d_head], got " + q.describe() + ", " + k.describe());
+        long batch = q.size(0), qLen = q.size(1), heads = q.size(2), dHead = q.size(3), kLen = k.size(1), kvHeads = k.size(2);
+        if (k.size(0) != batch || kLen < qLen || k.size(3) != dHead || kvHeads <= 0 || heads % kvHeads != 0)
+            throw new IllegalArgumentException(op + ": k " + k.describe() + " does not fit q " + q.describe());
+        return new long[] {batch, qLen, kLen, heads, kvHeads, dHead};
+    }
+
+    /** Each row's valid keys [start, end) within [0, kLen], as a native array the caller closes (null: all valid). */
+    private static LongPointer keyRanges(String op, long[] ranges, long batch, long kLen) {
+        if (ranges == null) return null;
+        if (ranges.length != 2 * batch)
+            throw new IllegalArgumentException(op + ": key ranges hold " + ranges.length + " values, need 2 per row (" + 2 * batch + ")");
+        for (int b = 0; b < batch; b++)
+            if (ranges[2 * b] < 0 || ranges[2 * b] > ranges[2 * b + 1] || ranges[2 * b + 1] > kLen)
+                throw new IllegalArgumentException(op + ": row " + b + "'s valid keys [" + ranges[2 * b] + ", " + ranges[2 * b + 1]
+                        + ") are not a range within [0, " + kLen + "]");
+        return new LongPointer(ranges);
+    }
+
+    @Override public void attnScores(Tensor q, Tensor k, float scale, long window, float softcap, long[] keyRanges, Tensor scores) {
+        String op = "attn_scores";
+        long[] s = qkvCached(op, q, k);
+        maskArgs(op, window, softcap);
+        numel(op, "scores", scores, s[0] * s[3] * s[1] * s[2]);
+        try (LongPointer kr = keyRanges(op, keyRanges, s[0], s[2])) {
+            check(CpuKernels.l4j_attn_scores_masked(s[0], s[1], s[2], s[3], s[4], s[5], f(q), f(k), scale, window, softcap, kr, f(scores)), op);
+        }
     }
 
     private static void maskArgs(String op, long window, float softcap) {
@@ -182,20 +208,25 @@ public final class CpuBackend implements Backend {
 
     @Override public void attnApply(Tensor pattern, Tensor v, Tensor z) {
         if (z.rank() != 4) throw new IllegalArgumentException("attn_apply: z must be [batch, pos, head, d_head], got " + z.describe());
-        long[] s = qkv("attn_apply", z, v);
-        numel("attn_apply", "pattern", pattern, s[0] * s[2] * s[1] * s[1]);
-        check(CpuKernels.l4j_attn_apply(s[0], s[1], s[2], s[3], s[4], f(pattern), f(v), f(z)), "attn_apply");
+        long[] s = qkvCached("attn_apply", z, v);
+        numel("attn_apply", "pattern", pattern, s[0] * s[3] * s[1] * s[2]);
+        check(CpuKernels.l4j_attn_apply_kv(s[0], s[1], s[2], s[3], s[4], s[5], f(pattern), f(v), f(z)), "attn_apply");
     }
 
-    @Override public void attention(Tensor q, Tensor k, Tensor v, float scale, long window, float softcap, Tensor z, Tensor scores, Tensor pattern) {
-        long[] s = qkv("attention", q, k);
-        maskArgs("attention", window, softcap);
-        sameShape("attention", k, v);
-        sameShape("attention", q, z);
-        long n = s[0] * s[2] * s[1] * s[1];
-        if (scores != null) numel("attention", "scores", scores, n);
-        if (pattern != null) numel("attention", "pattern", pattern, n);
-        check(CpuKernels.l4j_attention(s[0], s[1], s[2], s[3], s[4], f(q), f(k), f(v), scale, window, softcap, f(z), f(scores), f(pattern)), "attention");
+    @Override public void attention(Tensor q, Tensor k, Tensor v, float scale, long window, float softcap, long[] keyRanges,
+                                    Tensor z, Tensor scores, Tensor pattern) {
+        String op = "attention";
+        long[] s = qkvCached(op, q, k);
+        maskArgs(op, window, softcap);
+        sameShape(op, k, v);
+        sameShape(op, q, z);
+        long n = s[0] * s[3] * s[1] * s[2];
+        if (scores != null) numel(op, "scores", scores, n);
+        if (pattern != null) numel(op, "pattern", pattern, n);
+        try (LongPointer kr = keyRanges(op, keyRanges, s[0], s[2])) {
+            check(CpuKernels.l4j_attention_masked(s[0], s[1], s[2], s[3], s[4], s[5], f(q), f(k), f(v), scale, window, softcap, kr,
+                    f(z), f(scores), f(pattern)), op);
+        }
     }
 
     @Override public void activation(Activation act, Tensor x, Tensor out) {
@@ -373,14 +404,17 @@ public final class CpuBackend implements Backend {
                 f(dOut), f(dx)), op);
     }
 
-    @Override public void attnScoresBackward(Tensor q, Tensor k, float scale, long window, Tensor dScores, Tensor dq, Tensor dk) {
+    @Override public void attnScoresBackward(Tensor q, Tensor k, float scale, long window, long[] keyRanges, Tensor dScores, Tensor dq, Tensor dk) {
         String op = "attn_scores_backward";
         maskArgs(op, window, 0f);
         long[] s = qkv(op, req(op, "q", q), req(op, "k", k));
         req(op, "dScores", dScores, s[0] * s[2] * s[1] * s[1]);
         if (dq != null) { req(op, "dq", dq); sameShape(op, q, dq); }
         if (dk != null) { req(op, "dk", dk); sameShape(op, k, dk); }
-        check(CpuKernels.l4j_attn_scores_backward(s[0], s[1], s[2], s[3], s[4], f(q), f(k), f(dScores), scale, window, f(dq), f(dk)), op);
+        try (LongPointer kr = keyRanges(op, keyRanges, s[0], s[1])) {
+            check(CpuKernels.l4j_attn_scores_backward_masked(s[0], s[1], s[2], s[3], s[4], f(q), f(k), f(dScores), scale, window, kr,
+                    f(dq), f(dk)), op);
+        }
     }
 
     @Override public void attnApplyBackward(Tensor pattern, Tensor v, Tensor dz, Tensor dPattern, Tensor dv) {

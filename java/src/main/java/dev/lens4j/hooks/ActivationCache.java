@@ -61,6 +61,17 @@ public final class ActivationCache implements AutoCloseable {
         return out;
     }
 
+    private int[][] attentionMask; // null: no padding
+
+    /**
+     * TL's cache of a padded batch keeps its attention_mask: [batch][pos], 1 at real tokens and 0 at padding, so
+     * pad positions can be told apart (null when the run had no padding).
+     */
+    public int[][] attentionMask() { return attentionMask; }
+
+    /** Set by the run that fills this cache. */
+    public ActivationCache attentionMask(int[][] mask) { this.attentionMask = mask; return this; }
+
     /** Which positions the cached activations hold (TL's pos_slice). */
     public Positions positions() { return positions; }
 

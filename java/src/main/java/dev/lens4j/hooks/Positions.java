@@ -9,6 +9,7 @@ import java.util.Arrays;
 public final class Positions {
     private static final Positions ALL = new Positions(null);
     private static final Positions LAST = new Positions(new int[] {-1});
+    private static final Positions LAST_REAL = new Positions(new int[] {-1});
 
     private final int[] indices; // null = all
 
@@ -16,6 +17,12 @@ public final class Positions {
 
     public static Positions all() { return ALL; }
     public static Positions last() { return LAST; }
+    /**
+     * Each row's last real token in a padded batch (the last position of a right-padded row is padding); in a
+     * rectangular batch the same as {@link #last()}. Keeps one position per row.
+     */
+    public static Positions lastReal() { return LAST_REAL; }
+    public boolean isLastReal() { return this == LAST_REAL; }
     public static Positions of(int... indices) {
         if (indices.length == 0) throw new IllegalArgumentException("Positions.of needs at least one index");
         return new Positions(indices.clone());
@@ -40,5 +47,5 @@ public final class Positions {
         return out;
     }
 
-    @Override public String toString() { return indices == null ? "all" : Arrays.toString(indices); }
+    @Override public String toString() { return indices == null ? "all" : this == LAST_REAL ? "last real" : Arrays.toString(indices); }
 }

@@ -107,7 +107,10 @@ final class Backprop {
         if (tape.lastOnly) {
             dh = z(B, S, D);
             float[] src = dhRows.toFloatArray(), dst = new float[(int) (N * D)];
-            for (int b = 0; b < B; b++) System.arraycopy(src, (int) (b * D), dst, (int) (((long) b * S + S - 1) * D), (int) D);
+            for (int b = 0; b < B; b++) {
+                int last = tape.lastIndices == null ? S - 1 : tape.lastIndices[b]; // each row's last real token
+                System.arraycopy(src, (int) (b * D), dst, (int) (((long) b * S + last) * D), (int) D);
+            }
             dh.set(dst);
         } else {
             dh = dhRows.reshape(B, S, D);
@@ -121,7 +124,10 @@ final class Backprop {
         if (!cfg.isRotary()) {
             Tensor dPos = fire(HookNames.POS_EMBED, -1, branch(HookNames.POS_EMBED, g));
             Tensor dW_pos = wgrad("pos_embed.W_pos");
-            if (dW_pos != null) be.posEmbedBackward(B, S, 0, dPos, dW_pos);
+            if (dW_pos != null) {
+                if (tape.positionIds == null) be.posEmbedBackward(B, S, 0, dPos, dW_pos);
+                else be.embedBackward(Tensor.ofInts(tape.positionIds, (long) B * S), dPos, dW_pos); // rows at each token's position
+            }
         }
         if (wg != null) unpackAttentionGrads();
     }
@@ -219,14 +225,20 @@ final class Backprop {
             dScores = dRaw;
         }
         Tensor dq = z(B, S, nH, dh), dk = z(B, S, nKv, dh);
-        be.attnScoresBackward(t.rq, t.rk, (float) (1.0 / cfg.attnScale()), cfg.windowOf(l), dScores, dq, dk);
+        be.attnScoresBackward(t.rq, t.rk, (float) (1.0 / cfg.attnScale()), cfg.windowOf(l), tape.keyRanges, dScores, dq, dk);
         if (cfg.isRotary()) {
             dq = fire(HookNames.rotQ(l), l, dq);
             dk = fire(HookNames.rotK(l), l, dk);
             Tensor dqr = z(dq.shape()), dkr = z(dk.shape());
-            Tensor[] cs = m.rotaryTables((int) dq.size(1));
-            be.rotaryBackward(dq, cfg.rotaryDim(), 0, cs[0], cs[1], cfg.rotaryAdjacentPairs, dqr);
-            be.rotaryBackward(dk, cfg.rotaryDim(), 0, cs[0], cs[1], cfg.rotaryAdjacentPairs, dkr);
+            if (tape.rotaryRows == null) {
+                Tensor[] cs = m.rotaryTables((int) dq.size(1));
+                be.rotaryBackward(dq, cfg.rotaryDim(), 0, cs[0], cs[1], cfg.rotaryAdjacentPairs, dqr);
+                be.rotaryBackward(dk, cfg.rotaryDim(), 0, cs[0], cs[1], cfg.rotaryAdjacentPairs, dkr);
+            } else { // each token at its own position: one sequence of B * S tokens against the gathered table rows
+                Tensor[] cs = tape.rotaryRows;
+                be.rotaryBackward(flat(dq), cfg.rotaryDim(), 0, cs[0], cs[1], cfg.rotaryAdjacentPairs, flat(dqr));
+                be.rotaryBackward(flat(dk), cfg.rotaryDim(), 0, cs[0], cs[1], cfg.rotaryAdjacentPairs, flat(dkr));
+            }
             dq = dqr;
             dk = dkr;
         }
@@ -283,4 +295,7 @@ final class Backprop {
                 for (int e = 0; e < dh; e++) dst[(h * D + d) * dh + e] += src[d * H * dh + h * dh + e];
         canonical.set(dst);
     }
+
+    /** [B, S, heads, d_head] viewed as one sequence [1, B * S, heads, d_head]. */
+    private static Tensor flat(Tensor x) { return x.reshape(1, x.size(0) * x.size(1), x.size(2), x.size(3)); }
 }

@@ -199,6 +199,29 @@ public final class HookedTransformer implements AutoCloseable {
         return out;
     }
 
+    /** TL's to_tokens on a list of strings: BOS as the config says, padded on the right (TL's default padding_side). */
+    public PaddedBatch toTokens(List<String> texts) { return toTokens(texts, PaddedBatch.Side.RIGHT); }
+
+    public PaddedBatch toTokens(List<String> texts, PaddedBatch.Side side) { return toTokens(texts, cfg.defaultPrependBos, side); }
+
+    public PaddedBatch toTokens(List<String> texts, boolean prependBos, PaddedBatch.Side side) {
+        if (texts == null || texts.isEmpty()) throw new IllegalArgumentException("no texts given");
+        List<int[]> rows = new ArrayList<>(texts.size());
+        for (int i = 0; i < texts.size(); i++) {
+            if (texts.get(i) == null) throw new IllegalArgumentException("text " + i + " is null");
+            int[] ids = toTokens(texts.get(i), prependBos);
+            if (ids.length == 0) throw new IllegalArgumentException("text " + i + " ('" + texts.get(i) + "') has no tokens: prepend BOS or give text");
+            rows.add(ids);
+        }
+        return PaddedBatch.of(rows, side, padTokenId());
+    }
+
+    /** The id padding is written with: the tokenizer's pad token, else EOS, else BOS (TL sets pad = eos when missing), else 0. */
+    public int padTokenId() {
+        if (tokenizer == null) return 0;
+        return tokenizer.padTokenId().orElse(tokenizer.eosTokenId().orElse(tokenizer.bosTokenId().orElse(0)));
+    }
+
     /** TL's to_str_tokens. */
     public List<String> toStrTokens(String text) { return toStrTokens(toTokens(text)); }
 
@@ -327,10 +350,15 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     public Gradients backward(Tensor tokens, Metric metric, RunOptions o) {
-        try (Lifecycle.Held held = lifecycle.shared()) { return backwardPass(tokens, metric, o); }
+        try (Lifecycle.Held held = lifecycle.shared()) { return backwardPass(tokens, metric, o, null); }
     }
 
-    private Gradients backwardPass(Tensor tokens, Metric metric, RunOptions o) {
+    /** backward() over a padded batch: a last-position metric reads each row's last real token, pad keys are masked. */
+    public Gradients backward(PaddedBatch batch, Metric metric, RunOptions o) {
+        try (Lifecycle.Held held = lifecycle.shared(); Tensor t = tokenTensor(batch.tokensUnsafe())) { return backwardPass(t, metric, o, batch); }
+    }
+
+    private Gradients backwardPass(Tensor tokens, Metric metric, RunOptions o, PaddedBatch pad) {
         if (metric == null) throw new IllegalArgumentException("no metric given");
         checkRunnable(tokens);
         checkNames(o);
@@ -339,6 +367,7 @@ public final class HookedTransformer implements AutoCloseable {
         int B = (int) tokens.size(0), S = (int) tokens.size(1);
         ActivationCache cache = o.cacheFilter == null ? null : new ActivationCache(o.cachePositions).model(this);
         if (cache != null) o.cachePositions.resolve(S);
+        if (cache != null && pad != null) cache.attentionMask(pad.attentionMask());
         ActivationCache gradCache = o.gradFilter == null ? null : new ActivationCache(Positions.all());
         Weights wg = null;
         if (o.weightGradFilter != null) {
@@ -352,7 +381,7 @@ public final class HookedTransformer implements AutoCloseable {
             Tape tape = new Tape(cfg.nLayers);
             tape.tokens = tokens;
             // the metric decides what to unembed; the caller's options stay untouched (other threads may share them)
-            Run r = new Run(o, metric.lastPositionOnly(), cache, scope, B, S, tape);
+            Run r = new Run(o, metric.lastPositionOnly(), cache, scope, B, S, tape).ragged(pad, null);
             Tensor x = r.embed(tokens);
             for (int l = 0; l < cfg.nLayers; l++) x = r.block(l, x);
             Tensor logits = r.unembed(x);
@@ -360,7 +389,7 @@ public final class HookedTransformer implements AutoCloseable {
             String bad = o.checkFinite ? FiniteCheck.problem(logits) : null;
             if (bad != null) throw FiniteCheck.locate(this, tokens, o, bad);
             float[] lg = logits.toFloatArray(), dl = new float[lg.length];
-            out.value = metric.evaluate(lg, B, P, V, dl);
+            out.value = pad == null || P == 1 ? metric.evaluate(lg, B, P, V, dl) : metric.evaluate(lg, B, P, V, dl, pad.attentionMask());
             if (!Double.isFinite(out.value)) throw new ArithmeticException("the metric's value is " + out.value);
             Tensor dLogits = backend.zeros(logits.shape()).set(dl);
             new Backprop(this, tape, o.bwdHooks, gradCache, o.gradFilter, wg, scope, B, S, packedQ, packedK, packedV).run(dLogits);
@@ -439,23 +468,51 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** The forward pass over tokens [batch, pos] (I32). */
     public Output run(Tensor tokens, RunOptions o) {
-        try (Lifecycle.Held held = lifecycle.shared()) { return forwardPass(tokens, o); }
+        try (Lifecycle.Held held = lifecycle.shared()) { return forwardPass(tokens, o, null, null); }
     }
 
-    private Output forwardPass(Tensor tokens, RunOptions o) {
+    /**
+     * The forward pass over a padded batch of ragged sequences (TL: model(tokens, attention_mask=...)): pad keys are
+     * masked in every attention, positions count from each row's first real token, logitsLastOnly and
+     * {@code Positions.lastReal()} read each row's last real token, and the cache keeps the attention mask. Real
+     * positions get what each sequence run alone gets.
+     */
+    public Output run(PaddedBatch batch, RunOptions o) {
+        try (Lifecycle.Held held = lifecycle.shared(); Tensor t = tokenTensor(batch.tokensUnsafe())) { return forwardPass(t, o, batch, null); }
+    }
+
+    /** TL's run_with_cache on a padded batch: logits and every hook point; cache().attentionMask() tells pad positions. */
+    public Output runWithCache(PaddedBatch batch) { return run(batch, new RunOptions().cacheAll()); }
+
+    /** TL's run_with_hooks on a padded batch. Returns the logits, owned by the caller. */
+    public Tensor runWithHooks(PaddedBatch batch, Hooks hooks) {
+        try (Output o = run(batch, new RunOptions().hooks(hooks))) { return o.takeLogits(); }
+    }
+
+    /** TL's model(tokens) for a padded batch: logits [batch, pos, d_vocab_out] (pad positions hold no meaning). */
+    public Tensor forward(PaddedBatch batch) {
+        try (Output o = run(batch, new RunOptions())) { return o.takeLogits(); }
+    }
+
+    private Output forwardPass(Tensor tokens, RunOptions o, PaddedBatch pad, KvCache kv) {
         boolean fromResidual = o.startResidual != null;
+        if (fromResidual && (pad != null || kv != null))
+            throw new IllegalArgumentException("start_at_layer runs a rectangular batch: not with a padded batch or a KV cache");
         if (fromResidual) checkStart(tokens, o); else checkRunnable(tokens);
         checkNames(o);
+        if (kv != null && tokens.size(1) + kv.past() > cfg.nCtx)
+            throw new IllegalArgumentException(kv.past() + " cached and " + tokens.size(1) + " new tokens exceed the model's context n_ctx = " + cfg.nCtx);
         if (o.stopAtLayer > cfg.nLayers || o.stopAtLayer < -1)
             throw new IllegalArgumentException("stop_at_layer " + o.stopAtLayer + " outside [0, " + cfg.nLayers + "]");
         Tensor shaped = fromResidual ? o.startResidual : tokens;
         int B = (int) shaped.size(0), S = (int) shaped.size(1);
         ActivationCache cache = o.cacheFilter == null ? null : new ActivationCache(o.cachePositions).model(this);
         if (cache != null) o.cachePositions.resolve(S); // fail early on a bad position
+        if (cache != null && pad != null) cache.attentionMask(pad.attentionMask());
         Output out = new Output(cache);
         boolean ok = false;
         try (TensorScope scope = TensorScope.open()) {
-            Run r = new Run(o, o.logitsLastOnly, cache, scope, B, S, null);
+            Run r = new Run(o, o.logitsLastOnly, cache, scope, B, S, null).ragged(pad, kv);
             Tensor x = fromResidual ? o.startResidual.copy() : r.embed(tokens); // the copy: hooks may write it in place
             int first = fromResidual ? o.startAtLayer : 0, last = o.stopAtLayer >= 0 ? o.stopAtLayer : cfg.nLayers;
             for (int l = first; l < last; l++) x = r.block(l, x);
@@ -464,6 +521,7 @@ public final class HookedTransformer implements AutoCloseable {
             } else if (!o.noLogits) {
                 out.logits = r.own(r.unembed(x));
             }
+            if (kv != null) kv.advance(S);
             ok = true;
         } finally {
             if (!ok) out.close();
@@ -542,10 +600,53 @@ public final class HookedTransformer implements AutoCloseable {
         final int B, S;
         final long N;
         final Tape tape; // non-null when a backward pass follows
+        // ragged batches and KV caches (all null / 0 for a plain rectangular run)
+        PaddedBatch pad;
+        KvCache kv;
+        int past;               // positions already in the KV cache
+        long[] keyRanges;       // each row's valid keys for the attention kernels
+        int[] positionIds;      // [B * S] each token's position (TL's get_offset_position_ids)
+        int[] lastIndices;      // each row's last real position
+        Tensor[] rotaryRows;    // cos / sin rows gathered at positionIds, [B * S, rotary_dim / 2]
 
         Run(RunOptions o, boolean logitsLastOnly, ActivationCache cache, TensorScope scope, int B, int S, Tape tape) {
             this.o = o; this.logitsLastOnly = logitsLastOnly; this.cache = cache; this.scope = scope; this.B = B; this.S = S; this.N = (long) B * S;
             this.tape = tape;
+        }
+
+        /** Masks and positions of a padded batch and/or a KV cache (both may be null: a plain run). */
+        Run ragged(PaddedBatch batch, KvCache cache) {
+            this.kv = cache;
+            this.pad = cache != null ? cache.prompt : batch;
+            this.past = cache == null ? 0 : cache.past();
+            if (pad == null) return this;
+            if (pad.batch() != B) throw new IllegalArgumentException("padded batch of " + pad.batch() + " rows for " + B + " token rows");
+            keyRanges = pad.keyRanges(past, S);
+            positionIds = pad.positionIds(past, S);
+            lastIndices = kv != null ? null : pad.lastIndices();
+            if (cfg.isRotary()) {
+                int maxPos = 0;
+                for (int p : positionIds) maxPos = Math.max(maxPos, p);
+                Tensor[] cs = rotary.covering(maxPos + 1);
+                long half = cs[0].size(1);
+                rotaryRows = new Tensor[] {z(N, half), z(N, half)};
+                backend.gather(cs[0], 0, positionIds, rotaryRows[0]);
+                backend.gather(cs[1], 0, positionIds, rotaryRows[1]);
+            }
+            if (tape != null) { tape.keyRanges = keyRanges; tape.positionIds = positionIds; tape.rotaryRows = rotaryRows; tape.lastIndices = lastIndices; }
+            return this;
+        }
+
+        /** Rotary at each token's own position: x viewed as one sequence of B * S tokens against the gathered rows. */
+        void rotate(Tensor x, Tensor out) {
+            if (rotaryRows == null) {
+                Tensor[] cs = rotary.covering(S);
+                backend.rotary(x, cfg.rotaryDim(), 0, cs[0], cs[1], cfg.rotaryAdjacentPairs, out);
+                return;
+            }
+            long heads = x.size(2), dh = x.size(3);
+            backend.rotary(x.reshape(1, N, heads, dh), cfg.rotaryDim(), 0, rotaryRows[0], rotaryRows[1], cfg.rotaryAdjacentPairs,
+                    out.reshape(1, N, heads, dh));
         }
 
         boolean caching(String name) { return cache != null && o.cacheFilter.test(name); }
@@ -576,6 +677,7 @@ public final class HookedTransformer implements AutoCloseable {
 
         /** The cached copy: the tensor itself when we own it whole (it is never written again), else a copy. */
         private Tensor snapshot(Tensor t, String name) {
+            if (cache.positions().isLastReal() && lastIndices != null) return lastRealRows(t, name);
             if (!cache.positions().isAll()) {
                 int dim = name.endsWith("hook_attn_scores") || name.endsWith("hook_pattern") ? 2 : 1;
                 int[] idx = cache.positions().resolve(S);
@@ -590,6 +692,23 @@ public final class HookedTransformer implements AutoCloseable {
             Tensor c = t.copy();
             scope.release(c);
             return c;
+        }
+
+        /** Each row's last real position of an activation [B, S, ...] (or [B, H, S, K] for scores and patterns). */
+        private Tensor lastRealRows(Tensor t, String name) {
+            int dim = name.endsWith("hook_attn_scores") || name.endsWith("hook_pattern") ? 2 : 1;
+            long[] shape = t.shape();
+            int outer = 1, inner = 1;
+            for (int i = 1; i < dim; i++) outer *= (int) shape[i];
+            for (int i = dim + 1; i < shape.length; i++) inner *= (int) shape[i];
+            float[] src = t.toFloatArray(), dst = new float[B * outer * inner];
+            for (int b = 0; b < B; b++)
+                for (int o = 0; o < outer; o++)
+                    System.arraycopy(src, ((b * outer + o) * S + lastIndices[b]) * inner, dst, (b * outer + o) * inner, inner);
+            shape[dim] = 1;
+            Tensor out = Tensor.of(dst, shape);
+            scope.release(out);
+            return out;
         }
 
         /** Hand a tensor out of the scope (copying views and tensors the scope no longer owns, e.g. cached ones). */
@@ -610,7 +729,8 @@ public final class HookedTransformer implements AutoCloseable {
             e = fire(HookNames.EMBED, -1, e);
             if (cfg.isRotary()) return e;
             Tensor p = z(B, S, D);
-            backend.posEmbed(B, S, 0, weights.W_pos(), p);
+            if (positionIds == null) backend.posEmbed(B, S, 0, weights.W_pos(), p);
+            else backend.embed(Tensor.ofInts(positionIds, N), weights.W_pos(), p); // W_pos rows at each token's position
             p = fire(HookNames.POS_EMBED, -1, p);
             Tensor x = z(B, S, D);
             backend.add(e, p, x);
@@ -680,11 +800,19 @@ public final class HookedTransformer implements AutoCloseable {
             Tensor v = fire(HookNames.v(l), l, project(a, packedV[l], weights.b_V(l), nKv));
             if (cfg.isRotary()) {
                 Tensor rq = z(q.shape()), rk = z(k.shape());
-                Tensor[] cs = rotary.covering(S);
-                backend.rotary(q, cfg.rotaryDim(), 0, cs[0], cs[1], cfg.rotaryAdjacentPairs, rq);
-                backend.rotary(k, cfg.rotaryDim(), 0, cs[0], cs[1], cfg.rotaryAdjacentPairs, rk);
+                rotate(q, rq);
+                rotate(k, rk);
                 q = fire(HookNames.rotQ(l), l, rq);
-                k = fire(HookNames.rotK(l), l, rk);
+                if (kv == null) k = fire(HookNames.rotK(l), l, rk);
+                else k = rk; // with a KV cache hook_rot_k fires on every key below, as TL's
+            }
+            int K = S; // keys: with a KV cache, the cached positions' and these
+            if (kv != null) {
+                Tensor[] all = kv.append(l, k, v);
+                K = (int) all[0].size(1);
+                // hooks see (and may edit) this run's copy of every key, as TL re-rotates its cached keys each step
+                k = cfg.isRotary() ? fire(HookNames.rotK(l), l, hooked(HookNames.rotK(l)) ? all[0].copy() : all[0]) : all[0];
+                v = all[1];
             }
             if (t != null) { t.rq = q; t.rk = k; t.v = v; }
             float scale = (float) (1.0 / cfg.attnScale());
@@ -694,11 +822,11 @@ public final class HookedTransformer implements AutoCloseable {
             String scoresName = HookNames.attnScores(l), patternName = HookNames.pattern(l);
             if (hooked(scoresName) || hooked(patternName)) {
                 // split path: hooks may rewrite scores or pattern between the steps
-                Tensor scores = z(B, nH, S, S);
-                backend.attnScores(q, k, scale, window, cap, scores);
+                Tensor scores = z(B, nH, S, K);
+                backend.attnScores(q, k, scale, window, cap, keyRanges, scores);
                 if (t != null && cap > 0) t.cappedScores = scores.copy(); // the soft cap's backward reads the unhooked value
                 scores = fire(scoresName, l, scores);
-                Tensor pattern = z(B, nH, S, S);
+                Tensor pattern = z(B, nH, S, K);
                 backend.softmax(scores, pattern);
                 if (t != null && hooked(patternName)) t.probs = pattern.copy(); // softmax backward needs the unhooked value
                 pattern = fire(patternName, l, pattern);
@@ -706,9 +834,9 @@ public final class HookedTransformer implements AutoCloseable {
                 if (t != null) t.pattern = pattern;
             } else {
                 // fused "hooked attention": scores and pattern are written only when cached
-                Tensor scores = caching(scoresName) || (t != null && cap > 0) ? z(B, nH, S, S) : null;
-                Tensor pattern = caching(patternName) || t != null ? z(B, nH, S, S) : null;
-                backend.attention(q, k, v, scale, window, cap, zt, scores, pattern);
+                Tensor scores = caching(scoresName) || (t != null && cap > 0) ? z(B, nH, S, K) : null;
+                Tensor pattern = caching(patternName) || t != null ? z(B, nH, S, K) : null;
+                backend.attention(q, k, v, scale, window, cap, keyRanges, zt, scores, pattern);
                 if (t != null && cap > 0) t.cappedScores = scores;
                 if (scores != null) fire(scoresName, l, scores);
                 if (pattern != null) fire(patternName, l, pattern);
@@ -784,7 +912,13 @@ public final class HookedTransformer implements AutoCloseable {
             if (tape != null) { tape.lastOnly = logitsLastOnly; tape.unembedIn = h; }
             if (logitsLastOnly) {
                 Tensor lastRows = z(B, 1, D);
-                backend.gather(h, 1, new int[] {S - 1}, lastRows);
+                if (lastIndices == null) {
+                    backend.gather(h, 1, new int[] {S - 1}, lastRows);
+                } else { // each row's last real token
+                    int[] rows = new int[B];
+                    for (int b = 0; b < B; b++) rows[b] = b * S + lastIndices[b];
+                    backend.gather(h.reshape(N, D), 0, rows, lastRows.reshape(B, D));
+                }
                 if (tape != null) tape.unembedIn = lastRows;
                 Tensor logits = z(B, 1, V);
                 backend.linear(lastRows, weights.W_U(), weights.b_U(), logits);
@@ -840,39 +974,71 @@ public final class HookedTransformer implements AutoCloseable {
         }
     }
 
-    // ------------------------------------------------------------------------------------------ generation
-
-    /** Greedy continuation of a token sequence; stops early at EOS (when the tokenizer has one). */
-    public int[] generate(int[] tokens, int maxNewTokens) {
-        // one guard for the whole generation: every token comes from the same weights
-        try (Lifecycle.Held held = lifecycle.shared()) { return greedy(tokens, maxNewTokens); }
+    /**
+     * TL's model(tokens, attention_mask=..., return_type="loss") on a padded batch: mean next-token cross-entropy over
+     * the predictions of a real token from a real token (pad positions ignored).
+     */
+    public double loss(PaddedBatch batch) {
+        try (Lifecycle.Held held = lifecycle.shared(); Tensor t = tokenTensor(batch.tokensUnsafe());
+             Output o = forwardPass(t, new RunOptions(), batch, null)) {
+            int B = batch.batch(), S = batch.seq(), V = cfg.dVocabOut();
+            float[] logits = o.logits().toFloatArray();
+            return Metrics.nextTokenLoss(batch.tokens()).evaluate(logits, B, S, V, new float[logits.length], batch.attentionMask());
+        }
     }
 
-    private int[] greedy(int[] tokens, int maxNewTokens) {
-        if (maxNewTokens < 0) throw new IllegalArgumentException("max_new_tokens must be >= 0, got " + maxNewTokens);
-        if (tokens.length == 0) throw new IllegalArgumentException("generation needs at least one token (e.g. BOS)");
-        int[] seq = tokens.clone();
-        int eos = tokenizer != null ? tokenizer.eosTokenId().orElse(-1) : -1;
-        for (int i = 0; i < maxNewTokens && seq.length < cfg.nCtx; i++) {
-            int next;
-            try (Output o = run(new int[][] {seq}, new RunOptions().logitsLastOnly(true))) {
-                next = argmax(o.logits().toFloatArray());
-            }
-            seq = Arrays.copyOf(seq, seq.length + 1);
-            seq[seq.length - 1] = next;
-            if (next == eos) break;
-        }
-        return seq;
+    // ------------------------------------------------------------------------------------------ generation
+
+    /** Greedy continuation of a token sequence (KV cache); stops early at EOS (when the tokenizer has one). */
+    public int[] generate(int[] tokens, int maxNewTokens) {
+        // one guard for the whole generation: every token comes from the same weights
+        try (Lifecycle.Held held = lifecycle.shared()) { return generateTokens(List.of(tokens), GenerateOptions.greedy(maxNewTokens))[0]; }
     }
 
     /** Greedy text continuation (TL's generate with do_sample=False); returns only the new text. */
     public String generate(String prompt, int maxNewTokens) {
-        try (Lifecycle.Held held = lifecycle.shared()) { return greedyText(prompt, maxNewTokens); }
+        return generate(List.of(prompt), GenerateOptions.greedy(maxNewTokens)).get(0);
     }
 
-    private String greedyText(String prompt, int maxNewTokens) {
-        int[] start = prompt.isEmpty() ? toTokens("", true) : toTokens(prompt);
-        int[] all = generate(start, maxNewTokens);
+    /**
+     * TL's generate over token ids: prompts of any lengths (left-padded together, as TL pads for generation), greedy
+     * or sampled, with a KV cache unless turned off. Returns each prompt followed by its new tokens, no padding; with
+     * stop_at_eos a row ends at its first EOS.
+     */
+    public int[][] generate(int[][] prompts, GenerateOptions options) {
+        if (prompts == null) throw new IllegalArgumentException("no prompts given");
+        try (Lifecycle.Held held = lifecycle.shared()) { return generateTokens(Arrays.asList(prompts), options); }
+    }
+
+    /** TL's generate over strings: the new text of each prompt, decoded as the tokenizer decodes the new ids in context. */
+    public List<String> generate(List<String> prompts, GenerateOptions options) {
+        try (Lifecycle.Held held = lifecycle.shared()) {
+            if (prompts == null || prompts.isEmpty()) throw new IllegalArgumentException("no prompts given");
+            List<int[]> starts = new ArrayList<>(prompts.size());
+            for (String p : prompts) {
+                boolean bos = options.prependBos != null ? options.prependBos : cfg.defaultPrependBos;
+                starts.add(p.isEmpty() ? toTokens("", true) : toTokens(p, bos));
+            }
+            int[][] all = generateTokens(starts, options);
+            List<String> out = new ArrayList<>(prompts.size());
+            for (int b = 0; b < all.length; b++) out.add(newText(starts.get(b), all[b]));
+            return out;
+        }
+    }
+
+    private int[][] generateTokens(List<int[]> prompts, GenerateOptions o) {
+        if (o == null) throw new IllegalArgumentException("no generate options given");
+        int eos = o.eosTokenId != null ? o.eosTokenId : tokenizer != null ? tokenizer.eosTokenId().orElse(-1) : -1;
+        if (o.stopAtEos && o.eosTokenId != null && (eos < 0 || eos >= cfg.dVocabOut()))
+            throw new IllegalArgumentException("EOS token id " + eos + " is outside the vocabulary [0, " + cfg.dVocabOut() + ")");
+        return new Generator(this, o, o.stopAtEos ? eos : -1).run(prompts);
+    }
+
+    /** A forward pass for callers that already hold the guard (generation). */
+    Output forwardUnguarded(Tensor tokens, RunOptions o, PaddedBatch pad, KvCache kv) { return forwardPass(tokens, o, pad, kv); }
+
+    /** The text the new tokens add after start (all = start followed by the new tokens). */
+    private String newText(int[] start, int[] all) {
         // decode in context (tokenizers such as SentencePiece drop or keep spaces depending on what precedes), and as TL
         // does, without the BOS it prepended: decoders that strip the first word's space then see that word first
         String whole, head;

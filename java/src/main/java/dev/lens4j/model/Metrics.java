@@ -113,12 +113,21 @@ public final class Metrics {
         return new Metric() {
             @Override public boolean lastPositionOnly() { return false; }
             @Override public double evaluate(float[] logits, int B, int P, int V, float[] grad) {
+                return evaluate(logits, B, P, V, grad, null);
+            }
+
+            /** TL's lm_cross_entropy_loss with an attention mask: only predictions of a real token from a real token count. */
+            @Override public double evaluate(float[] logits, int B, int P, int V, float[] grad, int[][] mask) {
                 if (tokens.length != B || tokens[0].length != P) throw new IllegalArgumentException("tokens do not match the logits");
                 double total = 0;
-                int n = B * (P - 1);
+                int n = 0;
+                for (int b = 0; b < B; b++)
+                    for (int q = 0; q + 1 < P; q++) if (mask == null || (mask[b][q] == 1 && mask[b][q + 1] == 1)) n++;
+                if (n == 0) throw new IllegalArgumentException("no next-token prediction: every row has fewer than 2 real tokens");
                 double[] p = new double[V];
                 for (int b = 0; b < B; b++)
                     for (int q = 0; q + 1 < P; q++) {
+                        if (mask != null && (mask[b][q] != 1 || mask[b][q + 1] != 1)) continue;
                         int row = (b * P + q) * V, t = tokens[b][q + 1];
                         double lse = softmax(logits, row, V, p);
                         total += lse - logits[row + t];

@@ -23,6 +23,11 @@ final class Tape {
     Tensor unembedIn;
     Tensor cappedLogits; // with output soft-capping: the capped logits the metric saw
     boolean lastOnly;
+    // ragged batches (null for a rectangular run): see HookedTransformer.Run.ragged
+    long[] keyRanges;
+    int[] positionIds;
+    int[] lastIndices;
+    Tensor[] rotaryRows;
 
     Tape(int nLayers) {
         layers = new Layer[nLayers];

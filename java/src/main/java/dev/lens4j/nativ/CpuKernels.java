@@ -3,6 +3,8 @@ package dev.lens4j.nativ;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Platform;
 import org.bytedeco.javacpp.annotation.Properties;
 import org.bytedeco.openblas.presets.openblas;
@@ -58,6 +60,16 @@ public final class CpuKernels {
     public static native int l4j_attention(long batch, long seq, long nHeads, long nKvHeads, long dHead,
                                            FloatPointer q, FloatPointer k, FloatPointer v, float scale, long window,
                                            float softcap, FloatPointer z, FloatPointer scores, FloatPointer pattern);
+    // ragged batches and KV caches: q_len queries against k_len keys, per-row valid keys key_range [batch, 2] (null: all)
+    public static native int l4j_attn_scores_masked(long batch, long qLen, long kLen, long nHeads, long nKvHeads, long dHead,
+                                                    FloatPointer q, FloatPointer k, float scale, long window, float softcap,
+                                                    @Cast("const int64_t*") LongPointer keyRange, FloatPointer scores);
+    public static native int l4j_attn_apply_kv(long batch, long qLen, long kLen, long nHeads, long nKvHeads, long dHead,
+                                               FloatPointer pattern, FloatPointer v, FloatPointer z);
+    public static native int l4j_attention_masked(long batch, long qLen, long kLen, long nHeads, long nKvHeads, long dHead,
+                                                  FloatPointer q, FloatPointer k, FloatPointer v, float scale, long window,
+                                                  float softcap, @Cast("const int64_t*") LongPointer keyRange, FloatPointer z, FloatPointer scores,
+                                                  FloatPointer pattern);
     public static native int l4j_softcap(long n, FloatPointer x, float cap, FloatPointer out);
     public static native int l4j_softcap_backward(long n, FloatPointer y, FloatPointer dy, float cap, FloatPointer dx);
 
@@ -92,6 +104,9 @@ public final class CpuKernels {
     public static native int l4j_attn_scores_backward(long batch, long seq, long nHeads, long nKvHeads, long dHead,
                                                       FloatPointer q, FloatPointer k, FloatPointer dscores, float scale, long window,
                                                       FloatPointer dq, FloatPointer dk);
+    public static native int l4j_attn_scores_backward_masked(long batch, long seq, long nHeads, long nKvHeads, long dHead,
+                                                             FloatPointer q, FloatPointer k, FloatPointer dscores, float scale,
+                                                             long window, @Cast("const int64_t*") LongPointer keyRange, FloatPointer dq, FloatPointer dk);
     public static native int l4j_attn_apply_backward(long batch, long seq, long nHeads, long nKvHeads, long dHead,
                                                      FloatPointer pattern, FloatPointer v, FloatPointer dz,
                                                      FloatPointer dpattern, FloatPointer dv);

@@ -328,4 +328,44 @@ final class Reference {
         for (int i = 0; i < x.length; i++) out[i] = x[i] * w[i % w.length];
         return out;
     }
+
+    /**
+     * Ragged / KV-cache attention in double: q [batch, qLen, heads, dh] against k, v [batch, kLen, kvHeads, dh], query
+     * i at position kLen - qLen + i; row b sees keys [ranges[2b], ranges[2b+1]) (null: all) inside the causal window,
+     * scores soft-capped then -inf where masked. Returns {scores, pattern, z}; a row that sees nothing has pattern 0
+     * (TL's NaN -> 0) and z 0.
+     */
+    static double[][] attentionMasked(float[] q, float[] k, float[] v, int batch, int qLen, int kLen, int heads, int kvHeads,
+                                      int dh, double scale, int window, double cap, long[] ranges) {
+        int group = heads / kvHeads, off = kLen - qLen;
+        double[] scores = new double[batch * heads * qLen * kLen], pattern = new double[scores.length];
+        double[] z = new double[batch * qLen * heads * dh];
+        for (int b = 0; b < batch; b++)
+            for (int h = 0; h < heads; h++)
+                for (int i = 0; i < qLen; i++) {
+                    int row = ((b * heads + h) * qLen + i) * kLen, pos = off + i;
+                    long ks = ranges == null ? 0 : ranges[2 * b], ke = ranges == null ? kLen : ranges[2 * b + 1];
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int j = 0; j < kLen; j++) {
+                        boolean visible = j <= pos && (window <= 0 || j > pos - window) && j >= ks && j < ke;
+                        if (!visible) { scores[row + j] = Double.NEGATIVE_INFINITY; continue; }
+                        double d = 0;
+                        for (int e = 0; e < dh; e++)
+                            d += (double) q[((b * qLen + i) * heads + h) * dh + e] * k[((b * kLen + j) * kvHeads + h / group) * dh + e];
+                        d *= scale;
+                        if (cap > 0) d = cap * Math.tanh(d / cap);
+                        scores[row + j] = d;
+                        max = Math.max(max, d);
+                    }
+                    if (max == Double.NEGATIVE_INFINITY) continue; // sees nothing: pattern and z stay 0
+                    double sum = 0;
+                    for (int j = 0; j < kLen; j++) sum += pattern[row + j] = Math.exp(scores[row + j] - max);
+                    for (int j = 0; j < kLen; j++) {
+                        pattern[row + j] /= sum;
+                        for (int e = 0; e < dh; e++)
+                            z[((b * qLen + i) * heads + h) * dh + e] += pattern[row + j] * v[((b * kLen + j) * kvHeads + h / group) * dh + e];
+                    }
+                }
+        return new double[][] {scores, pattern, z};
+    }
 }
