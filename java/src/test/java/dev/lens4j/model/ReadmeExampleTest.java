@@ -64,6 +64,17 @@ class ReadmeExampleTest {
                 float[] bU = model.weights().b_U().toFloatArray();
                 assertEquals(logits[last + paris] - logits[last + rome] - (bU[paris] - bU[rome]), lens.get(resid.size() - 1, 0, 0), 1e-3);
             }
+            // the README's padded batch and generation snippet
+            PaddedBatch batch = model.toTokens(java.util.List.of("Is 8719 > 9492?", "Is 56.680 > 56.656?"), PaddedBatch.Side.LEFT);
+            try (var run = model.run(batch, new HookedTransformer.RunOptions().cacheAll())) {
+                int[][] mask = run.cache().attentionMask();
+                assertEquals(2, mask.length);
+            }
+            assertTrue(Double.isFinite(model.loss(batch)));
+            java.util.List<String> texts = model.generate(java.util.List.of("Once upon a time", "The dog"),
+                    GenerateOptions.sampling(5).temperature(0.8).topP(0.9).seed(1));
+            assertEquals(2, texts.size());
+            assertNotNull(model.generate("Once upon a time", 5));
             TestPrompt tp = model.testPrompt("The Eiffel Tower is in the city of", " Paris", 5);
             assertEquals(5, tp.topK().size());
             assertEquals(" Paris", tp.answerToken().str());
