@@ -47,4 +47,11 @@ final class Inputs {
         meta.put("producer", "lens4j 0.1.0");
         return meta;
     }
+
+    /** Doubles as floats, for tensors written to safetensors. */
+    static float[] floats(double[] d) {
+        float[] f = new float[d.length];
+        for (int i = 0; i < d.length; i++) f[i] = (float) d[i];
+        return f;
+    }
 }

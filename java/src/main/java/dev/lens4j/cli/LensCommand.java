@@ -186,10 +186,10 @@ final class LensCommand implements Callable<Integer> {
         s.put("versions", Map.of("lens4j", "0.1.0", "java", System.getProperty("java.version")));
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         try {
-            tensors.put("logit_lens", Tensor.of(floats(r.lens), r.lens.length));
-            tensors.put("dla_components", Tensor.of(floats(r.components), r.components.length));
-            tensors.put("dla_heads", Tensor.of(floats(r.heads), L, H));
-            tensors.put("dla_neurons", Tensor.of(floats(r.neurons), r.neurons.length));
+            tensors.put("logit_lens", Tensor.of(Inputs.floats(r.lens), r.lens.length));
+            tensors.put("dla_components", Tensor.of(Inputs.floats(r.components), r.components.length));
+            tensors.put("dla_heads", Tensor.of(Inputs.floats(r.heads), L, H));
+            tensors.put("dla_neurons", Tensor.of(Inputs.floats(r.neurons), r.neurons.length));
             Map<String, String> meta = Inputs.meta(m);
             meta.put("logit_lens_labels", JSON.writeValueAsString(r.lensLabels));
             meta.put("dla_components_labels", JSON.writeValueAsString(r.componentLabels));
@@ -272,11 +272,5 @@ final class LensCommand implements Callable<Integer> {
             out.add(e);
         }
         return out;
-    }
-
-    private static float[] floats(double[] d) {
-        float[] f = new float[d.length];
-        for (int i = 0; i < d.length; i++) f[i] = (float) d[i];
-        return f;
     }
 }

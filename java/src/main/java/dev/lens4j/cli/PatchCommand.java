@@ -175,8 +175,8 @@ final class PatchCommand implements Callable<Integer> {
         try {
             long[] shape = new long[norm.shape().length];
             for (int i = 0; i < shape.length; i++) shape[i] = norm.shape()[i];
-            tensors.put("patch", Tensor.of(floats(norm.values()), shape));
-            tensors.put("patch_raw", Tensor.of(floats(raw.values()), shape));
+            tensors.put("patch", Tensor.of(Inputs.floats(norm.values()), shape));
+            tensors.put("patch_raw", Tensor.of(Inputs.floats(raw.values()), shape));
             Map<String, String> meta = Inputs.meta(m);
             meta.put("what", what);
             meta.put("axes", JSON.writeValueAsString(norm.axes()));
@@ -294,11 +294,5 @@ final class PatchCommand implements Callable<Integer> {
             out.add(e);
         }
         return out;
-    }
-
-    private static float[] floats(double[] d) {
-        float[] f = new float[d.length];
-        for (int i = 0; i < d.length; i++) f[i] = (float) d[i];
-        return f;
     }
 }
