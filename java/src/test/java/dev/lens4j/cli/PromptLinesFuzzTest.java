@@ -1,0 +1,35 @@
+package dev.lens4j.cli;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.lens4j.fuzz.FuzzContract;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The --prompts parser (PromptLines, package-private, hence this package) on arbitrary bytes, read as each gradient
+ * command reads it: the fields a command needs, with and without option fallbacks, and "truth".
+ * <p>Input layout: the last byte picks the key of plain lines ("prompt" or "clean"); the rest is the file.
+ */
+public class PromptLinesFuzzTest {
+    @FuzzTest(maxDuration = "10m")
+    void promptLines(FuzzedDataProvider data) { run(data); }
+
+    /** One input; true when it loaded and ran, false when it was rejected with an accepted exception. */
+    public static boolean run(FuzzedDataProvider data) {
+        String plainKey = data.consumeBoolean() ? "clean" : "prompt";
+        byte[] file = data.consumeRemainingAsBytes();
+        return FuzzContract.check(tmp -> {
+            Path f = Files.write(tmp.resolve("prompts.txt"), file);
+            for (PromptLines.Line line : PromptLines.read(f, plainKey)) {
+                if (line.number() <= 0) throw new AssertionError("line number " + line.number());
+                line.get("group", "");
+                line.require(plainKey, null, "--" + plainKey);
+                line.require("answer", " Paris", "--answer");
+                line.require("corrupt", "x", "--corrupt");
+                PromptLines.truth(line.get("truth", "yes"), "line " + line.number());
+            }
+        });
+    }
+}
