@@ -5,6 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,7 +41,13 @@ final class PromptLines {
     static List<Line> read(Path file, String plainKey) {
         List<String> raw;
         try {
-            raw = Files.readAllLines(file);
+            byte[] bytes = Files.readAllBytes(file);
+            ByteBuffer in = ByteBuffer.wrap(bytes);
+            try {
+                raw = StandardCharsets.UTF_8.newDecoder().decode(in).toString().lines().toList();
+            } catch (CharacterCodingException e) {
+                throw new IllegalArgumentException(file + " line " + lineAt(bytes, in.position()) + ": not valid UTF-8");
+            }
         } catch (java.nio.file.NoSuchFileException e) {
             throw new IllegalArgumentException("prompts file " + file + " does not exist");
         } catch (IOException e) {
@@ -65,6 +74,14 @@ final class PromptLines {
         }
         if (out.isEmpty()) throw new IllegalArgumentException("prompts file " + file + " has no prompts");
         return out;
+    }
+
+    /** The 1-based line holding byte offset pos (lines end at \n, \r\n or \r, as String.lines splits them). */
+    private static int lineAt(byte[] bytes, int pos) {
+        int line = 1;
+        for (int i = 0; i < pos && i < bytes.length; i++)
+            if (bytes[i] == '\n' || bytes[i] == '\r' && (i + 1 >= bytes.length || bytes[i + 1] != '\n')) line++;
+        return line;
     }
 
     /** --truth / "truth": yes or no (also true / false). */

@@ -4,8 +4,14 @@ import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.lens4j.fuzz.FuzzContract;
 
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
  * The --prompts parser (PromptLines, package-private, hence this package) on arbitrary bytes, read as each gradient
@@ -13,6 +19,14 @@ import java.nio.file.Path;
  * <p>Input layout: the last byte picks the key of plain lines ("prompt" or "clean"); the rest is the file.
  */
 public class PromptLinesFuzzTest {
+    /** Fuzzing's first finding: invalid UTF-8 escaped as UncheckedIOException "Input length = 1". */
+    @Test
+    void invalidUtf8NamesTheFileAndLine(@TempDir Path dir) throws Exception {
+        Path f = Files.write(dir.resolve("p.txt"), new byte[] {'o', 'k', '\r', '\n', 'a', (byte) 0xff, '\n'});
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PromptLines.read(f, "prompt"));
+        assertEquals(f + " line 2: not valid UTF-8", e.getMessage());
+    }
+
     @FuzzTest(maxDuration = "10m")
     void promptLines(FuzzedDataProvider data) { run(data); }
 
