@@ -24,26 +24,32 @@ final class Pretrained {
         if (model == null) throw new IllegalArgumentException("no model path given");
         if (!Files.exists(model)) throw new IllegalArgumentException("model path does not exist: " + model);
         Checkpoint ckpt;
-        Tokenizer tok;
+        Path t;
         if (Files.isDirectory(model)) {
             ckpt = dev.lens4j.train.Lens4jCheckpoint.isLens4jCheckpoint(model)
                     ? dev.lens4j.train.Lens4jCheckpoint.load(model) // trained in lens4j: used as saved
                     : HfCheckpoint.load(model, options);
-            Path t = tokenizerPath != null ? tokenizerPath : model.resolve("tokenizer.json");
-            tok = Files.exists(t) ? Tokenizer.load(t) : null;
+            Path json = tokenizerPath != null ? tokenizerPath : model.resolve("tokenizer.json");
+            t = Files.exists(json) ? json : null;
         } else if (model.getFileName().toString().endsWith(".bin")) {
             ckpt = Llama2cCheckpoint.load(model, options);
-            Path t = tokenizerPath != null ? tokenizerPath : findLlama2cTokenizer(model);
-            tok = t == null ? null : Tokenizer.load(t);
+            t = tokenizerPath != null ? tokenizerPath : findLlama2cTokenizer(model);
         } else {
             throw new IllegalArgumentException("unrecognised model path " + model
                     + ": expected a Hugging Face checkpoint directory or a llama2.c .bin file");
         }
-        if (tok != null && tok.vocabSize() > ckpt.config().dVocab) {
+        // the weights are loaded: a bad tokenizer or a model that fails its checks must not leak them
+        Tokenizer tok = null;
+        try {
+            tok = t == null ? null : Tokenizer.load(t);
+            if (tok != null && tok.vocabSize() > ckpt.config().dVocab)
+                throw new IllegalArgumentException("tokenizer has " + tok.vocabSize() + " tokens but the model's d_vocab is " + ckpt.config().dVocab);
+            return new HookedTransformer(ckpt.config(), ckpt.weights(), tok, backend);
+        } catch (RuntimeException e) {
             ckpt.close();
-            throw new IllegalArgumentException("tokenizer has " + tok.vocabSize() + " tokens but the model's d_vocab is " + ckpt.config().dVocab);
+            if (tok != null) tok.close();
+            throw e;
         }
-        return new HookedTransformer(ckpt.config(), ckpt.weights(), tok, backend);
     }
 
     private static Path findLlama2cTokenizer(Path bin) {

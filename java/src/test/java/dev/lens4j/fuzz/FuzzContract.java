@@ -47,11 +47,13 @@ public final class FuzzContract {
             throw new UncheckedIOException(e);
         }
         boolean completed = false;
+        RuntimeException rejection = null;
         try {
             body.run(tmp);
             completed = true;
         } catch (RuntimeException e) {
             if (!accepted(e)) throw e;
+            rejection = e;
             lastRejection = e.getMessage();
         } catch (IOException e) {
             throw new UncheckedIOException("the harness could not write its input", e);
@@ -60,7 +62,8 @@ public final class FuzzContract {
         }
         long after = Tensor.liveBytes();
         if (after != before)
-            throw new AssertionError("native memory leaked: Tensor.liveBytes went from " + before + " to " + after);
+            throw new AssertionError("native memory leaked: Tensor.liveBytes went from " + before + " to " + after
+                + (rejection == null ? " on an input that loaded" : " on an input rejected with: " + rejection), rejection);
         return completed;
     }
 
