@@ -751,6 +751,11 @@ public final class HookedTransformer implements AutoCloseable {
 
     private static Tensor[] rotaryTables(Config cfg) {
         int half = cfg.rotaryDim() / 2, n = cfg.nCtx;
+        // n_ctx comes from a config file and may be absurd (5e8): say so instead of overflowing or running out of heap
+        long bytes = 2L * 4 * n * half, free = Runtime.getRuntime().maxMemory() - (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory());
+        if ((long) n * half > Integer.MAX_VALUE - 8 || bytes > free / 2)
+            throw new IllegalArgumentException("config: n_ctx " + n + " needs " + (bytes >> 20) + " MB of rotary tables (n_ctx x rotary_dim / 2 x 2 floats); "
+                + "the JVM has " + (free >> 20) + " MB free");
         float[] c = new float[n * half], s = new float[n * half];
         for (int p = 0; p < n; p++)
             for (int i = 0; i < half; i++) {
