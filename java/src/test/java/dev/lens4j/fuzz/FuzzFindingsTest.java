@@ -1,0 +1,43 @@
+package dev.lens4j.fuzz;
+
+import dev.lens4j.load.Checkpoint;
+import dev.lens4j.load.LoadOptions;
+import dev.lens4j.load.RandomWeights;
+import dev.lens4j.model.Config;
+import dev.lens4j.model.HookedTransformer;
+import dev.lens4j.tensor.Tensor;
+import dev.lens4j.tokenize.TokenizerException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The fuzzers' findings as plain tests, each of which failed before its fix (the inputs themselves are in the corpus). */
+class FuzzFindingsTest {
+    @Test
+    void tokenizerThatFailsAfterTheWeightsLoadedLeaksNothing(@TempDir Path dir) throws Exception {
+        Path bin = Files.write(dir.resolve("m.bin"), Llama2cFuzzTest.model(Llama2cFuzzTest.DEFAULTS, 0, -1, 0));
+        Path tok = Files.write(dir.resolve("tokenizer.bin"), Llama2cFuzzTest.tokenizer(-1, 3, -1, 0)); // max_token_length -1
+        long before = Tensor.liveBytes();
+        assertThrows(TokenizerException.class, () -> HookedTransformer.fromPretrained(bin, tok, LoadOptions.defaults(), null));
+        assertEquals(before, Tensor.liveBytes());
+    }
+
+    @Test
+    void absurdNCtxIsAnErrorNotOutOfMemory() {
+        for (int nCtx : new int[] {500_000_000, Integer.MAX_VALUE}) {
+            Config cfg = RandomWeights.llamaConfig(1, 8, 2, 1, 12, 11, 6);
+            try (Checkpoint c = new Checkpoint(cfg, RandomWeights.llama(cfg, 1))) {
+                Config huge = cfg.clone();
+                huge.nCtx = nCtx;
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new HookedTransformer(huge, c.weights()));
+                assertTrue(e.getMessage().startsWith("config: n_ctx " + nCtx + " needs "), e.getMessage());
+            }
+        }
+    }
+}
