@@ -305,7 +305,8 @@ public final class HfCheckpoint {
                         Map.Entry<String, JsonNode> e = it.next();
                         String fileName = e.getValue().asText("");
                         // shards are plain file names next to the index; anything else could read outside the checkpoint
-                        if (fileName.isEmpty() || fileName.contains("/") || fileName.contains("\\") || fileName.equals("..") || fileName.equals("."))
+                        if (fileName.isEmpty() || fileName.contains("/") || fileName.contains("\\") || fileName.equals("..") || fileName.equals(".")
+                            || fileName.indexOf('\0') >= 0) // not a path at all: Path.resolve would throw InvalidPathException
                             throw new CheckpointException(index + ": tensor '" + e.getKey() + "' maps to an invalid shard name " + e.getValue());
                         SafeTensors st = s.file(fileName);
                         if (!st.has(e.getKey()))

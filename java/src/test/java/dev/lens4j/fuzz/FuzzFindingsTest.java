@@ -1,6 +1,8 @@
 package dev.lens4j.fuzz;
 
 import dev.lens4j.load.Checkpoint;
+import dev.lens4j.load.CheckpointException;
+import dev.lens4j.load.HfCheckpoint;
 import dev.lens4j.load.LoadOptions;
 import dev.lens4j.load.RandomWeights;
 import dev.lens4j.model.Config;
@@ -26,6 +28,17 @@ class FuzzFindingsTest {
         long before = Tensor.liveBytes();
         assertThrows(TokenizerException.class, () -> HookedTransformer.fromPretrained(bin, tok, LoadOptions.defaults(), null));
         assertEquals(before, Tensor.liveBytes());
+    }
+
+    @Test
+    void shardNameWithANulCharacterIsACheckpointError(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("config.json"), Templates.GPT2.config().toString());
+        Templates.writeShard(Templates.GPT2, Templates.GPT2.values().keySet(), dir.resolve("model-00001-of-00001.safetensors"));
+        String first = Templates.GPT2.values().keySet().iterator().next();
+        Files.writeString(dir.resolve("model.safetensors.index.json"),
+            "{\"weight_map\": {\"" + first + "\": \"model-00001-of-00001.safetensors\\u0000\"}}");
+        CheckpointException e = assertThrows(CheckpointException.class, () -> HfCheckpoint.load(dir));
+        assertTrue(e.getMessage().contains("maps to an invalid shard name"), e.getMessage());
     }
 
     @Test
