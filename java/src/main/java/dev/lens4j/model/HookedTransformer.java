@@ -749,17 +749,23 @@ public final class HookedTransformer implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------ setup
 
+    private static final long MAX_ROTARY_ENTRIES = 1L << 26;
+
     private static Tensor[] rotaryTables(Config cfg) {
         int half = cfg.rotaryDim() / 2, n = cfg.nCtx;
-        // n_ctx comes from a config file and may be absurd (5e8): say so instead of overflowing or running out of heap
-        long bytes = 2L * 4 * n * half, free = Runtime.getRuntime().maxMemory() - (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory());
-        if ((long) n * half > Integer.MAX_VALUE - 8 || bytes > free / 2)
+        // n_ctx comes from a config file and may be absurd (5e8): say so instead of running out of heap or computing for
+        // minutes. The limit holds a 1M-token context at d_head 128 (Qwen2.5-1M: 6.5e7 entries).
+        long entries = (long) n * half, bytes = 2 * 4 * entries;
+        long free = Runtime.getRuntime().maxMemory() - (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory());
+        if (entries > MAX_ROTARY_ENTRIES || bytes > free / 2)
             throw new IllegalArgumentException("config: n_ctx " + n + " needs " + (bytes >> 20) + " MB of rotary tables (n_ctx x rotary_dim / 2 x 2 floats); "
-                + "the JVM has " + (free >> 20) + " MB free");
+                + "the limit is " + (8 * MAX_ROTARY_ENTRIES >> 20) + " MB and the JVM has " + (free >> 20) + " MB free");
         float[] c = new float[n * half], s = new float[n * half];
+        double[] wavelength = new double[half]; // hoisted: pow per entry made a large n_ctx take minutes
+        for (int i = 0; i < half; i++) wavelength[i] = Math.pow(cfg.rotaryBase, (double) i / half);
         for (int p = 0; p < n; p++)
             for (int i = 0; i < half; i++) {
-                double angle = p / Math.pow(cfg.rotaryBase, (double) i / half);
+                double angle = p / wavelength[i];
                 c[p * half + i] = (float) Math.cos(angle);
                 s[p * half + i] = (float) Math.sin(angle);
             }

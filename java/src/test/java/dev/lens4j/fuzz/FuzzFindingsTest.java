@@ -52,5 +52,10 @@ class FuzzFindingsTest {
                 assertTrue(e.getMessage().startsWith("config: n_ctx " + nCtx + " needs "), e.getMessage());
             }
         }
+        // a real long context still loads: Llama 3.1's 131072 positions
+        Config cfg = RandomWeights.llamaConfig(1, 8, 2, 1, 12, 11, 131072);
+        try (HookedTransformer m = new HookedTransformer(cfg, RandomWeights.llama(cfg, 1)); Tensor logits = m.forward(new int[] {1, 2})) {
+            assertEquals(11, logits.size(2));
+        }
     }
 }
