@@ -8,6 +8,7 @@ import dev.lens4j.load.RandomWeights;
 import dev.lens4j.model.Config;
 import dev.lens4j.model.HookedTransformer;
 import dev.lens4j.tensor.Tensor;
+import dev.lens4j.tokenize.Tokenizer;
 import dev.lens4j.tokenize.TokenizerException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,6 +40,17 @@ class FuzzFindingsTest {
             "{\"weight_map\": {\"" + first + "\": \"model-00001-of-00001.safetensors\\u0000\"}}");
         CheckpointException e = assertThrows(CheckpointException.class, () -> HfCheckpoint.load(dir));
         assertTrue(e.getMessage().contains("maps to an invalid shard name"), e.getMessage());
+    }
+
+    @Test
+    void encodeErrorInsideTheTokenizerLibraryIsATokenizerException(@TempDir Path dir) throws Exception {
+        Path f = Files.writeString(dir.resolve("tokenizer.json"), "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {\"hello\": 0},"
+            + " \"unk_token\": \"[UNK]\"}, \"pre_tokenizer\": {\"type\": \"Whitespace\"}}");
+        try (Tokenizer tok = Tokenizer.load(f)) {
+            assertEquals(1, tok.encode("hello").length);
+            TokenizerException e = assertThrows(TokenizerException.class, () -> tok.encode("hello world"));
+            assertTrue(e.getMessage().startsWith("cannot encode with " + f + ": "), e.getMessage());
+        }
     }
 
     @Test
