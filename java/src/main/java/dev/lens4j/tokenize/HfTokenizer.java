@@ -164,7 +164,12 @@ public final class HfTokenizer implements Tokenizer {
     @Override
     public int[] encode(String text) {
         if (text == null) throw new TokenizerException("text is null");
-        Encoding enc = djl.encode(text, false, false);
+        Encoding enc;
+        try {
+            enc = djl.encode(text, false, false);
+        } catch (RuntimeException e) { // e.g. "WordLevel error: Missing [UNK] token from the vocabulary"
+            throw new TokenizerException("cannot encode with " + source + ": " + e.getMessage(), e);
+        }
         long[] ids = enc.getIds();
         int[] out = new int[ids.length];
         for (int i = 0; i < ids.length; i++) out[i] = Math.toIntExact(ids[i]);
@@ -176,7 +181,11 @@ public final class HfTokenizer implements Tokenizer {
         TokenIds.check(ids, vocabSize);
         long[] l = new long[ids.length];
         for (int i = 0; i < ids.length; i++) l[i] = ids[i];
-        return djl.decode(l, false);
+        try {
+            return djl.decode(l, false);
+        } catch (RuntimeException e) {
+            throw new TokenizerException("cannot decode with " + source + ": " + e.getMessage(), e);
+        }
     }
 
     @Override
