@@ -18,6 +18,8 @@ import java.util.stream.Stream;
  * <p>Accepted exceptions:
  * <ul>
  *   <li>{@link CheckpointException} and {@link TokenizerException}: lens4j's own types for bad files;</li>
+ *   <li>{@link dev.lens4j.model.NonFiniteException}: weights that are finite but overflow in the forward pass (say
+ *   1e38 in W_U) give NaN/Inf logits, which a run reports naming where they first appear;</li>
  *   <li>a plain {@link IllegalArgumentException} (not a subclass such as NumberFormatException) thrown by lens4j code
  *       itself, i.e. its top stack frame is in {@code dev.lens4j}: how Config.validate, Pretrained and the CLI's
  *       input parsers report bad input. The same class thrown from inside the JDK (ByteBuffer.allocate, Arrays, a
@@ -70,7 +72,7 @@ public final class FuzzContract {
     static boolean accepted(RuntimeException e) {
         String m = e.getMessage();
         if (m == null || m.isBlank()) return false;
-        if (e instanceof CheckpointException || e instanceof TokenizerException) return true;
+        if (e instanceof CheckpointException || e instanceof TokenizerException || e instanceof dev.lens4j.model.NonFiniteException) return true;
         if (e.getClass() != IllegalArgumentException.class) return false;
         StackTraceElement[] st = e.getStackTrace();
         return st.length > 0 && st[0].getClassName().startsWith("dev.lens4j.");
