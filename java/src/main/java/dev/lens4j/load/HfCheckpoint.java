@@ -23,8 +23,7 @@ import java.util.Map;
  * Loads a Hugging Face checkpoint directory (config.json plus model.safetensors, or shards listed in
  * model.safetensors.index.json) into TransformerLens's config and canonical weights, as TL's
  * convert_hf_model_config and convert_gpt2_weights / convert_llama_weights do. F32, F16 and BF16 files all load as F32.
- * <p>Families: {@code gpt2}; {@code gpt_neox} ({@link NeoxFamily}); {@code qwen2} ({@link Qwen2Family}); {@code gemma} ({@link GemmaFamily}); {@code gemma2} ({@link Gemma2Family}); {@code llama} (rope_scaling "llama3": {@link RopeScaling}) and {@code mistral} (Mistral's sliding window is not modelled: attention is
- * full-causal, which matches Mistral only up to sliding_window tokens).
+ * <p>Families: {@code gpt2}; {@code gpt_neox} ({@link NeoxFamily}); {@code qwen2} ({@link Qwen2Family}); {@code gemma} ({@link GemmaFamily}); {@code gemma2} ({@link Gemma2Family}); {@code llama} (rope_scaling "llama3": {@link RopeScaling}) and {@code mistral} (sliding_window on every layer, as HF masks it).
  */
 public final class HfCheckpoint {
     public static final List<String> SUPPORTED_MODEL_TYPES = List.of("gpt2", "llama", "mistral", NeoxFamily.MODEL_TYPE, Qwen2Family.MODEL_TYPE, GemmaFamily.MODEL_TYPE, Gemma2Family.MODEL_TYPE);
@@ -164,6 +163,7 @@ public final class HfCheckpoint {
             c.rotaryBase = positive(f, hf, "rope_theta", 10000);
             c.actFn = activation(f, hf, "hidden_act", "silu");
             RopeScaling.configure(c, new HfFields(f, hf));
+            if (type.equals("mistral")) mistralWindow(c, f, hf);
             if (bool(f, hf, "mlp_bias", false)) throw new CheckpointException(f + ": mlp_bias=true is not supported");
             bool(f, hf, "attention_bias", false);
             bool(f, hf, "tie_word_embeddings", false);
@@ -179,6 +179,20 @@ public final class HfCheckpoint {
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(f + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Mistral's sliding_window (null or absent: full causal attention): every layer's queries see the window's latest
+     * keys, themselves included, as HF masks keys j <= i - sliding_window.
+     */
+    private static void mistralWindow(Config c, Path f, JsonNode hf) {
+        JsonNode w = hf.get("sliding_window");
+        if (w == null || w.isNull()) return;
+        if (!w.canConvertToInt() || !w.isIntegralNumber() || w.asInt() <= 0)
+            throw new CheckpointException(f + ": 'sliding_window' must be a positive integer or null, got " + w);
+        c.useLocalAttn = true;
+        c.windowSize = w.asInt();
+        c.attnTypes = new java.util.ArrayList<>(java.util.Collections.nCopies(c.nLayers, "local"));
     }
 
     /** Values of activation_function / hidden_act that lens4j runs (TL passes them through as act_fn). */

@@ -52,6 +52,7 @@ class HfFamilyParityTest {
         FAMILIES.put("gemma", (dir, st) -> HfTestCheckpoints.gemma(dir, SEED + 5, st));
         FAMILIES.put("gemma2", (dir, st) -> HfTestCheckpoints.gemma2(dir, SEED + 6, st));
         FAMILIES.put("llama-rope-llama3", (dir, st) -> HfTestCheckpoints.llamaLike(dir, SEED + 4, "llama", false, true, st));
+        FAMILIES.put("mistral-sliding-window", (dir, st) -> HfTestCheckpoints.llamaLike(dir, SEED + 7, "mistral", false, false, st));
     }
 
     static Stream<Arguments> cases() {

@@ -225,7 +225,8 @@ public final class HfOracle {
                 double scaling = gemma2 ? 1 / Math.sqrt(cfg.get("query_pre_attn_scalar").asDouble()) : 1.0 / Math.sqrt(dh);
                 double cap = gemma2 ? cfg.path("attn_logit_softcapping").asDouble(0) : 0;
                 boolean sliding = gemma2 && (cfg.has("layer_types") ? cfg.get("layer_types").get(l).asText().equals("sliding_attention") : l % 2 == 0);
-                int window = sliding ? cfg.get("sliding_window").asInt() : 0;
+                boolean mistralWindow = cfg.get("model_type").asText().equals("mistral") && cfg.path("sliding_window").isInt();
+                int window = sliding || mistralWindow ? cfg.get("sliding_window").asInt() : 0;
                 Tensor z = attention(l, q, k.index_select(2, sel), v.index_select(2, sel), scaling, cap, window);
                 Tensor attnOut = linear(z.reshape(B, S, (long) nH * dh), p + "self_attn.o_proj.weight", p + "self_attn.o_proj.bias");
                 if (gemma2) attnOut = rmsNorm("blocks." + l + ".ln1_post.", attnOut, p + "post_attention_layernorm.weight", eps);

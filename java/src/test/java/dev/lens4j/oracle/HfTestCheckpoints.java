@@ -78,12 +78,14 @@ public final class HfTestCheckpoints {
         int d = 32, nH = 4, nKv = 2, dh = 8, ff = 48, V = 61, L = 2;
         boolean qkvBias = modelType.equals("qwen2");
         Builder b = new Builder(seed, storage);
-        b.config.putArray("architectures").add(qkvBias ? "Qwen2ForCausalLM" : "LlamaForCausalLM");
+        boolean mistral = modelType.equals("mistral");
+        b.config.putArray("architectures").add(qkvBias ? "Qwen2ForCausalLM" : mistral ? "MistralForCausalLM" : "LlamaForCausalLM");
         b.config.put("model_type", modelType).put("hidden_size", d).put("num_attention_heads", nH).put("num_key_value_heads", nKv)
             .put("num_hidden_layers", L).put("intermediate_size", ff).put("vocab_size", V).put("max_position_embeddings", 40)
             .put("rms_norm_eps", 1e-6).put("rope_theta", llama3Rope ? 100.0 : 10000.0).put("hidden_act", "silu")
             .put("tie_word_embeddings", tied).put("bos_token_id", 1).put("eos_token_id", 2);
         if (qkvBias) b.config.put("use_sliding_window", false).put("sliding_window", 4096).put("max_window_layers", L);
+        if (mistral) b.config.put("sliding_window", 5); // well inside the tests' 20 positions
         if (llama3Rope) b.config.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 4.0).put("low_freq_factor", 1.0)
             .put("high_freq_factor", 4.0).put("original_max_position_embeddings", 32);
         else b.config.putNull("rope_scaling");
