@@ -21,6 +21,8 @@ public final class Main implements Runnable {
     public static int execute(String... args) { return execute(new CommandLine(new Main()), args); }
 
     static int execute(CommandLine cl, String... args) {
+        // every command answers --help and --version (the errors below point there)
+        for (CommandLine sub : cl.getSubcommands().values()) sub.getCommandSpec().mixinStandardHelpOptions(true);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> fail(cmd, ex));
         // a usage error names the problem in one line, not the whole usage text
         cl.setParameterExceptionHandler((ex, arguments) -> {

@@ -30,23 +30,12 @@ final class Backprop {
     private final TensorScope scope;
     private final int B, S;
     private final long N;
-    private final Tensor[] packedQ, packedK, packedV;
-    private Tensor[] dPackedQ, dPackedK, dPackedV;
 
     Backprop(HookedTransformer m, Tape tape, Hooks hooks, ActivationCache grads, Predicate<String> gradFilter,
-             Weights weightGrads, TensorScope scope, int B, int S, Tensor[] packedQ, Tensor[] packedK, Tensor[] packedV) {
+             Weights weightGrads, TensorScope scope, int B, int S) {
         this.m = m; this.cfg = m.cfg(); this.w = m.weights(); this.be = m.backend(); this.tape = tape;
         this.hooks = hooks == null ? Hooks.none() : hooks; this.grads = grads; this.gradFilter = gradFilter;
         this.wg = weightGrads; this.scope = scope; this.B = B; this.S = S; this.N = (long) B * S;
-        this.packedQ = packedQ; this.packedK = packedK; this.packedV = packedV;
-        if (wg != null) {
-            dPackedQ = new Tensor[cfg.nLayers]; dPackedK = new Tensor[cfg.nLayers]; dPackedV = new Tensor[cfg.nLayers];
-            for (int l = 0; l < cfg.nLayers; l++) {
-                if (wg.has(Weights.attn(l, "W_Q"))) dPackedQ[l] = z(packedQ[l].shape());
-                if (wg.has(Weights.kvName(cfg, l, "W_K"))) dPackedK[l] = z(packedK[l].shape());
-                if (wg.has(Weights.kvName(cfg, l, "W_V"))) dPackedV[l] = z(packedV[l].shape());
-            }
-        }
     }
 
     private Tensor z(long... shape) { return be.zeros(shape); }
@@ -129,7 +118,6 @@ final class Backprop {
                 else be.embedBackward(Tensor.ofInts(tape.positionIds, (long) B * S), dPos, dW_pos); // rows at each token's position
             }
         }
-        if (wg != null) unpackAttentionGrads();
     }
 
     /** Backward of TL's LN / LNPre / RMS / RMSPre; returns the gradient at the norm's input. */
@@ -247,9 +235,9 @@ final class Backprop {
         dv = fire(HookNames.v(l), l, dv);
         Tensor a = tape.norms.containsKey("blocks." + l + ".ln1.") ? tape.norms.get("blocks." + l + ".ln1.").out() : t.residPre;
         Tensor da = z(B, S, D);
-        accumulateLinearInput(a, packedQ[l], dq, da, dPackedQ == null ? null : dPackedQ[l], false);
-        accumulateLinearInput(a, packedK[l], dk, da, dPackedK == null ? null : dPackedK[l], true);
-        accumulateLinearInput(a, packedV[l], dv, da, dPackedV == null ? null : dPackedV[l], true);
+        headsBackward(a, w.W_Q(l), dq, da, wgrad(Weights.attn(l, "W_Q")), false);
+        headsBackward(a, w.W_K(l), dk, da, wgrad(Weights.kvName(cfg, l, "W_K")), true);
+        headsBackward(a, w.W_V(l), dv, da, wgrad(Weights.kvName(cfg, l, "W_V")), true);
         Tensor db;
         if ((db = wgrad(Weights.attn(l, "b_Q"))) != null) be.sumRows(dq.reshape(N, (long) nH * dh), db);
         if ((db = wgrad(Weights.kvName(cfg, l, "b_K"))) != null) be.sumRows(dk.reshape(N, (long) nKv * dh), db);
@@ -277,23 +265,16 @@ final class Backprop {
         return t == null ? null : t.reshape(rows, cols);
     }
 
-    /** Packed [d_model, heads * d_head] gradients back to TL's [heads, d_model, d_head], added into wg. */
-    private void unpackAttentionGrads() {
-        for (int l = 0; l < cfg.nLayers; l++) {
-            unpackInto(dPackedQ[l], wgrad(Weights.attn(l, "W_Q")));
-            unpackInto(dPackedK[l], wgrad(Weights.kvName(cfg, l, "W_K")));
-            unpackInto(dPackedV[l], wgrad(Weights.kvName(cfg, l, "W_V")));
+    /**
+     * Backward of the per-head projection out[:, h] = x @ W[h] (W in TL's layout [heads, d_model, d_head]):
+     * dIn (+)= sum_h dOut[:, h] @ W[h]^T, and dW[h] += x^T @ dOut[:, h] straight into TL's layout.
+     */
+    private void headsBackward(Tensor x, Tensor W, Tensor dOut, Tensor dIn, Tensor dW, boolean accumulate) {
+        long H = W.size(0), D = W.size(1), dh = W.size(2), rows = dOut.numel() / (H * dh);
+        for (long h = 0; h < H; h++) {
+            be.gemm(false, true, rows, D, dh, 1f, dOut, h * dh, H * dh, W, h * D * dh, dh, accumulate || h > 0 ? 1f : 0f, dIn, 0, D, null, 0);
+            if (dW != null) be.gemm(true, false, D, dh, rows, 1f, x, 0, D, dOut, h * dh, H * dh, 1f, dW, h * D * dh, dh, null, 0);
         }
-    }
-
-    private static void unpackInto(Tensor packed, Tensor canonical) {
-        if (packed == null || canonical == null) return;
-        int H = (int) canonical.size(0), D = (int) canonical.size(1), dh = (int) canonical.size(2);
-        float[] src = packed.toFloatArray(), dst = canonical.toFloatArray();
-        for (int h = 0; h < H; h++)
-            for (int d = 0; d < D; d++)
-                for (int e = 0; e < dh; e++) dst[(h * D + d) * dh + e] += src[d * H * dh + h * dh + e];
-        canonical.set(dst);
     }
 
     /** [B, S, heads, d_head] viewed as one sequence [1, B * S, heads, d_head]. */

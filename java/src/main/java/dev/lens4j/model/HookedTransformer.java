@@ -39,8 +39,6 @@ public final class HookedTransformer implements AutoCloseable {
     private final Activation act;
     private final RotaryTables rotary; // null unless rotary
     private final List<String> hookNames;
-    // W_Q / W_K / W_V repacked as [d_model, heads * d_head] so each projection is one GEMM, not one per head
-    private Tensor[] packedQ, packedK, packedV;
     private final Lifecycle lifecycle;
 
     /** Takes ownership of the weights and the tokenizer: if construction fails (bad config or weights), they are freed. */
@@ -57,9 +55,7 @@ public final class HookedTransformer implements AutoCloseable {
             rot = cfg.isRotary() ? new RotaryTables(cfg) : null;
             this.rotary = rot;
             this.hookNames = List.copyOf(HookNames.all(cfg));
-            weightsChanged();
         } catch (RuntimeException | Error e) {
-            closePacked();
             if (rot != null) rot.close();
             if (weights != null) weights.close();
             if (tokenizer != null) tokenizer.close();
@@ -68,31 +64,26 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     /**
-     * Rebuild what the forward pass derives from the weights (packed attention projections). Call after editing
-     * W_Q, W_K or W_V in place; the other weights are read directly. Waits for runs in flight; runs started
-     * meanwhile wait for it. Editing weight tensors while other threads run the model is a race of the caller's:
-     * use {@link #editWeights} for that.
+     * The forward pass reads every weight directly (nothing is derived from them), so edits in place take effect at
+     * the next run; this only waits for the runs in flight (runs started meanwhile wait for it) and is kept for code
+     * written against TL-style "weights changed" hooks. Editing weight tensors while other threads run the model is
+     * a race of the caller's: use {@link #editWeights} for that.
      */
     public void weightsChanged() {
         try (Lifecycle.Held held = lifecycle.exclusive("weightsChanged()")) {
             if (lifecycle.isClosed()) throw lifecycle.closedError();
-            repack();
         }
     }
 
     /**
-     * Edit weights in place while other threads may run the model: waits for runs in flight, keeps new runs
-     * waiting while the edit runs, then rebuilds the packed projections (so each run sees the weights wholly
-     * before or wholly after the edit). Must not be called from a hook (throws IllegalStateException).
+     * Edit weights in place while other threads may run the model: waits for runs in flight and keeps new runs
+     * waiting while the edit runs, so each run sees the weights wholly before or wholly after the edit. Must not
+     * be called from a hook (throws IllegalStateException).
      */
     public void editWeights(Consumer<Weights> edit) {
         try (Lifecycle.Held held = lifecycle.exclusive("editWeights()")) {
             if (lifecycle.isClosed()) throw lifecycle.closedError();
-            try {
-                edit.accept(weights);
-            } finally {
-                if (!lifecycle.isClosed()) repack(); // also after a failed edit: packed copies match what is there
-            }
+            edit.accept(weights);
         }
     }
 
@@ -101,48 +92,6 @@ public final class HookedTransformer implements AutoCloseable {
         try (Lifecycle.Held held = lifecycle.shared()) { return reader.apply(weights); }
     }
 
-    /** New packed projections, swapped in only once all are built: a failure keeps the old ones. */
-    private void repack() {
-        int L = cfg.nLayers;
-        Tensor[] q = new Tensor[L], k = new Tensor[L], v = new Tensor[L];
-        boolean ok = false;
-        try {
-            for (int l = 0; l < L; l++) {
-                q[l] = pack(weights.W_Q(l));
-                k[l] = pack(weights.W_K(l));
-                v[l] = pack(weights.W_V(l));
-            }
-            ok = true;
-        } finally {
-            if (!ok) closeAll(q, k, v);
-        }
-        closePacked();
-        packedQ = q; packedK = k; packedV = v;
-    }
-
-    /** [heads, d_model, d_head] -> [d_model, heads * d_head]. */
-    private Tensor pack(Tensor w) {
-        int H = (int) w.size(0), D = (int) w.size(1), dh = (int) w.size(2);
-        float[] src = w.toFloatArray(), dst = new float[src.length];
-        for (int h = 0; h < H; h++)
-            for (int d = 0; d < D; d++)
-                System.arraycopy(src, (h * D + d) * dh, dst, d * H * dh + h * dh, dh);
-        Tensor t = TensorScope.detach(Tensor.of(dst, D, (long) H * dh));
-        if (!backend.device().isCpu()) {
-            try (t) { return TensorScope.detach(t.to(backend.device())); }
-        }
-        return t;
-    }
-
-    private void closePacked() {
-        if (packedQ == null) return;
-        closeAll(packedQ, packedK, packedV);
-        packedQ = packedK = packedV = null;
-    }
-
-    private static void closeAll(Tensor[]... arrays) {
-        for (Tensor[] ts : arrays) for (Tensor t : ts) if (t != null) t.close();
-    }
 
     public HookedTransformer(Config cfg, Weights weights) { this(cfg, weights, null, null); }
 
@@ -392,7 +341,7 @@ public final class HookedTransformer implements AutoCloseable {
             out.value = pad == null || P == 1 ? metric.evaluate(lg, B, P, V, dl) : metric.evaluate(lg, B, P, V, dl, pad.attentionMask());
             if (!Double.isFinite(out.value)) throw new ArithmeticException("the metric's value is " + out.value);
             Tensor dLogits = backend.zeros(logits.shape()).set(dl);
-            new Backprop(this, tape, o.bwdHooks, gradCache, o.gradFilter, wg, scope, B, S, packedQ, packedK, packedV).run(dLogits);
+            new Backprop(this, tape, o.bwdHooks, gradCache, o.gradFilter, wg, scope, B, S).run(dLogits);
             ok = true;
             return out;
         } finally {
@@ -548,7 +497,7 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     private void checkOpenWeights() {
-        // the forward reads packed copies of W_Q/K/V, so check every weight here rather than rely on access
+        // a closed weight would be read as freed memory by a native kernel: refuse before running
         for (var e : weights.asMap().entrySet())
             if (e.getValue().isClosed()) throw new IllegalStateException("weight '" + e.getKey() + "' is closed");
     }
@@ -779,10 +728,16 @@ public final class HookedTransformer implements AutoCloseable {
             return result;
         }
 
-        /** [B, S, heads, d_head] = x @ W + b with W packed [d_model, heads * d_head] and b [heads, d_head]. */
-        Tensor project(Tensor x, Tensor packed, Tensor b, int heads) {
-            Tensor out = z(B, S, heads, cfg.dHead);
-            backend.linear(x, packed, b, out);
+        /**
+         * out[:, :, h] = x @ W[h] + b[h], one GEMM per head straight from TL's layout W [heads, d_model, d_head]
+         * (no packed copy of the weights: it would cost a third of the attention weights again, and go stale on edits).
+         */
+        Tensor project(Tensor x, Tensor W, Tensor b, int heads) {
+            int dh = cfg.dHead, D = cfg.dModel;
+            long rows = x.numel() / D;
+            Tensor out = z(B, S, heads, dh);
+            for (int h = 0; h < heads; h++)
+                backend.gemm(false, false, rows, dh, D, 1f, x, 0, D, W, (long) h * D * dh, dh, 0f, out, (long) h * dh, (long) heads * dh, b, (long) h * dh);
             return out;
         }
 
@@ -795,9 +750,9 @@ public final class HookedTransformer implements AutoCloseable {
 
             // attention
             Tensor a = norm("blocks." + l + ".ln1.", l, resid, Weights.ln(l, 1, "w"), Weights.ln(l, 1, "b"));
-            Tensor q = fire(HookNames.q(l), l, project(a, packedQ[l], weights.b_Q(l), nH));
-            Tensor k = fire(HookNames.k(l), l, project(a, packedK[l], weights.b_K(l), nKv));
-            Tensor v = fire(HookNames.v(l), l, project(a, packedV[l], weights.b_V(l), nKv));
+            Tensor q = fire(HookNames.q(l), l, project(a, weights.W_Q(l), weights.b_Q(l), nH));
+            Tensor k = fire(HookNames.k(l), l, project(a, weights.W_K(l), weights.b_K(l), nKv));
+            Tensor v = fire(HookNames.v(l), l, project(a, weights.W_V(l), weights.b_V(l), nKv));
             if (cfg.isRotary()) {
                 Tensor rq = z(q.shape()), rk = z(k.shape());
                 rotate(q, rq);
@@ -1156,7 +1111,7 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     /**
-     * Frees the weights, packed projections, rotary tables and tokenizer once the runs in flight have returned
+     * Frees the weights, rotary tables and tokenizer once the runs in flight have returned
      * (runs started meanwhile throw "model ... is closed"). Idempotent. Throws IllegalStateException, rather than
      * waiting for itself, when called from a hook of a run on this thread.
      */
@@ -1164,7 +1119,6 @@ public final class HookedTransformer implements AutoCloseable {
         try (Lifecycle.Held held = lifecycle.exclusive("close()")) {
             if (lifecycle.isClosed()) return;
             lifecycle.markClosed();
-            closePacked();
             weights.close();
             if (rotary != null) rotary.close();
             if (tokenizer != null) {

@@ -38,6 +38,12 @@ class CliErrorsTest {
     void unknownOptionIsOneLineNotTheUsage() {
         CliTest.Result r = cli("run", "--model", "m", "--prompt", "x", "--frobnicate");
         assertOneLineError(r, "Unknown option: '--frobnicate'", "(see 'lens4j run --help')");
+        // and what the error points to works: every command prints its usage for --help, exit 0
+        for (String cmd : new String[] {"run", "generate", "lens", "patch", "scan", "bench"}) {
+            CliTest.Result h = CliTest.cli(cmd, "--help");
+            assertEquals(0, h.code(), cmd + " --help: " + h.err());
+            assertTrue(h.out().startsWith("Usage: lens4j " + cmd), h.out());
+        }
         assertFalse(r.out().contains("Usage"), r.out());
     }
 
