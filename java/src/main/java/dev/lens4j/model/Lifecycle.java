@@ -3,11 +3,11 @@ package dev.lens4j.model;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * The guard of one model's native memory (weights, packed projections, rotary tables, tokenizer). Operations
+ * The guard of one model's native memory (weights, rotary tables, tokenizer). Operations
  * that read it hold the shared side for their whole duration, so any number run in parallel; close() and weight
  * edits hold the exclusive side, so they wait for the runs in flight, and runs started meanwhile wait for them.
- * Without it, close() freed W_U under a running GEMM (SIGSEGV) and weightsChanged() left concurrent forwards
- * reading null packed weights.
+ * Without it, close() freed W_U under a running GEMM (SIGSEGV), and concurrent forwards read weights (then
+ * packed copies of them) while another thread rebuilt them.
  */
 final class Lifecycle {
     /** What {@link #shared} or {@link #exclusive} took; closing it releases that side. */
