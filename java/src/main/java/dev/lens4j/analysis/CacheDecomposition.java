@@ -264,15 +264,16 @@ public final class CacheDecomposition {
             }
             int V = cfg.dVocabOut();
             try (Tensor in = Tensor.of(x, rows, D)) {
-                Tensor out = Tensor.zeros(rows, V);
-                model.backend().linear(in, w.W_U(), w.b_U(), out);
-                return reshapeOwned(out, s, V);
+                Tensor out = Tensor.zeros(s.size(), s.batch(), s.pos(), V); // linear reads it as [rows, V]
+                try {
+                    model.backend().linear(in, w.W_U(), w.b_U(), out);
+                } catch (RuntimeException e) {
+                    out.close();
+                    throw e;
+                }
+                return out;
             }
         }
-    }
-
-    private static Tensor reshapeOwned(Tensor flat, ResidualStack s, int V) {
-        try (flat) { return Tensor.of(flat.toFloatArray(), s.size(), s.batch(), s.pos(), V); }
     }
 
     /** TL's tokens_to_residual_directions for one token: the column W_U[:, token]. */

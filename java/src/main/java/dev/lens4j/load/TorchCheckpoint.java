@@ -87,7 +87,7 @@ public final class TorchCheckpoint {
         try {
             n = JSON.readTree(Files.readAllBytes(f));
         } catch (IOException e) {
-            throw new CheckpointException(f + ": not valid JSON: " + firstLine(e.getMessage()));
+            throw new CheckpointException(f + ": not valid JSON: " + JsonErrors.describe(e));
         }
         if (n == null || !n.isObject()) throw new CheckpointException(f + ": not a JSON object");
         for (Map.Entry<String, String> u : UNSUPPORTED.entrySet()) {
@@ -105,14 +105,8 @@ public final class TorchCheckpoint {
             if (c.originalArchitecture == null) c.originalArchitecture = "TransformerLens";
             return c;
         } catch (IllegalArgumentException e) {
-            throw new CheckpointException(f + ": " + firstLine(e.getMessage()));
+            throw new CheckpointException(f + ": " + e.getMessage());
         }
-    }
-
-    private static String firstLine(String s) {
-        if (s == null) return "";
-        int i = s.indexOf('\n');
-        return i < 0 ? s : s.substring(0, i);
     }
 
     // ---------------------------------------------------------------- the zip and its pickle

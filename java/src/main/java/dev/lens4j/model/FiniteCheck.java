@@ -15,7 +15,11 @@ final class FiniteCheck {
     static String problem(Tensor logits) { return logits == null ? null : NonFinite.describeFirst(logits); }
 
     /** Reruns the forward pass of o (its hooks included) and names the first hook point holding a non-finite value. */
-    static NonFiniteException locate(HookedTransformer model, Tensor tokens, HookedTransformer.RunOptions o, String logitsProblem) {
+    static NonFiniteException locate(HookedTransformer model, Tensor tokens, HookedTransformer.RunOptions o, String logitsProblem,
+                                     PaddedBatch pad, boolean cachedStep) {
+        // a KV-cached step's rerun would need the cache as it was before the step: report without locating
+        if (cachedStep) return new NonFiniteException("the logits hold " + logitsProblem + " (a KV-cached generation step; rerun the "
+                + "prompt and the tokens generated so far without the cache to find where they first appear)");
         String[] first = new String[2]; // hook point, what is wrong there
         Hooks probe = Hooks.none();
         for (Hooks.Entry e : o.hooks.entries()) probe.add(e.filter(), e.fn()); // the failing run's hooks, in its order
@@ -31,7 +35,8 @@ final class FiniteCheck {
         HookedTransformer.RunOptions rerun = new HookedTransformer.RunOptions().hooks(probe).cache(n -> n.endsWith("hook_scale"))
             .stopAtLayer(o.stopAtLayer).logitsLastOnly(o.logitsLastOnly).checkFinite(false);
         if (o.startResidual != null) rerun.startAtLayer(o.startAtLayer, o.startResidual); // the same run, from the same residual
-        try (HookedTransformer.Output out = model.run(tokens, rerun)) {
+        // the same run as the failing one: its padding mask and positions too (a run without them computes other values)
+        try (HookedTransformer.Output out = model.forwardUnguarded(tokens, rerun, pad, null)) {
             // a norm's scale fires just before its normalized output: a bad scale is the earlier point
             if (first[0] != null && first[0].endsWith("hook_normalized")) {
                 String scale = first[0].substring(0, first[0].length() - "hook_normalized".length()) + "hook_scale";

@@ -336,7 +336,7 @@ public final class HookedTransformer implements AutoCloseable {
             Tensor logits = r.unembed(x);
             int P = (int) logits.size(1), V = (int) logits.size(2);
             String bad = o.checkFinite ? FiniteCheck.problem(logits) : null;
-            if (bad != null) throw FiniteCheck.locate(this, tokens, o, bad);
+            if (bad != null) throw FiniteCheck.locate(this, tokens, o, bad, pad, false);
             float[] lg = logits.toFloatArray(), dl = new float[lg.length];
             out.value = pad == null || P == 1 ? metric.evaluate(lg, B, P, V, dl) : metric.evaluate(lg, B, P, V, dl, pad.attentionMask());
             if (!Double.isFinite(out.value)) throw new ArithmeticException("the metric's value is " + out.value);
@@ -478,7 +478,7 @@ public final class HookedTransformer implements AutoCloseable {
         String bad = o.checkFinite ? FiniteCheck.problem(out.logits) : null;
         if (bad != null) {
             out.close();
-            throw FiniteCheck.locate(this, tokens, o, bad);
+            throw FiniteCheck.locate(this, tokens, o, bad, pad, kv != null);
         }
         return out;
     }

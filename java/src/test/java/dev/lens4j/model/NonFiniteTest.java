@@ -88,6 +88,17 @@ class NonFiniteTest {
         }
     }
 
+    /** A padded batch is rerun with its mask and positions to locate the problem (the rerun is the same run). */
+    @Test void aHookThatWritesNanIsNamedInAPaddedBatch() {
+        Config cfg = TestCheckpoints.tinyGpt2Config();
+        try (HookedTransformer model = new HookedTransformer(cfg, RandomWeights.gpt2(cfg, 3))) {
+            PaddedBatch batch = PaddedBatch.of(java.util.List.of(new int[] {1, 5, 9, 3}, new int[] {2, 4}), PaddedBatch.Side.LEFT, 0);
+            Hooks h = Hooks.none().add("blocks.1.hook_mlp_out", (x, hp) -> { x.put(Float.NaN, 1, 3, 0); return null; });
+            NonFiniteException e = assertThrows(NonFiniteException.class, () -> model.runWithHooks(batch, h).close());
+            assertTrue(e.getMessage().contains("first appear at blocks.1.hook_mlp_out"), e.getMessage());
+        }
+    }
+
     @Test void nanNormWeightIsFoundAtItsScaleOrOutput() {
         // unprocessed LN: a NaN gain makes ln_final's normalized output NaN; its scale stays finite
         try (HookedTransformer model = gpt2With("ln_final.w", 3, Float.NaN)) {
