@@ -56,7 +56,7 @@ final class LensCommand implements Callable<Integer> {
         if (topK <= 0) throw new IllegalArgumentException("--top-k must be > 0");
         if ((answer == null) == (answerSet == null)) throw new IllegalArgumentException("give --answer TEXT or --answer-set FILE");
         if (wrong != null && wrongSet != null) throw new IllegalArgumentException("give --wrong or --wrong-set, not both");
-        if (Files.exists(out) && !Files.isDirectory(out)) throw new IllegalArgumentException("--out " + out + " exists and is not a directory");
+        OutDir.check(out, "lens.safetensors", "summary.json", "report.html"); // before the model loads
         List<String> answers = answerSet != null ? readSet(answerSet, "--answer-set") : List.of(answer);
         List<String> wrongs = wrongSet != null ? readSet(wrongSet, "--wrong-set") : wrong != null ? List.of(wrong) : List.of();
         try (HookedTransformer model = m.load()) {

@@ -7,7 +7,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -37,7 +36,7 @@ final class ScanCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
 
     @Override public Integer call() {
-        if (Files.exists(out) && !Files.isDirectory(out)) throw new IllegalArgumentException("--out " + out + " exists and is not a directory");
+        OutDir.check(out, "neurons.safetensors", "index.json", "docs.jsonl", "checkpoint.safetensors"); // before the model loads
         if (maxTokens != null && maxTokens <= 0) throw new IllegalArgumentException("--max-tokens must be > 0");
         Pattern hookRe = Inputs.hookRegex(hooks, "--hooks");
         Corpus c = Corpus.of(corpus);

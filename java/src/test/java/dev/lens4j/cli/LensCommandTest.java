@@ -59,12 +59,14 @@ class LensCommandTest {
         assertEquals(2, s.get("neuron_layer").asInt());
     }
 
-    @Test void badArgumentsAreOneLineErrors(@TempDir Path dir) {
+    @Test void badArgumentsAreOneLineErrors(@TempDir Path dir) throws Exception {
         String out = dir.resolve("o").toString();
+        Path taken = Files.createDirectories(dir.resolve("taken/report.html")).getParent(); // an output name held by a directory
         for (String[] args : new String[][] {
                 {"lens", "--model", CliTest.stories(), "--prompt", PROMPT, "--out", out},
                 {"lens", "--model", CliTest.stories(), "--prompt", PROMPT, "--answer", " Sue", "--out", out},
-                {"lens", "--model", CliTest.stories(), "--prompt", PROMPT, "--answer", " Lily", "--layer", "9", "--out", out}}) {
+                {"lens", "--model", CliTest.stories(), "--prompt", PROMPT, "--answer", " Lily", "--layer", "9", "--out", out},
+                {"lens", "--model", CliTest.stories(), "--prompt", PROMPT, "--answer", " Lily", "--out", taken.toString()}}) {
             CliTest.Result r = CliTest.cli(args);
             assertEquals(2, r.code(), r.out());
             assertEquals(1, r.err().strip().lines().count(), r.err());
