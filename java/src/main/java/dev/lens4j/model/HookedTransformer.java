@@ -478,7 +478,8 @@ public final class HookedTransformer implements AutoCloseable {
         String bad = o.checkFinite ? FiniteCheck.problem(out.logits) : null;
         if (bad != null) {
             out.close();
-            throw FiniteCheck.locate(this, tokens, o, bad, pad, kv != null);
+            // a step on top of cached keys cannot be rerun alone; the first (prefill) step can: it is a plain run
+            throw FiniteCheck.locate(this, tokens, o, bad, pad, kv != null && kv.past() > tokens.size(1));
         }
         return out;
     }

@@ -99,6 +99,17 @@ class NonFiniteTest {
         }
     }
 
+    /** NaN first made in a KV-cached step (one new position) is reported without a rerun of that step alone. */
+    @Test void aNanInACachedGenerationStepIsReportedAsSuch() {
+        Config cfg = TestCheckpoints.tinyGpt2Config();
+        try (HookedTransformer model = new HookedTransformer(cfg, RandomWeights.gpt2(cfg, 3))) {
+            Hooks h = Hooks.none().add("blocks.1.hook_mlp_out", (x, hp) -> { if (x.size(1) == 1) x.put(Float.NaN, 0, 0, 0); return null; });
+            NonFiniteException e = assertThrows(NonFiniteException.class,
+                    () -> model.generate(new int[][] {{1, 5, 9, 3}}, GenerateOptions.greedy(3).hooks(h)));
+            assertTrue(e.getMessage().contains("KV-cached generation step"), e.getMessage());
+        }
+    }
+
     @Test void nanNormWeightIsFoundAtItsScaleOrOutput() {
         // unprocessed LN: a NaN gain makes ln_final's normalized output NaN; its scale stays finite
         try (HookedTransformer model = gpt2With("ln_final.w", 3, Float.NaN)) {
