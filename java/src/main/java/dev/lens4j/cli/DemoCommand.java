@@ -19,6 +19,6 @@ final class DemoCommand implements Callable<Integer> {
         GrokkingStudy.Options o = new GrokkingStudy.Options();
         o.out = out;
         o.epochs = epochs;
-        return StudyCommand.runGrokking(o);
+        return StudyGrokkingCommand.runGrokking(o);
     }
 }

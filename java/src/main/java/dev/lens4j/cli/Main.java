@@ -22,7 +22,7 @@ public final class Main implements Runnable {
 
     static int execute(CommandLine cl, String... args) {
         // every command answers --help and --version (the errors below point there)
-        for (CommandLine sub : cl.getSubcommands().values()) sub.getCommandSpec().mixinStandardHelpOptions(true);
+        addHelpOptions(cl);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> fail(cmd, ex));
         // a usage error names the problem in one line, not the whole usage text
         cl.setParameterExceptionHandler((ex, arguments) -> {
@@ -36,6 +36,13 @@ public final class Main implements Runnable {
         } catch (Throwable t) {
             // picocli rethrows Errors (OutOfMemoryError, StackOverflowError) without calling the handler above
             return fail(cl, t);
+        }
+    }
+
+    private static void addHelpOptions(CommandLine cl) {
+        for (CommandLine sub : cl.getSubcommands().values()) {
+            sub.getCommandSpec().mixinStandardHelpOptions(true);
+            addHelpOptions(sub);
         }
     }
 
