@@ -27,6 +27,8 @@ final class StudyGrokkingCommand implements Callable<Integer> {
     @Option(names = "--ablate-top-k", defaultValue = "20", description = "neurons zeroed in the top-k ablation (default: ${DEFAULT-VALUE})") int ablateTopK;
     @Option(names = "--threads", defaultValue = "1", description = "native threads while training (default: ${DEFAULT-VALUE}; the model is too small to gain from more)") int threads;
     @Option(names = "--out", paramLabel = "DIR", description = "output folder (default: lens4j-out/<study>)") Path out;
+    @Option(names = "--model", paramLabel = "MODEL", description = "analyse this model instead of training one: a lens4j checkpoint, a TransformerLens state dict (.pth, or a directory with one and config.json) or a HF directory; it must fit the task") Path model;
+    @Option(names = "--config", paramLabel = "CFG.json", description = "TransformerLens config JSON for a .pth --model (default: config.json beside it)") Path modelConfig;
 
     @Override public Integer call() throws Exception {
         GrokkingStudy.Options o = new GrokkingStudy.Options();
@@ -50,6 +52,9 @@ final class StudyGrokkingCommand implements Callable<Integer> {
         o.ablateTopK = ablateTopK;
         o.threads = threads;
         o.out = out != null ? out : Path.of("lens4j-out", "grokking");
+        o.model = model;
+        o.modelConfig = modelConfig;
+        if (modelConfig != null && model == null) throw new IllegalArgumentException("--config needs --model");
         return runGrokking(o);
     }
 
@@ -66,6 +71,7 @@ final class StudyGrokkingCommand implements Callable<Integer> {
         var h = s.history();
         var out = System.out;
         Path cwd = Path.of("").toAbsolutePath();
+        if (h == null) { printLoaded(s, cwd); return; }
         out.printf(Locale.ROOT, "%nGrokking %s, p = %d: %d epochs in %.1f s (%.2f ms/epoch)%n",
                 an.task == GrokkingStudy.Task.SUM ? "a+b" : "(a+b) mod p", an.p, h.epochs(), s.trainSeconds(), s.trainSeconds() * 1000 / h.epochs());
         out.printf(Locale.ROOT, "  final   train loss %.3g, accuracy %.1f%% | test loss %.3g, accuracy %.1f%%%n",
@@ -88,6 +94,19 @@ final class StudyGrokkingCommand implements Callable<Integer> {
         int w = 0;
         for (String[] f : files) w = Math.max(w, f[0].length());
         for (String[] f : files) out.printf("  %-" + w + "s  %s%n", f[0], f[1]);
+    }
+
+    /** The summary of `--model` (no training). */
+    private static void printLoaded(GrokkingStudy.Summary s, Path cwd) {
+        var an = s.analysis();
+        var out = System.out;
+        out.printf(Locale.ROOT, "%nGrokking %s, p = %d: analysed %s (training skipped) in %.1f s%n",
+                an.task == GrokkingStudy.Task.SUM ? "a+b" : "(a+b) mod p", an.p, s.checkpoint(), s.totalSeconds());
+        out.printf(Locale.ROOT, "  accuracy all pairs %.1f%%, lens4j's train split %.1f%%, test split %.1f%%%n",
+                100 * an.accuracyAll, 100 * an.accuracyTrain, 100 * an.accuracyTest);
+        int top = an.topNeurons[0];
+        out.printf(Locale.ROOT, "  neurons top neuron %d correlates %.3f with %s; %d of %d above 0.9%n", top, an.correlation[top], an.targetName, an.above09, an.dMlp);
+        out.printf("wrote %s: results.json, report.html (%d plots)%n", rel(cwd, s.outDir()), s.plots());
     }
 
     private static String rel(Path cwd, Path p) {

@@ -18,7 +18,7 @@ import java.util.Locale;
 /** report.html of the grokking study: each analysis as a plot, with the numbers a reader needs beside it. */
 final class GrokkingReport {
     /** Plots in the report (the test and the Chromium check expect exactly this many). */
-    static final int PLOTS = 22;
+    static final int PLOTS = 22, TRAINING_PLOTS = 2;
 
     private final GrokkingStudy.Options o;
     private final Config cfg;
@@ -44,7 +44,7 @@ final class GrokkingReport {
                 .meta("pairs", p * p + " (" + trainIdx.length + " train, " + testIdx.length + " test)")
                 .meta("model", "1 layer, " + cfg.nHeads + " heads, d_model " + cfg.dModel + ", d_head " + cfg.dHead + ", d_mlp " + cfg.dMlp
                         + ", relu, no normalisation, d_vocab " + cfg.dVocab + ", d_vocab_out " + cfg.dVocabOut())
-                .meta("training", o.epochs + (o.batchSize == 0 ? " full-batch" : " mini-batch (" + o.batchSize + ")") + " epochs, AdamW lr "
+                .meta("training", h == null ? "none: the model was trained elsewhere, loaded from " + o.model : o.epochs + (o.batchSize == 0 ? " full-batch" : " mini-batch (" + o.batchSize + ")") + " epochs, AdamW lr "
                         + o.lr + ", wd " + o.weightDecay + ", betas (" + o.beta1 + ", " + o.beta2 + "), biases frozen, "
                         + String.format(Locale.ROOT, "%.1f s", h.seconds()))
                 .meta("seeds", "data " + o.dataSeed + ", model " + o.modelSeed + ", probe split " + GrokkingAnalysis.PROBE_SPLIT_SEED
@@ -58,11 +58,17 @@ final class GrokkingReport {
         probe();
         logitMap();
         ablations();
-        if (report.plotCount() != PLOTS) throw new IllegalStateException("report has " + report.plotCount() + " plots, expected " + PLOTS);
+        int want = PLOTS - (h == null ? TRAINING_PLOTS : 0);
+        if (report.plotCount() != want) throw new IllegalStateException("report has " + report.plotCount() + " plots, expected " + want);
         return report;
     }
 
     private void training() {
+        if (h == null) {
+            report.section("Model").text("Loaded from " + o.model + " (trained elsewhere): no training here, every analysis below runs on "
+                    + "its weights as saved. Train/test accuracy use lens4j's split of data seed " + o.dataSeed + ", not necessarily the model's own.");
+            return;
+        }
         int n = h.epochs(), stride = Math.max(1, (n + 999) / 1000); // at most ~1000 points per curve
         int m = (n + stride - 1) / stride;
         double[] ep = new double[m], trL = new double[m], teL = new double[m], trA = new double[m], teA = new double[m];

@@ -45,7 +45,8 @@ final class GrokkingResults {
         c.put("p", o.p());
         c.put("tokens", "|a|b|=| with '=' = p");
         c.put("frac_train", o.fracTrain());
-        c.put("epochs", o.epochs);
+        c.put("epochs", h == null ? 0 : o.epochs);
+        c.put("model_source", o.model == null ? "trained by this run" : o.model.toString());
         c.put("batch_size", o.batchSize == 0 ? "full" : o.batchSize);
         c.put("optimizer", "AdamW (torch semantics)");
         c.put("lr", o.lr);
@@ -78,6 +79,13 @@ final class GrokkingResults {
         r.put("timings", timings);
 
         Map<String, Object> t = new LinkedHashMap<>();
+        if (h == null) { // --model: trained elsewhere
+            t.put("skipped", true);
+            t.put("model_source", o.model.toString());
+            t.put("note", "the analyses ran on this model as loaded (no weight processing); train/test accuracy use lens4j's split of data_seed, "
+                    + "which may differ from the split the model was trained on");
+            r.put("training", t);
+        } else {
         int last = h.epochs() - 1;
         t.put("epochs", h.epochs());
         t.put("final_train_loss", h.trainLoss()[last]);
@@ -93,6 +101,7 @@ final class GrokkingResults {
         t.put("test_accuracy", h.testAccuracy());
         t.put("checkpoint_epochs", h.checkpointEpochs());
         r.put("training", t);
+        }
 
         Map<String, Object> acc = new LinkedHashMap<>();
         acc.put("all_pairs", an.accuracyAll);

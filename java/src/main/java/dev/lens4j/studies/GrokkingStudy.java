@@ -51,6 +51,10 @@ public final class GrokkingStudy {
         /** Native threads while training (1: the model is too small for threads to pay, see the README). */
         public int threads = 1;
         public Path out = Path.of("lens4j-out", "grokking");
+        /** A model trained elsewhere (lens4j checkpoint, TL state dict .pth or HF directory): training is skipped. */
+        public Path model;
+        /** TransformerLens config JSON for a .pth state dict (default: config.json beside it). */
+        public Path modelConfig;
 
         public int p() { return p != null ? p : task == Task.SUM ? 10 : 113; }
         public double fracTrain() { return fracTrain != null ? fracTrain : task == Task.SUM ? 0.72 : 0.3; }
@@ -73,7 +77,7 @@ public final class GrokkingStudy {
             if (dModel < 1 || nHeads < 1 || dModel % nHeads != 0)
                 throw new IllegalArgumentException("--d-model (" + dModel + ") must be a positive multiple of --n-heads (" + nHeads + ")");
             if (dMlp < 3) throw new IllegalArgumentException("--d-mlp must be >= 3, got " + dMlp);
-            if (ablateTopK < 1 || ablateTopK > dMlp) throw new IllegalArgumentException("--ablate-top-k must be in [1, d_mlp = " + dMlp + "], got " + ablateTopK);
+            if (ablateTopK < 1 || (model == null && ablateTopK > dMlp)) throw new IllegalArgumentException("--ablate-top-k must be in [1, d_mlp = " + dMlp + "], got " + ablateTopK);
             if (threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
             if (!(lr > 0) || !(weightDecay >= 0)) throw new IllegalArgumentException("lr must be > 0 and weight decay >= 0");
             if (out == null) throw new IllegalArgumentException("no output folder given");
@@ -149,6 +153,7 @@ public final class GrokkingStudy {
     /** Runs the study; progress (may be null) sees every epoch, log (may be null) gets status lines. */
     public static Summary run(Options o, Consumer<Trainer.Progress> progress, PrintStream log) throws IOException {
         o.validate();
+        if (o.model != null) return GrokkingLoadedModel.run(o, log);
         long t0 = System.nanoTime();
         Path out = o.out.toAbsolutePath().normalize();
         checkWritable(out);
@@ -208,7 +213,7 @@ public final class GrokkingStudy {
     /** The seed freezes every bias: `if "b_" in name: requires_grad = False`. */
     static boolean trainable(String name) { return !name.contains("b_"); }
 
-    private static Trainer.Dataset subset(int[][] all, int[] y, int[] idx) {
+    static Trainer.Dataset subset(int[][] all, int[] y, int[] idx) {
         int[][] t = new int[idx.length][];
         int[] l = new int[idx.length];
         for (int i = 0; i < idx.length; i++) { t[i] = all[idx[i]]; l[i] = y[idx[i]]; }

@@ -47,6 +47,8 @@ public final class FactualAnalysis {
         public FactualData.Question q;
         public List<String> strTokens;
         public TestPrompt testPrompt;
+        /** Best rank (0 = top) of a token of the label's answer set, and that token. */
+        public int labelRank, labelRankToken;
         /** Label-aligned: sum of the label's set minus the other set's (logits; softmax probabilities). */
         public double logitDiff, probDiff;
         public boolean kept;
@@ -64,14 +66,14 @@ public final class FactualAnalysis {
     FactualAnalysis(int nLayers, int nHeads) { this.nLayers = nLayers; this.nHeads = nHeads; }
 
     /** Token ids of the answer map; the built-in map drops multi-token texts (recorded), a given map must be exact. */
-    static int[] ids(HookedTransformer model, List<String> texts, boolean lenient, List<String> dropped, List<String> used, String key) {
+    static int[] ids(HookedTransformer model, List<String> texts, boolean lenient, List<String> dropped, List<String> used, String key, String source) {
         List<Integer> out = new ArrayList<>();
         for (String t : texts) {
             try {
                 out.add(model.toSingleToken(t));
                 used.add(t);
             } catch (IllegalArgumentException e) {
-                if (!lenient) throw new IllegalArgumentException("--answer-map '" + key + "' entry " + e.getMessage());
+                if (!lenient) throw new IllegalArgumentException("--answer-map " + source + ": '" + key + "' entry " + e.getMessage());
                 dropped.add(t);
             }
         }
@@ -83,8 +85,8 @@ public final class FactualAnalysis {
                                       boolean builtInMap, FactualStudy.Options o, Progress progress) {
         var cfg = model.cfg();
         FactualAnalysis an = new FactualAnalysis(cfg.nLayers, cfg.nHeads);
-        an.trueIds = ids(model, map.trueTexts(), builtInMap, an.droppedTexts, an.trueTexts, "True");
-        an.falseIds = ids(model, map.falseTexts(), builtInMap, an.droppedTexts, an.falseTexts, "False");
+        an.trueIds = ids(model, map.trueTexts(), builtInMap, an.droppedTexts, an.trueTexts, "True", o.answerMapSource);
+        an.falseIds = ids(model, map.falseTexts(), builtInMap, an.droppedTexts, an.falseTexts, "False", o.answerMapSource);
         int n = questions.size();
         for (int i = 0; i < n; i++) {
             PromptResult p = an.score(model, questions.get(i), o.topK);
@@ -121,11 +123,17 @@ public final class FactualAnalysis {
         p.q = q;
         int[] tokens = model.toTokens(q.question());
         p.strTokens = model.toStrTokens(tokens);
-        // TL's test_prompt with the label's first answer text as the answer (the seed passes "True"/"False")
-        p.testPrompt = model.testPrompt(q.question(), (q.answer() ? trueTexts : falseTexts).get(0), topK);
+        // TL's test_prompt; the answer's rank is the best rank of the label's set (the map's tokens, not re-tokenised in context)
+        p.testPrompt = model.testPrompt(q.question(), null, topK);
         float[] logits;
         try (var out = model.run(new int[][] {tokens}, new RunOptions().logitsLastOnly(true))) {
             logits = out.logits().toFloatArray();
+        }
+        p.labelRank = Integer.MAX_VALUE;
+        for (int t : labelSet(q.answer())) {
+            int rank = 0;
+            for (float v : logits) if (v > logits[t]) rank++;
+            if (rank < p.labelRank) { p.labelRank = rank; p.labelRankToken = t; }
         }
         p.logitDiff = aligned(logits, 0, q.answer());
         double[] prob = softmax(logits);

@@ -46,13 +46,13 @@ final class FactualReport {
     }
 
     private void testPrompts(Section s) {
-        s.text("TransformerLens's test_prompt (BOS prepended) with the label's first answer text as the answer: the top "
-                + o.topK + " next tokens with logits and probabilities.");
+        s.text("TransformerLens's test_prompt (BOS prepended): the top " + o.topK + " next tokens with logits and probabilities, "
+                + "and the best rank of a token of the label's answer set.");
         for (int i = 0; i < an.prompts.size(); i++) {
             var p = an.prompts.get(i);
             var t = p.testPrompt;
             Table tab = Table.of("rank", "logit", "prob", "token").caption("#" + i + " " + oneLine(p.q.question()) + " (" + label(p.q.answer())
-                    + "); tokens " + p.strTokens + (t.answerToken() != null ? "; rank of '" + t.answer() + "': " + t.answerToken().rank() : ""));
+                    + "); tokens " + p.strTokens + "; best rank of the label's set: " + p.labelRank + " (|" + model.tokenizer().tokenString(p.labelRankToken) + "|)");
             for (var c : t.topK()) tab.row(c.rank(), f2(c.logit()), String.format(Locale.ROOT, "%.2f%%", 100 * c.prob()), "|" + c.str() + "|");
             s.table(tab);
         }

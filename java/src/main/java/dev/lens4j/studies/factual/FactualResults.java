@@ -78,6 +78,8 @@ final class FactualResults {
             e.put("logit_diff", p.logitDiff);
             e.put("prob_diff", p.probDiff);
             e.put("kept", p.kept);
+            e.put("label_set_best_rank", p.labelRank);
+            e.put("label_set_best_rank_token", p.labelRankToken);
             e.put("test_prompt", testPrompt(p.testPrompt));
             prompts.add(e);
         }
@@ -155,9 +157,6 @@ final class FactualResults {
 
     private static Map<String, Object> testPrompt(TestPrompt t) {
         Map<String, Object> e = new LinkedHashMap<>();
-        e.put("answer", t.answer());
-        e.put("answer_str_tokens", t.answerStrTokens());
-        if (t.answerToken() != null) e.put("answer_rank", t.answerToken().rank());
         List<Map<String, Object>> top = new ArrayList<>();
         for (var c : t.topK()) {
             Map<String, Object> x = new LinkedHashMap<>();
