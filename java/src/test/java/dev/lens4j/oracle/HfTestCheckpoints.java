@@ -141,8 +141,11 @@ public final class HfTestCheckpoints {
      * head_dim 12), attention soft cap 2, final soft cap 3, sliding window of 4 keys (layers 0 and 2 sliding, as HF),
      * small enough that 20-token prompts need both the caps and the window.
      */
-    public static HfOracle.HfModel gemma2(Path dir, long seed, DType storage) {
-        int d = 32, nH = 4, nKv = 2, dh = 12, ff = 48, V = 61, L = 3;
+    public static HfOracle.HfModel gemma2(Path dir, long seed, DType storage) { return gemma2(dir, seed, storage, 61); }
+
+    /** As above with a vocabulary of V (262208 fits the Gemma 3 tokenizer in ../shared). */
+    public static HfOracle.HfModel gemma2(Path dir, long seed, DType storage, int V) {
+        int d = 32, nH = 4, nKv = 2, dh = 12, ff = 48, L = 3;
         Builder b = new Builder(seed, storage);
         b.config.putArray("architectures").add("Gemma2ForCausalLM");
         b.config.put("model_type", "gemma2").put("hidden_size", d).put("num_attention_heads", nH).put("num_key_value_heads", nKv)
