@@ -6,10 +6,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -38,16 +36,5 @@ class ChromiumCommandPagesTest {
         check(chrome, dir.resolve("scan/browser/h0/n0.html"), 0);
     }
 
-    private static void check(String chrome, Path page, int plots) throws Exception {
-        Path shot = page.resolveSibling(page.getFileName() + ".png");
-        ProcessBuilder pb = new ProcessBuilder("bash", ChromiumReportTest.findScript().toString(), "--expect-plots", Integer.toString(plots),
-                page.toString(), shot.toString()).redirectErrorStream(true);
-        pb.environment().put("CHROMIUM", chrome);
-        Process p = pb.start();
-        boolean done = p.waitFor(300, TimeUnit.SECONDS);
-        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!done) { p.destroyForcibly(); fail("check-report.sh timed out on " + page + ":\n" + log); }
-        assertEquals(0, p.exitValue(), page + ":\n" + log);
-        assertTrue(log.contains("script errors: none") && log.contains("resource loads: none"), log);
-    }
+    private static void check(String chrome, Path page, int plots) throws Exception { ChromiumReports.check(chrome, page, plots); }
 }

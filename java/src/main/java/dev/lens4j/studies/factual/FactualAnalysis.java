@@ -1,6 +1,7 @@
 package dev.lens4j.studies.factual;
 
 import dev.lens4j.analysis.CacheDecomposition;
+import dev.lens4j.analysis.Mat;
 import dev.lens4j.analysis.Patching;
 import dev.lens4j.analysis.ResidualStack;
 import dev.lens4j.hooks.Positions;
@@ -249,13 +250,9 @@ public final class FactualAnalysis {
         return out;
     }
 
+    /** The values of a result tensor, which this closes. */
     private static double[] values(Tensor t) {
-        try (t) {
-            float[] f = t.toFloatArray();
-            double[] d = new double[f.length];
-            for (int i = 0; i < f.length; i++) d[i] = f[i];
-            return d;
-        }
+        try (t) { return Mat.toDouble(t.toFloatArray()); }
     }
 
     /** Heads ranked by |mean attribution|: "L{l}H{h}" -> value, largest first. */
