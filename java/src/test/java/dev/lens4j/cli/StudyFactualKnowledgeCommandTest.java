@@ -197,6 +197,8 @@ class StudyFactualKnowledgeCommandTest {
         Path uneven = Files.writeString(dir.resolve("uneven.csv"), "question,answer,corrupt\n\"" + GIRL + "\",True,\"Once upon a time, there was a girl named\"\n");
         Path same = Files.writeString(dir.resolve("same.csv"), "question,answer,corrupt\n\"" + GIRL + "\",True,\"" + GIRL + "\"\n");
         Path taken = Files.createDirectories(dir.resolve("taken/results.json")).getParent();
+        Path longQ = Files.writeString(dir.resolve("long.csv"), "question,answer\n\"" + "Once upon a time ".repeat(200) + "\",True\n");
+        Path both = Files.writeString(dir.resolve("both.json"), "{\"True\": [\"Lily\"], \"False\": [\"Tim\", \"Lily\"]}");
         String q = dir.resolve("q.csv").toString(), m = dir.resolve("m.json").toString(), out = dir.resolve("o").toString();
         Object[][] cases = {
                 {new String[] {"--questions", q, "--answer-map", map.toString()}, "'False' entry 'Sue' is 3 tokens"},
@@ -206,6 +208,8 @@ class StudyFactualKnowledgeCommandTest {
                 {new String[] {"--questions", same.toString(), "--answer-map", m}, "line 2: the question and its corrupt version give the same logit difference"},
                 {new String[] {"--questions", q, "--answer-map", m, "--min-prob-diff", "2"}, "the model gets every question wrong"},
                 {new String[] {"--answer-map", dir.toString()}, "is a directory"},
+                {new String[] {"--questions", longQ.toString(), "--answer-map", m}, "line 2: the question is 802 tokens, longer than the model's context n_ctx = 512"},
+                {new String[] {"--questions", q, "--answer-map", both.toString()}, "'Lily' (token"},
                 {new String[] {"--top-k", "0"}, "--top-k must be >= 1"}};
         for (Object[] c : cases) {
             String[] extra = (String[]) c[0];

@@ -88,6 +88,11 @@ public final class FactualAnalysis {
         FactualAnalysis an = new FactualAnalysis(cfg.nLayers, cfg.nHeads);
         an.trueIds = ids(model, map.trueTexts(), builtInMap, an.droppedTexts, an.trueTexts, "True", o.answerMapSource);
         an.falseIds = ids(model, map.falseTexts(), builtInMap, an.droppedTexts, an.falseTexts, "False", o.answerMapSource);
+        for (int i = 0; i < an.trueIds.length; i++)
+            for (int f : an.falseIds)
+                if (an.trueIds[i] == f)
+                    throw new IllegalArgumentException("--answer-map " + o.answerMapSource + ": '" + an.trueTexts.get(i) + "' (token " + f
+                            + ") is in both the True and the False set");
         int n = questions.size();
         for (int i = 0; i < n; i++) {
             PromptResult p = an.score(model, questions.get(i), o.topK);
@@ -122,7 +127,7 @@ public final class FactualAnalysis {
     private PromptResult score(HookedTransformer model, FactualData.Question q, int topK) {
         PromptResult p = new PromptResult();
         p.q = q;
-        int[] tokens = model.toTokens(q.question());
+        int[] tokens = tokens(model, q.question(), q.line(), "question");
         p.strTokens = model.toStrTokens(tokens);
         // TL's test_prompt; the answer's rank is the best rank of the label's set (the map's tokens, not re-tokenised in context)
         p.testPrompt = model.testPrompt(q.question(), null, topK);
@@ -143,6 +148,15 @@ public final class FactualAnalysis {
         for (int t : falseIds) s -= prob[t];
         p.probDiff = q.answer() ? s : -s;
         return p;
+    }
+
+    /** The prompt's tokens (BOS as the model's default), refused when longer than the context, naming the line. */
+    private static int[] tokens(HookedTransformer model, String text, int line, String what) {
+        int[] t = model.toTokens(text);
+        if (t.length > model.cfg().nCtx)
+            throw new IllegalArgumentException("line " + line + ": the " + what + " is " + t.length + " tokens, longer than the model's context n_ctx = "
+                    + model.cfg().nCtx);
+        return t;
     }
 
     static double[] softmax(float[] x) {
@@ -181,7 +195,7 @@ public final class FactualAnalysis {
     }
 
     private void patch(HookedTransformer model, PromptResult p, int[] clean, dev.lens4j.hooks.ActivationCache cache, int batch) {
-        int[] corrupt = model.toTokens(p.q.corrupt());
+        int[] corrupt = tokens(model, p.q.corrupt(), p.q.line(), "corrupt question");
         p.corruptStrTokens = model.toStrTokens(corrupt);
         if (corrupt.length != clean.length)
             throw new IllegalArgumentException("line " + p.q.line() + ": the corrupt question is " + corrupt.length + " tokens " + p.corruptStrTokens
