@@ -213,7 +213,7 @@ public final class GrokkingStudy {
     /** The seed freezes every bias: `if "b_" in name: requires_grad = False`. */
     static boolean trainable(String name) { return !name.contains("b_"); }
 
-    static Trainer.Dataset subset(int[][] all, int[] y, int[] idx) {
+    private static Trainer.Dataset subset(int[][] all, int[] y, int[] idx) {
         int[][] t = new int[idx.length][];
         int[] l = new int[idx.length];
         for (int i = 0; i < idx.length; i++) { t[i] = all[idx[i]]; l[i] = y[idx[i]]; }
