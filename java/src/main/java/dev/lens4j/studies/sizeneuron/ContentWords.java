@@ -27,7 +27,7 @@ public final class ContentWords {
             "between", "does", "doing", "done", "your", "yours", "ours", "hers", "himself", "herself", "itself", "themselves",
             "myself", "yourself", "whom", "whose", "why", "so", "if", "or", "an", "as", "at", "be", "by", "do", "he", "in", "is", "it",
             "me", "my", "no", "of", "on", "to", "up", "us", "we", "said", "says", "like", "well", "even", "still", "much", "many",
-            "every", "ever", "never", "now", "out", "down", "way", "went", "came", "come", "make", "made");
+            "every", "ever", "never", "now", "down", "don", "didn", "doesn", "isn", "wasn", "way", "went", "came", "come", "make", "made");
 
     /** Content words of the texts by count, most frequent first (ties alphabetical), at most {@code k}. */
     public static List<Count> top(List<String> texts, int k) {
