@@ -38,7 +38,7 @@ class ChromiumCommandPagesTest {
         check(chrome, dir.resolve("scan/browser/h0/n0.html"), 0);
     }
 
-    private static void check(String chrome, Path page, int plots) throws Exception {
+    static void check(String chrome, Path page, int plots) throws Exception {
         Path shot = page.resolveSibling(page.getFileName() + ".png");
         ProcessBuilder pb = new ProcessBuilder("bash", ChromiumReportTest.findScript().toString(), "--expect-plots", Integer.toString(plots),
                 page.toString(), shot.toString()).redirectErrorStream(true);

@@ -11,7 +11,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -48,20 +47,7 @@ class ChromiumSizeNeuronReportTest {
         assertTrue(m.find(), stdout);
         int plots = Integer.parseInt(m.group(1));
         assertTrue(plots >= 15, "lens, jumps, 3 heatmaps per family; neurons; cross-family; ablation; congruence; neuroscope: " + plots);
-        check(chrome, out.resolve("report.html"), plots);
-        check(chrome, out.resolve("scan/browser/index.html"), 0);
-    }
-
-    private static void check(String chrome, Path page, int plots) throws Exception {
-        Path shot = page.resolveSibling(page.getFileName() + ".png");
-        ProcessBuilder pb = new ProcessBuilder("bash", ChromiumReportTest.findScript().toString(), "--expect-plots", Integer.toString(plots),
-                page.toString(), shot.toString()).redirectErrorStream(true);
-        pb.environment().put("CHROMIUM", chrome);
-        Process p = pb.start();
-        boolean done = p.waitFor(300, TimeUnit.SECONDS);
-        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!done) { p.destroyForcibly(); fail("check-report.sh timed out on " + page + ":\n" + log); }
-        assertEquals(0, p.exitValue(), page + ":\n" + log);
-        assertTrue(log.contains("script errors: none") && log.contains("resource loads: none"), log);
+        ChromiumCommandPagesTest.check(chrome, out.resolve("report.html"), plots);
+        ChromiumCommandPagesTest.check(chrome, out.resolve("scan/browser/index.html"), 0);
     }
 }

@@ -69,12 +69,7 @@ final class SizeNeuronOutputs {
     static Path writeResults(Path file, HookedTransformer model, SizeNeuronStudy.Options o, SizeNeuronStudy.Results r) throws IOException {
         Map<String, Object> j = new LinkedHashMap<>();
         j.put("study", "size-neuron (seed 001)");
-        Map<String, Object> versions = new LinkedHashMap<>();
-        versions.put("lens4j", "0.1.0");
-        versions.put("java", System.getProperty("java.version"));
-        versions.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
-        versions.put("cpu_cores", Runtime.getRuntime().availableProcessors());
-        j.put("versions", versions);
+        j.put("versions", dev.lens4j.studies.StudyVersions.versions());
         j.put("model", o.modelName);
         j.put("model_config", JSON.readTree(model.cfg().toJson()));
         Map<String, Object> c = new LinkedHashMap<>();

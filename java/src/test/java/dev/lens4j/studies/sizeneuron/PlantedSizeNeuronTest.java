@@ -90,6 +90,19 @@ class PlantedSizeNeuronTest {
         }
     }
 
+    @Test void aFailedRunFreesWhatItAllocated(@TempDir Path dir) throws Exception {
+        try (HookedTransformer model = HookedTransformer.fromPretrained(checkpoint(dir.resolve("model")))) {
+            long live = Tensor.liveBytes();
+            SizeNeuronStudy.Options o = new SizeNeuronStudy.Options();
+            o.families = List.of(SizeFamily.BUILT_IN.get("tall-short"));
+            o.corpus = List.of(Files.writeString(dir.resolve("empty.txt"), ""));   // the scan, last of all, finds no tokens
+            o.out = dir.resolve("out");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SizeNeuronStudy.run(model, o, null));
+            assertTrue(e.getMessage().contains("no tokens"), e.getMessage());
+            assertEquals(live, Tensor.liveBytes());
+        }
+    }
+
     private static SizeNeuronStudy.Summary run(HookedTransformer model, Path out, List<SizeFamily> families) throws Exception {
         SizeNeuronStudy.Options o = new SizeNeuronStudy.Options();
         o.families = families;
