@@ -46,6 +46,7 @@ final class StudySizeNeuronCommand implements Callable<Integer> {
         o.out = out != null ? out : Path.of("lens4j-out", "size-neuron");
         OutDir.check(o.out, "results.json", "report.html", "dataset.tsv", "size_neuron.safetensors"); // before the model loads
         if (corpus != null) OutDir.check(o.out.resolve("scan"), "neurons.safetensors", "index.json", "docs.jsonl", "checkpoint.safetensors");
+        if (maxTokens != null && corpus == null) throw new IllegalArgumentException("--max-tokens limits the --corpus scan: give --corpus too");
         if (families != null) {
             o.families = new ArrayList<>();
             for (String f : families) o.families.add(SizeFamily.resolve(f));

@@ -82,6 +82,11 @@ class StudySizeNeuronCommandTest {
             assertEquals(172, st.readFloats("girl.neurons.L" + flagged).length, "the same layer in the other family");
             assertEquals(5 * 172 * j.get("congruence").get("tokens").size(), st.readFloats("congruence.output").length);
         }
+        JsonNode tail = j.get("congruence").get("tokens").get(0).get("top_output_neurons").get(0);
+        assertEquals(10, tail.get("top_output_tokens").size(), "each tail neuron's own top tokens: " + tail);
+        double sum = 0;
+        for (JsonNode n : j.get("cross_family").get("girl").get("standouts_here")) sum += n.get("value").asDouble();
+        assertEquals(sum, j.get("cross_family").get("girl").get("standouts_sum").asDouble(), 1e-9);
         JsonNode scope = j.get("neuroscope").get("neurons").get(0);
         assertTrue(Files.isRegularFile(out.resolve(scope.get("page").asText())), "the top neuron's browser page: " + scope.get("page"));
         assertTrue(scope.get("content_words").size() > 0 && scope.get("top_contexts").size() > 0, scope.toString());
@@ -128,6 +133,7 @@ class StudySizeNeuronCommandTest {
         assertError(study("--model", m, "--out", file.toString()), "--out " + file + " exists and is not a directory");
         assertError(study("--model", m, "--family", "tall-short", "--family", "tall-short", "--out", dir.resolve("e").toString()), "given twice");
         assertError(study("--model", m, "--top-neurons", "0", "--out", dir.resolve("f").toString()), "--top-neurons must be in 1..100");
+        assertError(study("--model", m, "--max-tokens", "10", "--out", dir.resolve("g").toString()), "--max-tokens limits the --corpus scan");
     }
 
     private static void assertError(CliTest.Result r, String expected) {

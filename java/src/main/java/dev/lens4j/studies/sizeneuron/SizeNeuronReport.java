@@ -112,7 +112,8 @@ final class SizeNeuronReport {
         String[] fams = r.runs.stream().map(f -> f.family.name()).toArray(String[]::new);
         String[] cats = r.top.stream().map(Standouts.Neuron::label).toArray(String[]::new);
         double[][] val = new double[fams.length][cats.length], z = new double[fams.length][cats.length];
-        Table t = Table.of("family", "its top neuron", "value", "z-score", "same as " + fams[0] + "'s top").caption("Each family's own top neuron in the flagged layers");
+        Table t = Table.of("family", "its top neuron", "value", "z-score", "same as " + fams[0] + "'s top", "sum of " + fams[0] + "'s top neurons here")
+                .caption("Each family's own top neuron in the flagged layers");
         for (int f = 0; f < fams.length; f++) {
             Map<Integer, List<Standouts.Neuron>> ranked = r.rankedByFamily.get(fams[f]);
             for (int c = 0; c < cats.length; c++) {
@@ -121,7 +122,7 @@ final class SizeNeuronReport {
                 z[f][c] = n.z();
             }
             Standouts.Neuron own = Standouts.top(new ArrayList<>(ranked.values()), 1).get(0);
-            t.row(fams[f], own.label(), f(own.value()), f(own.z()), own.label().equals(cats[0]) ? "yes" : "no");
+            t.row(fams[f], own.label(), f(own.value()), f(own.z()), own.label().equals(cats[0]) ? "yes" : "no", f(java.util.Arrays.stream(val[f]).sum()));
         }
         s.row(BarChart.of("Top neurons' patching value in each family").axes("neuron", "normalised logit difference").grouped(cats, fams, val),
                 BarChart.of("Top neurons' z-score in each family").axes("neuron", "z-score").grouped(cats, fams, z).hline(o.zThreshold, "stands out"));
@@ -154,7 +155,7 @@ final class SizeNeuronReport {
         List<ScatterChart> charts = new ArrayList<>();
         for (int t = 0; t < T; t++) {
             if (!r.congruenceTokenRoles.get(t).startsWith("answer") && !r.congruenceTokenRoles.get(t).startsWith("wrong")) continue;
-            String tok = model.toStrTokens(new int[] {c.tokens()[t]}).get(0);
+            String tok = SizeNeuronOutputs.tokenStr(model, c.tokens()[t]);
             ScatterChart sc = ScatterChart.of("Congruence with '" + tok + "' (" + r.congruenceTokenRoles.get(t) + ")").axes("layer * d_mlp + neuron", "congruence");
             double[] x, y;
             if (N <= MAX_SCATTER_POINTS) {
@@ -191,7 +192,7 @@ final class SizeNeuronReport {
         Table tails = Table.of("token", "role", "highest output congruence", "lowest output congruence", "highest input congruence")
                 .caption("The tails: neurons with the most extreme congruence per token");
         for (int t = 0; t < T; t++)
-            tails.row(model.toStrTokens(new int[] {c.tokens()[t]}).get(0), r.congruenceTokenRoles.get(t), labels(c, c.topNeurons(t, 5, true)),
+            tails.row(SizeNeuronOutputs.tokenStr(model, c.tokens()[t]), r.congruenceTokenRoles.get(t), labels(c, c.topNeurons(t, 5, true)),
                     labels(c, c.topNeurons(t, 5, false)), labels(c, SizeNeuronOutputs.topInput(c, t, 5)));
         s.table(tails);
         Standouts.Neuron top = r.top.get(0);
@@ -200,7 +201,7 @@ final class SizeNeuronReport {
         double[] vals = new double[c.k()];
         for (int i = 0; i < c.k(); i++) {
             int tok = c.topTokens()[flat * c.k() + i];
-            toks[i] = tok < 0 ? "" : model.toStrTokens(new int[] {tok}).get(0);
+            toks[i] = tok < 0 ? "" : SizeNeuronOutputs.tokenStr(model, tok);
             vals[i] = tok < 0 ? 0 : c.topValues()[flat * c.k() + i];
         }
         s.bar(BarChart.of(top.label() + "'s top output tokens").axes("token", "W_out . W_U").categories("congruence", toks, vals));
