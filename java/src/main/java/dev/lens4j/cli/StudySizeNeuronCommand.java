@@ -25,8 +25,9 @@ import java.util.concurrent.Callable;
         "--family (repeatable; the first one flags the layers): tall-short, big-small, huge-tiny, pear-apple (the 'an' control), or "
                 + "a FILE: UTF-8, one pair per line as four TAB-separated fields clean, corrupt, answer, wrong (kept exactly, so write "
                 + "' short' with its space; '#' lines and blank lines are skipped). Default: all four built-in families, tall-short first.",
-        "Clean and corrupt prompts must have the same token length (refused otherwise, naming the tokens); answers are scored "
-                + "by their first token after the clean prompt (TransformerLens's logit-difference convention).",
+        "Clean and corrupt prompts must have the same token length (refused otherwise, naming the tokens), and so must the pairs "
+                + "of one family (they run as one batch); answers are scored by their first token after the clean prompt "
+                + "(TransformerLens's logit-difference convention), so answer and wrong must start with different tokens.",
         "Writes DIR/results.json, DIR/report.html, DIR/dataset.tsv, DIR/size_neuron.safetensors and, with --corpus, DIR/scan/."})
 final class StudySizeNeuronCommand implements Callable<Integer> {
     @Mixin ModelOptions m;

@@ -92,6 +92,29 @@ class StudySizeNeuronCommandTest {
         assertTrue(scope.get("content_words").size() > 0 && scope.get("top_contexts").size() > 0, scope.toString());
     }
 
+    @Test void aFamilyOfSeveralPairsAveragesThem(@TempDir Path dir) throws Exception {
+        String second = "Once upon a time there was a big cat and a\tOnce upon a time there was a little cat and a\t little\t big\n";
+        Path f = Files.writeString(dir.resolve("two.tsv"), STORIES_FAMILY + second);
+        Path out = dir.resolve("out");
+        CliTest.Result r = study("--model", CliTest.stories(), "--family", f.toString(), "--max-layers", "1", "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode fam = new ObjectMapper().readTree(out.resolve("results.json").toFile()).get("families").get("two");
+        assertEquals(2, fam.get("pairs").asInt());
+        double sum = 0;
+        try (HookedTransformer model = HookedTransformer.fromPretrained(Path.of(CliTest.stories()))) {
+            for (String line : new String[] {STORIES_FAMILY, second}) {
+                String[] p = line.strip().split("\t");
+                try (var run = model.run(new int[][] {model.toTokens(p[0])}, new HookedTransformer.RunOptions().logitsLastOnly(true))) {
+                    float[] lg = run.logits().toFloatArray();
+                    sum += lg[model.answerToken(p[0], p[2])] - lg[model.answerToken(p[0], p[3])];
+                }
+            }
+        }
+        assertEquals(sum / 2, fam.get("clean_logit_diff").asDouble(), 1e-4, "the mean over the pairs, each run alone");
+        JsonNode lens = fam.get("logit_lens").get("values");
+        assertEquals(sum / 2, lens.get(lens.size() - 1).asDouble(), 1e-3);
+    }
+
     @Test void tinyGpt2RunsEveryBuiltInFamily(@TempDir Path dir) throws Exception {
         Path ckpt = TestCheckpoints.gpt2(dir.resolve("gpt2"), RandomWeights.gpt2Config(2, 16, 4, 50257, 64), 3, DType.F32);
         Files.copy(TestCheckpoints.shared().resolve("models/gpt2-tokenizer/tokenizer.json"), ckpt.resolve("tokenizer.json"));
