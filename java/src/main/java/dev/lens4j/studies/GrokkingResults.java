@@ -31,11 +31,7 @@ final class GrokkingResults {
                       int[] trainIdx, int[] testIdx, Map<String, Object> timings, int threads) throws IOException {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("study", "grokking");
-        Map<String, Object> versions = new LinkedHashMap<>();
-        versions.put("lens4j", "0.1.0");
-        versions.put("java", System.getProperty("java.version"));
-        versions.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
-        versions.put("cpu_cores", Runtime.getRuntime().availableProcessors());
+        Map<String, Object> versions = StudyVersions.versions();
         versions.put("native_threads", threads);
         r.put("versions", versions);
 

@@ -36,5 +36,5 @@ class ChromiumCommandPagesTest {
         check(chrome, dir.resolve("scan/browser/h0/n0.html"), 0);
     }
 
-    private static void check(String chrome, Path page, int plots) throws Exception { ChromiumReports.check(chrome, page, plots); }
+    static void check(String chrome, Path page, int plots) throws Exception { ChromiumReports.check(chrome, page, plots); }
 }
