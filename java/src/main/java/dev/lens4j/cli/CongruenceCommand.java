@@ -76,7 +76,9 @@ final class CongruenceCommand implements Callable<Integer> {
     }
 
     private static String tokenString(HookedTransformer model, int id) {
-        return model.hasTokenizer() ? model.tokenizer().tokenString(id) : Integer.toString(id);
+        // embeddings are often padded past the tokenizer's vocabulary (Pythia: 50,304 rows for 50,277 ids)
+        if (!model.hasTokenizer() || id >= model.tokenizer().vocabSize()) return Integer.toString(id);
+        return model.tokenizer().tokenString(id);
     }
 
     private Map<String, Object> neuron(HookedTransformer model, NeuronCongruence.Result r, int i, int t) {

@@ -51,4 +51,14 @@ class FamilyCliTest {
         assertTrue(r.err().contains("unsupported model_type 'mamba' (supported: gpt2, llama, mistral, gpt_neox, qwen2, gemma, gemma2)"), r.err());
         assertFalse(r.err().contains("\tat "), "no stack trace");
     }
+
+    @Test
+    void congruenceNamesEmbeddingRowsPastTheTokenizerByNumber(@TempDir Path dir) throws IOException {
+        Path m = tinyPythia(dir.resolve("pythia"));
+        // 50290 is a padding row of Pythia's embedding: the tokenizer has no text for it
+        CliTest.Result r = cli("congruence", "--model", m.toString(), "--token-ids", "50290,510", "--top", "2", "--top-tokens", "3",
+                "--out", dir.resolve("cong").toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("\"50290\""), r.out());
+    }
 }
