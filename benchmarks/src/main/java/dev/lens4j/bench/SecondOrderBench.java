@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
  * (b) the naive loop it replaces, transcribing the formula per neuron and per later head (d · w̃ W_V W_O, then the
  * sum over problems and positions). Both read the same cached forward (timed separately). (b) runs on a sample of
  * neurons per layer and is extrapolated to all; the sampled neurons' values are checked to agree with (a).
- * Usage: SecondOrderBench [shape=gpt2-small] [problems=1000] [seq=12] [batch=32] [sample=8]
+ * Usage: SecondOrderBench [shape=gpt2-small] [problems=1000] [seq=12] [batch=32] [sample=8] [threads=1]
  */
 public final class SecondOrderBench {
     public static void main(String[] args) {
@@ -25,6 +25,7 @@ public final class SecondOrderBench {
         int seq = args.length > 2 ? Integer.parseInt(args[2]) : 12;
         int batch = args.length > 3 ? Integer.parseInt(args[3]) : 32;
         int sample = args.length > 4 ? Integer.parseInt(args[4]) : 8;
+        dev.lens4j.backend.CpuBackend.get().setNumThreads(args.length > 5 ? Integer.parseInt(args[5]) : 1);
         Config cfg = Shapes.get(shape);
         int L = cfg.nLayers, H = cfg.nHeads, F = cfg.dMlp, d = cfg.dModel, q = seq - 1, T = seq;
         SplittableRandom r = new SplittableRandom(7);

@@ -40,7 +40,7 @@ public record FactoredPca(double explainedVarianceRatio, double[] direction, dou
             if (s == 0) continue;
             for (int i = 0; i < k; i++) for (int j = 0; j < k; j++) half[i][j] += s * ea.vectors()[i][c] * ea.vectors()[j][c];
         }
-        double[][] s = mul(mul(half, b), half);
+        double[][] s = Mat.multiply(Mat.multiply(half, b), half);
         Linalg.Eigen es = Linalg.symmetricEigen(s);
         double lambda = es.values()[0];
         double[] dir = new double[d];
@@ -60,17 +60,5 @@ public record FactoredPca(double explainedVarianceRatio, double[] direction, dou
         for (int i = 0; i < k; i++) proj[i] = Mat.dot(r[i], dir);
         double ratio = total > 0 ? Math.min(1, Math.max(0, lambda / total)) : Double.NaN;
         return new FactoredPca(ratio, dir, mean, proj);
-    }
-
-    private static double[][] mul(double[][] x, double[][] y) {
-        int n = x.length, k = y.length, c = y[0].length;
-        double[][] out = new double[n][c];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < k; j++) {
-                double v = x[i][j];
-                if (v == 0) continue;
-                for (int e = 0; e < c; e++) out[i][e] += v * y[j][e];
-            }
-        return out;
     }
 }

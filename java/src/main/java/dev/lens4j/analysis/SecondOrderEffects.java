@@ -218,7 +218,7 @@ public final class SecondOrderEffects implements AutoCloseable {
             for (int l = layer + 1; l < nLayers; l++) {
                 double[] g = lnWeight(w, l);
                 for (int h = 0; h < nHeads; h++) {
-                    double[][] ov = ovMatrix(wV(w, l, h), wO(w, l, h));
+                    double[][] ov = Mat.multiply(wV(w, l, h), wO(w, l, h));
                     int col = (l - layer - 1) * nHeads + h;
                     for (int s = 0; s < neurons.length; s++) {
                         double[] x = out[neurons[s]].clone();
@@ -236,18 +236,6 @@ public final class SecondOrderEffects implements AutoCloseable {
             }
             return r;
         });
-    }
-
-    private double[][] ovMatrix(double[][] wv, double[][] wo) {
-        int dHead = wo.length;
-        double[][] ov = new double[dModel][dModel];
-        for (int j = 0; j < dModel; j++)
-            for (int c = 0; c < dHead; c++) {
-                double v = wv[j][c];
-                if (v == 0) continue;
-                for (int e = 0; e < dModel; e++) ov[j][e] += v * wo[c][e];
-            }
-        return ov;
     }
 
     public double[] direction() { return direction.clone(); }

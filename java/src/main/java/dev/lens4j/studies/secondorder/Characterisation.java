@@ -6,7 +6,6 @@ import dev.lens4j.analysis.SecondOrderEffects;
 import dev.lens4j.model.HookedTransformer;
 import dev.lens4j.tensor.Tensor;
 
-import java.util.Arrays;
 
 /**
  * Seed 002's phase 3 and 4 on the computed effects: sparsity, layer concentration, rank-1 structure (PC1 of each
@@ -100,7 +99,7 @@ final class Characterisation {
                 }
                 if (Double.isNaN(p.explainedVarianceRatio())) continue;
                 omp[li][si] = OrthogonalMatchingPursuit.fit(p.direction(), atoms, Math.min(o.ompAtoms, atoms.length));
-                polysemantic[li][si] = isPolysemantic(omp[li][si]);
+                polysemantic[li][si] = strongConcepts(omp[li][si], p.direction(), atoms) >= 2;
             }
         }
         accClean = accuracy(model, data, clean, val, null);
@@ -108,11 +107,19 @@ final class Characterisation {
         accMeanSecondOrder = accuracy(model, data, clean, val, dMean);
     }
 
-    /** Two comparably strong concepts: the second largest |γ| is at least half the largest. */
-    static boolean isPolysemantic(OrthogonalMatchingPursuit.Result r) {
-        if (r == null || r.coefficients().length < 2) return false;
-        double[] a = Arrays.stream(r.coefficients()).map(Math::abs).sorted().toArray();
-        return a[a.length - 2] >= 0.5 * a[a.length - 1];
+    /** A concept counts as strong when it alone explains at least this share of the direction (cos² ≥ 0.1). */
+    static final double STRONG_COS2 = 0.1;
+
+    /** Chosen concepts that are strong for the direction: polysemantic neurons have at least two. */
+    static int strongConcepts(OrthogonalMatchingPursuit.Result r, double[] direction, double[][] atoms) {
+        if (r == null) return 0;
+        int k = 0;
+        for (int a : r.support()) {
+            double dot = 0, na = 0, nd = 0;
+            for (int e = 0; e < direction.length; e++) { dot += direction[e] * atoms[a][e]; na += atoms[a][e] * atoms[a][e]; nd += direction[e] * direction[e]; }
+            if (na > 0 && nd > 0 && dot * dot / (na * nd) >= STRONG_COS2) k++;
+        }
+        return k;
     }
 
     /** First-token accuracy on the given problems from their final residual plus delta, through ln_final and W_U. */
