@@ -187,8 +187,8 @@ public final class SecondOrderEffects implements AutoCloseable {
     public float[] effects(ActivationCache cache, int layer, int query) {
         try (Tensor g = headWeights(cache, layer, query);
              Tensor post = cache.get("blocks." + layer + ".mlp.hook_post").slice(1, 0, query + 1);
-             Tensor q = g.matmul(projT[layer]);          // [b, T, d_mlp]
-             Tensor pq = post.mul(q);
+             Tensor q = g.reshape(g.size(0) * g.size(1), g.size(2)).matmul(projT[layer]); // one GEMM: [b*T, K] x [K, d_mlp]
+             Tensor pq = post.mul(q.reshape(post.shape()));
              Tensor phi = pq.sum(1)) {
             return phi.toFloatArray();
         }
