@@ -29,7 +29,7 @@ final class Characterisation {
     final double accClean, accRank1, accMeanSecondOrder;
 
     Characterisation(HookedTransformer model, SecondOrderEffects so, SecondOrderOptions o, ProblemBatches data, CleanPass clean,
-                     SecondOrderPass pass, int[] layers, int[][] neurons, double[][] atoms) {
+                     SecondOrderPass pass, int[] layers, int[][] neurons, double[][] atoms, java.util.function.IntConsumer progress) {
         var cfg = model.cfg();
         int n = data.size(), L = cfg.nLayers, dMlp = cfg.dMlp, d = cfg.dModel;
         double[] tot = new double[n];
@@ -101,6 +101,7 @@ final class Characterisation {
                 omp[li][si] = OrthogonalMatchingPursuit.fit(p.direction(), atoms, Math.min(o.ompAtoms, atoms.length));
                 polysemantic[li][si] = strongConcepts(omp[li][si], p.direction(), atoms) >= 2;
             }
+            progress.accept(li + 1);
         }
         accClean = accuracy(model, data, clean, val, null);
         accRank1 = accuracy(model, data, clean, val, dRank1);

@@ -138,7 +138,8 @@ final class CleanPass {
     }
 
     /** Mean-ablates the given neurons of each layer (hook_post columns replaced by their means); first-token correctness per problem. */
-    static boolean[] ablateNeurons(HookedTransformer model, ProblemBatches data, int[] layers, int[][] neurons, float[][] meanPost) {
+    static boolean[] ablateNeurons(HookedTransformer model, ProblemBatches data, int[] layers, int[][] neurons, float[][] meanPost,
+                                   IntConsumer progress) {
         Hooks hooks = Hooks.none();
         int dMlp = model.cfg().dMlp;
         for (int li = 0; li < layers.length; li++) {
@@ -152,10 +153,13 @@ final class CleanPass {
             });
         }
         boolean[] first = new boolean[data.size()];
-        for (int[] batch : data.batches)
+        int done = 0;
+        for (int[] batch : data.batches) {
             try (Tensor logits = model.runWithHooks(data.tokens(batch), hooks)) {
                 scoreAnswers(logits, data, batch, null, first, null);
             }
+            progress.accept(++done);
+        }
         return first;
     }
 

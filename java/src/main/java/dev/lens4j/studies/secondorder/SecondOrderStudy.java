@@ -86,11 +86,12 @@ public final class SecondOrderStudy {
 
             s0 = System.nanoTime();
             double[][] atoms = conceptAtoms(model, conceptTokens);
-            Characterisation ch = new Characterisation(model, so, o, data, clean, pass, layers, neurons, atoms);
+            Characterisation ch = new Characterisation(model, so, o, data, clean, pass, layers, neurons, atoms,
+                    d -> pr.update("rank-1 and OMP", d, layers.length));
             timings[3] = secs(s0);
 
             s0 = System.nanoTime();
-            boolean[] ablated = CleanPass.ablateNeurons(model, data, layers, neurons, clean.meanPost);
+            boolean[] ablated = CleanPass.ablateNeurons(model, data, layers, neurons, clean.meanPost, d -> pr.update("neuron mean-ablation", d, nb));
             boolean[] valMask = new boolean[train.length];
             for (int x = 0; x < train.length; x++) valMask[x] = !train[x];
             double accAblated = CleanPass.fraction(ablated, valMask);
