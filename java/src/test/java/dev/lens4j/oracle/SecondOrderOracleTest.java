@@ -53,6 +53,14 @@ class SecondOrderOracleTest {
                         vectorEffectsProjectOntoPhi(model, so, out.cache(), l, query, got);
                     }
                 assertTrue(scale > 1e-3, "the effects are not trivially zero: " + scale);
+                if (cfg.normalizationType != null) {
+                    // negative control: the same formula without the frozen ln1 scale does not match
+                    float[] got = so.effects(out.cache(), 0, S - 1);
+                    double[][] unscaled = direct(cfg, model.weights(), withoutScales(ref, cfg), dir, 0, S - 1);
+                    double off = 0;
+                    for (int b = 0; b < B; b++) for (int n = 0; n < cfg.dMlp; n++) off = Math.max(off, Math.abs(got[b * cfg.dMlp + n] - unscaled[b][n]));
+                    assertTrue(off > 1e-2 * scale, label + ": dropping the ln1 scale must change phi, max change " + off);
+                }
                 assertTrue(worst <= 1e-4 * Math.max(1, scale), label + ": max |error| " + worst + " (max |phi| " + scale + ")");
             }
         }
@@ -92,6 +100,12 @@ class SecondOrderOracleTest {
             }
         }
         return phi;
+    }
+
+    static TorchOracle.Result withoutScales(TorchOracle.Result ref, Config cfg) {
+        java.util.Map<String, TorchOracle.Act> acts = new java.util.LinkedHashMap<>(ref.acts());
+        for (int l = 0; l < cfg.nLayers; l++) acts.remove("blocks." + l + ".ln1.hook_scale");
+        return new TorchOracle.Result(acts, ref.logits());
     }
 
     static org.bytedeco.pytorch.Tensor torchOf(Weights w, String name) {

@@ -60,10 +60,15 @@ class SecondOrderStudyTest {
             assertEquals(1, sum, 1e-9);
             assertEquals(0, r.ch().layerShare[model.cfg().nLayers - 1]);
             for (double[] row : r.ch().pc1) for (double v : row) assertTrue(Double.isNaN(v) || (v > 0 && v <= 1 + 1e-12), "PC1 ratio " + v);
-            // the same seed gives the same problems and effects
+            // the same seed gives the same problems and effects; a budget too small for every neuron falls back to the
+            // seed's sampling (top 100 per layer), which changes the rank-1 set but not phi
             SecondOrderOptions again = small(dir.resolve("again"));
+            again.rank1BudgetBytes = 1;
             SecondOrderStudy.Result r2 = SecondOrderStudy.run(model, "stories260K", again, null, null).result();
             assertArrayEquals(r.pass().phi[1], r2.pass().phi[1]);
+            assertEquals(172, r.neurons()[0].length);
+            assertEquals(100, r2.neurons()[0].length);
+            assertTrue(r2.neuronSelection().startsWith("sampled: all neurons would need"), r2.neuronSelection());
         }
         assertEquals(live, Tensor.liveBytes(), "no native memory left behind");
     }
