@@ -42,7 +42,7 @@ final class SecondOrderResults {
         e.add(new Expectation("rank-1: mean PC1 explained variance per neuron", pc, "> 35%", pc > 0.35, "vector effects over the train problems"));
         e.add(new Expectation("accuracy drop with effects replaced by their rank-1 approximation", drop, "< 1 point", drop < 0.01,
                 "validation first-token accuracy " + pct(ch.accClean) + " -> " + pct(ch.accRank1)));
-        e.add(new Expectation("polysemantic neurons (two or more concepts each with cos² >= " + Characterisation.STRONG_COS2 + " to the principal direction)", polyShare, "50-70%", polyShare >= 0.5 && polyShare <= 0.7,
+        e.add(new Expectation("polysemantic neurons (>= 2 concepts with cos² >= " + Characterisation.STRONG_COS2 + " to PC1)", polyShare, "50-70%", polyShare >= 0.5 && polyShare <= 0.7,
                 poly + " of " + coded + " decomposed neurons"));
         return e;
     }
