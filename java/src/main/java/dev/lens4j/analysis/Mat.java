@@ -101,6 +101,19 @@ public final class Mat {
             if (!Double.isFinite(v[i])) throw new IllegalArgumentException(what + "[" + i + "] is " + v[i]);
     }
 
+    /** a · b for small dense matrices (skips zero entries of a). */
+    public static double[][] multiply(double[][] a, double[][] b) {
+        int n = a.length, k = b.length, c = b[0].length;
+        double[][] out = new double[n][c];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < k; j++) {
+                double v = a[i][j];
+                if (v == 0) continue;
+                for (int e = 0; e < c; e++) out[i][e] += v * b[j][e];
+            }
+        return out;
+    }
+
     private static void checkShape(int len, int rows, int cols) {
         if (rows < 0 || cols < 0 || (long) rows * cols != len)
             throw new IllegalArgumentException("buffer of " + len + " values is not [" + rows + ", " + cols + "]");

@@ -1,14 +1,6 @@
 package dev.lens4j.studies;
 
-import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
-import com.fasterxml.jackson.databind.JsonSerializer;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.SerializerProvider;
-import com.fasterxml.jackson.databind.module.SimpleModule;
 import dev.lens4j.analysis.LinearFit;
-import dev.lens4j.load.RegularFiles;
 import dev.lens4j.model.Config;
 import dev.lens4j.train.Trainer;
 
@@ -31,9 +23,7 @@ final class GrokkingResults {
                       int[] trainIdx, int[] testIdx, Map<String, Object> timings, int threads) throws IOException {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("study", "grokking");
-        Map<String, Object> versions = StudyVersions.versions();
-        versions.put("native_threads", threads);
-        r.put("versions", versions);
+        r.put("versions", StudyJson.versions(threads));
 
         Map<String, Object> c = new LinkedHashMap<>();
         c.put("task", o.task == GrokkingStudy.Task.SUM ? "sum" : "modular");
@@ -62,7 +52,7 @@ final class GrokkingResults {
         seeds.put("note", "the split is lens4j's own permutation (Fisher-Yates over SplittableRandom(data seed)) and the init uses "
                 + "lens4j's generator (TL's distribution); torch's randperm / normal_ streams are not reproduced");
         r.put("seeds", seeds);
-        r.put("model_config", JSON.readTree(cfg.toJson()));
+        r.put("model_config", StudyJson.JSON.readTree(cfg.toJson()));
 
         Map<String, Object> data = new LinkedHashMap<>();
         data.put("n_pairs", o.p() * o.p());
@@ -208,9 +198,7 @@ final class GrokkingResults {
         abl.put("zero_top_k_sweep", sw);
         r.put("ablations", abl);
 
-        // objects indented, arrays on one line: the curves and matrices would otherwise take a line per number
-        RegularFiles.writeBytes(file, JSON.writer(new DefaultPrettyPrinter().withArrayIndenter(DefaultPrettyPrinter.FixedSpaceIndenter.instance))
-                .writeValueAsBytes(r));
+        StudyJson.write(file, r);
         return file;
     }
 
@@ -229,20 +217,4 @@ final class GrokkingResults {
         return null;
     }
 
-    /** NaN and infinities are not JSON: they are written as null (e.g. R^2 of a constant prediction). */
-    static final ObjectMapper JSON = new ObjectMapper().disable(SerializationFeature.FAIL_ON_EMPTY_BEANS).registerModule(new SimpleModule()
-            .addSerializer(Double.class, new JsonSerializer<>() {
-                @Override public void serialize(Double v, JsonGenerator g, SerializerProvider s) throws IOException { num(g, v); }
-            })
-            .addSerializer(double[].class, new JsonSerializer<>() {
-                @Override public void serialize(double[] v, JsonGenerator g, SerializerProvider s) throws IOException {
-                    g.writeStartArray();
-                    for (double x : v) num(g, x);
-                    g.writeEndArray();
-                }
-            }));
-
-    private static void num(JsonGenerator g, double v) throws IOException {
-        if (Double.isFinite(v)) g.writeNumber(v); else g.writeNull();
-    }
 }

@@ -22,24 +22,26 @@ class ChromiumReportTest {
         String chrome = findChromium();
         Assumptions.assumeTrue(chrome != null,
                 "chromium not installed (apt-get install -y chromium, or set CHROMIUM=/path): skipping the real-browser report check");
-        Path script = findScript();
         Path out = Path.of("target", "report-demo").toAbsolutePath();
         Path html = DemoReport.build().write(out.resolve("report.html"));
-        Path shot = out.resolve("report.png");
-        Files.deleteIfExists(shot);
+        String log = checkInChromium(chrome, html, DemoReport.PLOTS, out.resolve("report.png"));
+        System.out.println(log);
+    }
 
-        ProcessBuilder pb = new ProcessBuilder("bash", script.toString(), "--expect-plots", Integer.toString(DemoReport.PLOTS),
+    /** Runs scripts/check-report.sh on a report: every plot drew, no script errors or resource loads, a screenshot; returns its log. */
+    static String checkInChromium(String chrome, Path html, int plots, Path shot) throws Exception {
+        Files.deleteIfExists(shot);
+        ProcessBuilder pb = new ProcessBuilder("bash", findScript().toString(), "--expect-plots", Integer.toString(plots),
                 "--height", "2000", html.toString(), shot.toString()).redirectErrorStream(true);
         pb.environment().put("CHROMIUM", chrome);
         Process p = pb.start();
-        String log;
         boolean done = p.waitFor(300, TimeUnit.SECONDS);
-        log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!done) { p.destroyForcibly(); fail("check-report.sh timed out:\n" + log); }
         assertEquals(0, p.exitValue(), "check-report.sh failed:\n" + log);
-        assertTrue(log.contains("plots: " + DemoReport.PLOTS + " found"), log);
+        assertTrue(log.contains("plots: " + plots + " found"), log);
         assertTrue(Files.size(shot) > 10_000, "screenshot has content");
-        System.out.println(log);
+        return log;
     }
 
     static String findChromium() {
