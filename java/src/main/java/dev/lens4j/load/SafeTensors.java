@@ -284,7 +284,7 @@ public final class SafeTensors implements AutoCloseable {
     }
 
     /** Reads into an existing host tensor of the same element count (F32 from floating dtypes, I32 from integer ones). */
-    public void readInto(String name, Tensor dst) {
+    public synchronized void readInto(String name, Tensor dst) {
         Info i = info(name);
         if (dst.numel() != i.numel())
             throw new CheckpointException(path + ": tensor '" + name + "' has shape " + i.shapeString() + ", cannot read it into " + dst.describe());
@@ -297,8 +297,7 @@ public final class SafeTensors implements AutoCloseable {
         // F32 and I32 are read straight into the tensor.
         boolean direct = i.dtype.equals("F32") || i.dtype.equals("I32");
         long chunk = (direct ? CHUNK_BYTES : CONVERT_CHUNK_BYTES) / eb;
-        // one staging buffer per tensor, reused: a new one per chunk lets the heap grow by garbage on a big checkpoint
-        ByteBuffer src = direct ? null : ByteBuffer.allocate((int) (Math.min(chunk, total) * eb)).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer src = direct ? null : staging((int) (Math.min(chunk, total) * eb));
         try {
             for (long e0 = 0; e0 < total; e0 += chunk) {
                 int n = (int) Math.min(chunk, total - e0);
@@ -329,7 +328,7 @@ public final class SafeTensors implements AutoCloseable {
      * reused heap buffer (about {@link #ROW_CHUNK_FLOATS} elements, at least one row): a loader rearranges each chunk
      * straight into its final layout, with no whole-tensor staging copy.
      */
-    public void readRows(String name, int rowLen, RowChunk sink) {
+    public synchronized void readRows(String name, int rowLen, RowChunk sink) {
         Info i = info(name);
         if (!i.isFloat()) throw unsupported(i, "F32");
         long total = i.numel();
@@ -338,8 +337,9 @@ public final class SafeTensors implements AutoCloseable {
         int eb = DTYPE_BYTES.get(i.dtype);
         long rows = total / rowLen;
         int rowsPerChunk = (int) Math.min(rows, Math.max(1, ROW_CHUNK_FLOATS / rowLen));
-        float[] buf = new float[rowsPerChunk * rowLen];
-        ByteBuffer raw = ByteBuffer.allocate(buf.length * eb).order(ByteOrder.LITTLE_ENDIAN);
+        if (floatStaging == null || floatStaging.length < rowsPerChunk * rowLen) floatStaging = new float[rowsPerChunk * rowLen];
+        float[] buf = floatStaging;
+        ByteBuffer raw = staging(rowsPerChunk * rowLen * eb);
         try {
             for (long r0 = 0; r0 < rows; r0 += rowsPerChunk) {
                 int n = (int) Math.min(rowsPerChunk, rows - r0), count = n * rowLen;
@@ -361,6 +361,16 @@ public final class SafeTensors implements AutoCloseable {
             case "F64" -> { DoubleBuffer s = raw.asDoubleBuffer(); for (int k = 0; k < n; k++) out[k] = (float) s.get(k); }
             default -> throw new IllegalStateException(i.dtype);
         }
+    }
+
+    // Staging buffers reused by every read of this file: fresh ones per tensor or chunk are garbage that the JVM lets
+    // grow its heap by (hundreds of MB of resident memory on a multi-GB checkpoint) before it collects them.
+    private float[] floatStaging;
+    private ByteBuffer byteStaging;
+
+    private ByteBuffer staging(int bytes) {
+        if (byteStaging == null || byteStaging.capacity() < bytes) byteStaging = ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        return byteStaging.clear();
     }
 
     private void convert(Info i, ByteBuffer src, ByteBuffer out, int n) {
