@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lens4j.model.Config;
 import dev.lens4j.model.Weights;
-import dev.lens4j.tensor.MemoryLimits;
 import dev.lens4j.tensor.Tensor;
 
 import java.io.IOException;
@@ -39,13 +38,9 @@ public final class HfCheckpoint {
     public static Checkpoint load(Path dir, LoadOptions options) {
         JsonNode hf = readConfigJson(dir);
         Config cfg = configFrom(dir, hf);
+        WeightBudget.requireFits(dir, cfg); // before anything is allocated
         Weights w = new Weights();
         try (Source src = Source.open(dir)) {
-            try {
-                MemoryLimits.requireNative(src.f32Bytes(), dir + ": its weights as F32");
-            } catch (IllegalArgumentException e) {
-                throw new CheckpointException(e.getMessage());
-            }
             switch (modelType(dir, hf)) {
                 case "gpt2" -> loadGpt2(cfg, hf, src, w);
                 case NeoxFamily.MODEL_TYPE -> NeoxFamily.load(cfg, new HfFields(dir.resolve("config.json"), hf), src, w);
@@ -422,14 +417,6 @@ public final class HfCheckpoint {
         }
 
         boolean has(String name) { return byName.containsKey(name); }
-
-        /** What every tensor takes once read as F32. */
-        long f32Bytes() {
-            long total = 0;
-            for (Map.Entry<String, SafeTensors> e : byName.entrySet())
-                total = MemoryLimits.plus(total, MemoryLimits.times(4, e.getValue().info(e.getKey()).numel()));
-            return total;
-        }
 
         /** A float tensor as F32, after checking it exists and has the shape the config implies. */
         Tensor read(String name, long... expected) { return readAs(name, expected, expected); }

@@ -19,9 +19,14 @@ final class RowScatter {
 
     /** Streams file tensor {@code name} of {@code st}, viewed as rows of {@code cols}, into the targets. */
     static void scatter(SafeTensors st, String name, int cols, Target... targets) {
+        scatter(st, name, cols, SafeTensors.ROW_CHUNK_FLOATS, targets);
+    }
+
+    /** As above, reading chunks of about chunkFloats elements. */
+    static void scatter(SafeTensors st, String name, int cols, int chunkFloats, Target... targets) {
         NativeFloats[] dst = new NativeFloats[targets.length];
         for (int t = 0; t < targets.length; t++) dst[t] = NativeFloats.of(targets[t].dst());
-        st.readRows(name, cols, (buf, firstRow, rows) -> {
+        st.readRows(name, cols, chunkFloats, (buf, firstRow, rows) -> {
             IntStream ks = IntStream.range(0, rows);
             if ((long) rows * cols > (1 << 16)) ks = ks.parallel();
             ks.forEach(k -> {

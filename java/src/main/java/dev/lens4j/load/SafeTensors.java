@@ -328,7 +328,10 @@ public final class SafeTensors implements AutoCloseable {
      * reused heap buffer (about {@link #ROW_CHUNK_FLOATS} elements, at least one row): a loader rearranges each chunk
      * straight into its final layout, with no whole-tensor staging copy.
      */
-    public synchronized void readRows(String name, int rowLen, RowChunk sink) {
+    public void readRows(String name, int rowLen, RowChunk sink) { readRows(name, rowLen, ROW_CHUNK_FLOATS, sink); }
+
+    /** As {@link #readRows(String, int, RowChunk)} with chunks of about chunkFloats elements (tests use tiny ones). */
+    synchronized void readRows(String name, int rowLen, int chunkFloats, RowChunk sink) {
         Info i = info(name);
         if (!i.isFloat()) throw unsupported(i, "F32");
         long total = i.numel();
@@ -336,7 +339,7 @@ public final class SafeTensors implements AutoCloseable {
             throw new CheckpointException(path + ": tensor '" + name + "' of shape " + i.shapeString() + " cannot be read as rows of " + rowLen);
         int eb = DTYPE_BYTES.get(i.dtype);
         long rows = total / rowLen;
-        int rowsPerChunk = (int) Math.min(rows, Math.max(1, ROW_CHUNK_FLOATS / rowLen));
+        int rowsPerChunk = (int) Math.min(rows, Math.max(1, chunkFloats / rowLen));
         if (floatStaging == null || floatStaging.length < rowsPerChunk * rowLen) floatStaging = new float[rowsPerChunk * rowLen];
         float[] buf = floatStaging;
         ByteBuffer raw = staging(rowsPerChunk * rowLen * eb);
