@@ -262,10 +262,8 @@ public final class HfCheckpoint {
             // Conv1D stores (in, out); columns [k d, (k+1) d) are Q, K, V, each 'm (i h) -> i m h'
             String[] wNames = {"W_Q", "W_K", "W_V"}, bNames = {"b_Q", "b_K", "b_V"};
             RowScatter.Target[] ws = new RowScatter.Target[3], bs = new RowScatter.Target[3];
-            for (int k = 0; k < 3; k++) {
-                ws[k] = RowScatter.fusedColumns(Source.newWeight(w, Weights.attn(l, wNames[k]), n, d, dh), k, d, dh);
-                bs[k] = RowScatter.fusedColumns(Source.newWeight(w, Weights.attn(l, bNames[k]), n, dh), k, d, dh);
-            }
+            for (int k = 0; k < 3; k++) ws[k] = RowScatter.fusedColumns(Source.newWeight(w, Weights.attn(l, wNames[k]), n, d, dh), k, d, dh);
+            for (int k = 0; k < 3; k++) bs[k] = RowScatter.fusedColumns(Source.newWeight(w, Weights.attn(l, bNames[k]), n, dh), k, d, dh);
             src.scatter(h + "attn.c_attn.weight", new long[] {d, 3L * d}, ws);
             src.scatter(h + "attn.c_attn.bias", new long[] {3L * d}, bs);
             w.put(Weights.attn(l, "W_O"), src.readAs(h + "attn.c_proj.weight", new long[] {d, d}, n, dh, d)); // '(i h) m -> i h m' is a reshape

@@ -56,10 +56,8 @@ final class NeoxFamily {
             w.put(Weights.ln(l, 1, "b"), src.read(h + "input_layernorm.bias", d));
             // Linear (out, in) with out = (head, qkv, e): W_X[head, m, e] = qkv[(head*3 + x)*d_head + e, m]
             RowScatter.Target[] ws = new RowScatter.Target[3], bs = new RowScatter.Target[3];
-            for (int x = 0; x < 3; x++) {
-                ws[x] = RowScatter.interleavedRows(HfCheckpoint.Source.newWeight(w, Weights.attn(l, wNames[x]), n, d, dh), x, dh, d);
-                bs[x] = RowScatter.interleavedBias(HfCheckpoint.Source.newWeight(w, Weights.attn(l, bNames[x]), n, dh), x, dh, 3 * d);
-            }
+            for (int x = 0; x < 3; x++) ws[x] = RowScatter.interleavedRows(HfCheckpoint.Source.newWeight(w, Weights.attn(l, wNames[x]), n, d, dh), x, dh, d);
+            for (int x = 0; x < 3; x++) bs[x] = RowScatter.interleavedBias(HfCheckpoint.Source.newWeight(w, Weights.attn(l, bNames[x]), n, dh), x, dh, 3 * d);
             src.scatter(h + "attention.query_key_value.weight", new long[] {3L * d, d}, ws);
             String qkvBias = h + "attention.query_key_value.bias";
             if (src.has(qkvBias)) src.scatter(qkvBias, new long[] {3L * d}, bs); // attention_bias=false checkpoints have none
