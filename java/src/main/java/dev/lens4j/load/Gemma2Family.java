@@ -5,7 +5,6 @@ import dev.lens4j.model.Config;
 import dev.lens4j.model.Weights;
 import dev.lens4j.tensor.Tensor;
 
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -72,8 +71,8 @@ final class Gemma2Family {
 
     /** Gemma's RMSNorm multiplies by (1 + w): TL stores 1 + w. */
     private static Tensor onePlus(Tensor t) {
-        FloatBuffer b = HostMemory.floats(t);
-        for (int i = 0; i < b.limit(); i++) b.put(i, 1 + b.get(i));
+        NativeFloats b = NativeFloats.of(t);
+        for (long i = 0; i < b.size(); i++) b.put(i, 1 + b.get(i));
         return t;
     }
 }

@@ -6,7 +6,6 @@ import dev.lens4j.model.Config;
 import dev.lens4j.model.Weights;
 import dev.lens4j.tensor.Tensor;
 
-import java.nio.FloatBuffer;
 
 /**
  * Gemma ({@code model_type: gemma}) as TransformerLens's convert_gemma_weights maps it. The tensors are Llama's; what
@@ -59,7 +58,7 @@ final class GemmaFamily {
 
     /** t = offset + t * factor, elementwise (float32, as TL computes it). */
     private static void scale(Tensor t, float offset, float factor) {
-        FloatBuffer b = HostMemory.floats(t);
-        for (int i = 0; i < b.limit(); i++) b.put(i, offset + b.get(i) * factor);
+        NativeFloats b = NativeFloats.of(t); // W_E may be over 2 GiB
+        for (long i = 0; i < b.size(); i++) b.put(i, offset + b.get(i) * factor);
     }
 }

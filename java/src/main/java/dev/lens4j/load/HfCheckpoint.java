@@ -6,11 +6,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lens4j.model.Config;
 import dev.lens4j.model.Weights;
-import dev.lens4j.tensor.MemoryLimits;
 import dev.lens4j.tensor.Tensor;
 
 import java.io.IOException;
-import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -40,13 +38,9 @@ public final class HfCheckpoint {
     public static Checkpoint load(Path dir, LoadOptions options) {
         JsonNode hf = readConfigJson(dir);
         Config cfg = configFrom(dir, hf);
+        WeightBudget.requireFits(dir, cfg); // before anything is allocated
         Weights w = new Weights();
         try (Source src = Source.open(dir)) {
-            try {
-                MemoryLimits.requireNative(src.f32Bytes(), dir + ": its weights as F32");
-            } catch (IllegalArgumentException e) {
-                throw new CheckpointException(e.getMessage());
-            }
             switch (modelType(dir, hf)) {
                 case "gpt2" -> loadGpt2(cfg, hf, src, w);
                 case NeoxFamily.MODEL_TYPE -> NeoxFamily.load(cfg, new HfFields(dir.resolve("config.json"), hf), src, w);
@@ -265,23 +259,14 @@ public final class HfCheckpoint {
             String h = p + "h." + l + ".";
             w.put(Weights.ln(l, 1, "w"), src.read(h + "ln_1.weight", d));
             w.put(Weights.ln(l, 1, "b"), src.read(h + "ln_1.bias", d));
-            try (Tensor qkv = src.read(h + "attn.c_attn.weight", d, 3L * d)) {
-                // Conv1D stores (in, out); columns [k d, (k+1) d) are Q, K, V, each 'm (i h) -> i m h'
-                String[] names = {"W_Q", "W_K", "W_V"};
-                for (int k = 0; k < 3; k++) {
-                    Tensor t = Tensor.zeros(n, d, dh);
-                    HostMemory.strided(HostMemory.floats(qkv), (long) k * d, new long[] {dh, 3L * d, 1},
-                        HostMemory.floats(t), 0, new long[] {(long) d * dh, dh, 1}, new int[] {n, d, dh});
-                    w.put(Weights.attn(l, names[k]), t);
-                }
-            }
-            try (Tensor qkvb = src.read(h + "attn.c_attn.bias", 3L * d)) {
-                String[] names = {"b_Q", "b_K", "b_V"};
-                for (int k = 0; k < 3; k++) w.put(Weights.attn(l, names[k]), slice(qkvb, (long) k * d, n, dh));
-            }
-            try (Tensor o = src.read(h + "attn.c_proj.weight", d, d)) {
-                w.put(Weights.attn(l, "W_O"), copyAs(o, n, dh, d)); // '(i h) m -> i h m' is a reshape
-            }
+            // Conv1D stores (in, out); columns [k d, (k+1) d) are Q, K, V, each 'm (i h) -> i m h'
+            String[] wNames = {"W_Q", "W_K", "W_V"}, bNames = {"b_Q", "b_K", "b_V"};
+            RowScatter.Target[] ws = new RowScatter.Target[3], bs = new RowScatter.Target[3];
+            for (int k = 0; k < 3; k++) ws[k] = RowScatter.fusedColumns(Source.newWeight(w, Weights.attn(l, wNames[k]), n, d, dh), k, d, dh);
+            for (int k = 0; k < 3; k++) bs[k] = RowScatter.fusedColumns(Source.newWeight(w, Weights.attn(l, bNames[k]), n, dh), k, d, dh);
+            src.scatter(h + "attn.c_attn.weight", new long[] {d, 3L * d}, ws);
+            src.scatter(h + "attn.c_attn.bias", new long[] {3L * d}, bs);
+            w.put(Weights.attn(l, "W_O"), src.readAs(h + "attn.c_proj.weight", new long[] {d, d}, n, dh, d)); // '(i h) m -> i h m' is a reshape
             w.put(Weights.attn(l, "b_O"), src.read(h + "attn.c_proj.bias", d));
             w.put(Weights.ln(l, 2, "w"), src.read(h + "ln_2.weight", d));
             w.put(Weights.ln(l, 2, "b"), src.read(h + "ln_2.bias", d));
@@ -294,7 +279,7 @@ public final class HfCheckpoint {
         w.put("ln_final.b", src.read(p + "ln_f.bias", d));
         boolean tied = hf.path("tie_word_embeddings").asBoolean(true);
         if (!tied && src.has("lm_head.weight")) {
-            try (Tensor lm = src.read("lm_head.weight", c.dVocab, d)) { w.put("unembed.W_U", HostMemory.transpose(lm)); }
+            src.transposed(w, "unembed.W_U", "lm_head.weight", c.dVocab, d);
         } else {
             w.put("unembed.W_U", HostMemory.transpose(wte));
         }
@@ -318,44 +303,33 @@ public final class HfCheckpoint {
         for (int l = 0; l < c.nLayers; l++) {
             String h = p + "layers." + l + ".";
             w.put(Weights.ln(l, 1, "w"), src.read(h + "input_layernorm.weight", d));
-            w.put(Weights.attn(l, "W_Q"), headsFromRows(src, h + "self_attn.q_proj.weight", n, dh, d));
-            w.put(Weights.kvName(c, l, "W_K"), headsFromRows(src, h + "self_attn.k_proj.weight", kv, dh, d));
-            w.put(Weights.kvName(c, l, "W_V"), headsFromRows(src, h + "self_attn.v_proj.weight", kv, dh, d));
+            headsFromRows(src, w, Weights.attn(l, "W_Q"), h + "self_attn.q_proj.weight", n, dh, d);
+            headsFromRows(src, w, Weights.kvName(c, l, "W_K"), h + "self_attn.k_proj.weight", kv, dh, d);
+            headsFromRows(src, w, Weights.kvName(c, l, "W_V"), h + "self_attn.v_proj.weight", kv, dh, d);
             w.put(Weights.attn(l, "b_Q"), bias(src, qkvBias, h + "self_attn.q_proj.bias", n, dh));
             w.put(Weights.kvName(c, l, "b_K"), bias(src, qkvBias, h + "self_attn.k_proj.bias", kv, dh));
             w.put(Weights.kvName(c, l, "b_V"), bias(src, qkvBias, h + "self_attn.v_proj.bias", kv, dh));
-            try (Tensor o = src.read(h + "self_attn.o_proj.weight", d, (long) n * dh)) {
-                // Linear stores (out, in): 'm (n h) -> n h m' is the transpose, viewed as [n, h, m]
-                w.put(Weights.attn(l, "W_O"), HostMemory.transpose(o, n, dh, d));
-            }
+            // Linear stores (out, in): 'm (n h) -> n h m' is the transpose, viewed as [n, h, m]
+            src.transposed(w, Weights.attn(l, "W_O"), h + "self_attn.o_proj.weight", d, (long) n * dh, n, dh, d);
             w.put(Weights.attn(l, "b_O"), bias(src, oBias, h + "self_attn.o_proj.bias", d));
             w.put(Weights.ln(l, 2, "w"), src.read(h + "post_attention_layernorm.weight", d));
-            w.put(Weights.mlp(l, "W_in"), transposed(src, h + "mlp.up_proj.weight", f, d));
-            w.put(Weights.mlp(l, "W_gate"), transposed(src, h + "mlp.gate_proj.weight", f, d));
+            src.transposed(w, Weights.mlp(l, "W_in"), h + "mlp.up_proj.weight", f, d);
+            src.transposed(w, Weights.mlp(l, "W_gate"), h + "mlp.gate_proj.weight", f, d);
             w.put(Weights.mlp(l, "b_in"), Tensor.zeros(f));
-            w.put(Weights.mlp(l, "W_out"), transposed(src, h + "mlp.down_proj.weight", d, f));
+            src.transposed(w, Weights.mlp(l, "W_out"), h + "mlp.down_proj.weight", d, f);
             w.put(Weights.mlp(l, "b_out"), Tensor.zeros(d));
         }
         w.put("ln_final.w", src.read(p + "norm.weight", d));
         // HF ties lm_head to embed_tokens when tie_word_embeddings is set, whatever the file holds
         boolean tied = hf.path("tie_word_embeddings").asBoolean(false);
         if (tied) w.put("unembed.W_U", HostMemory.transpose(emb));
-        else w.put("unembed.W_U", transposed(src, "lm_head.weight", c.dVocab, d));
+        else src.transposed(w, "unembed.W_U", "lm_head.weight", c.dVocab, d);
         w.put("unembed.b_U", Tensor.zeros(c.dVocabOut()));
     }
 
     /** q/k/v_proj [(n h), m] -> [n, m, h]. */
-    private static Tensor headsFromRows(Source src, String name, int n, int dh, int d) {
-        try (Tensor t = src.read(name, (long) n * dh, d)) {
-            Tensor out = Tensor.zeros(n, d, dh);
-            HostMemory.strided(HostMemory.floats(t), 0, new long[] {(long) dh * d, 1, d},
-                HostMemory.floats(out), 0, new long[] {(long) d * dh, dh, 1}, new int[] {n, d, dh});
-            return out;
-        }
-    }
-
-    private static Tensor transposed(Source src, String name, long rows, long cols) {
-        try (Tensor t = src.read(name, rows, cols)) { return HostMemory.transpose(t); }
+    private static void headsFromRows(Source src, Weights w, String weight, String name, int n, int dh, int d) {
+        src.scatter(name, new long[] {(long) n * dh, d}, RowScatter.headsFromRows(Source.newWeight(w, weight, n, d, dh), dh, d));
     }
 
     /**
@@ -369,21 +343,7 @@ public final class HfCheckpoint {
                     + " (Hugging Face would ignore it); set attention_bias to true to use the attention biases");
             return Tensor.zeros(shape);
         }
-        if (shape.length == 1) return src.read(name, shape[0]);
-        try (Tensor t = src.read(name, Tensor.numel(shape))) { return copyAs(t, shape); }
-    }
-
-    /** Elements [start, start + numel(shape)) of t as a new owning tensor (never a view: Weights must own its memory). */
-    private static Tensor slice(Tensor t, long start, long... shape) {
-        Tensor out = Tensor.zeros(shape);
-        HostMemory.floats(out).put(0, HostMemory.floats(t), (int) start, (int) out.numel());
-        return out;
-    }
-
-    private static Tensor copyAs(Tensor t, long... shape) {
-        Tensor out = Tensor.zeros(shape);
-        out.copyFrom(t);
-        return out;
+        return src.readAs(name, new long[] {Tensor.numel(shape)}, shape);
     }
 
     // ---------------------------------------------------------------- files
@@ -456,16 +416,47 @@ public final class HfCheckpoint {
 
         boolean has(String name) { return byName.containsKey(name); }
 
-        /** What every tensor takes once read as F32. */
-        long f32Bytes() {
-            long total = 0;
-            for (Map.Entry<String, SafeTensors> e : byName.entrySet())
-                total = MemoryLimits.plus(total, MemoryLimits.times(4, e.getValue().info(e.getKey()).numel()));
-            return total;
+        /** A float tensor as F32, after checking it exists and has the shape the config implies. */
+        Tensor read(String name, long... expected) { return readAs(name, expected, expected); }
+
+        /** As {@link #read}, into a new weight of the given shape holding the same elements in the same order (a reshape). */
+        Tensor readAs(String name, long[] expected, long... shape) {
+            SafeTensors st = checked(name, expected);
+            Tensor t = newWeight(shape);
+            try {
+                st.readInto(name, t);
+                return t.named(name);
+            } catch (RuntimeException e) {
+                t.close();
+                throw e;
+            }
         }
 
-        /** A float tensor as F32, after checking it exists and has the shape the config implies. */
-        Tensor read(String name, long... expected) {
+        /** File tensor [rows, cols] transposed, straight into a new weight of w named weight (shape outShape, or [cols, rows]). */
+        void transposed(Weights w, String weight, String name, long rows, long cols, long... outShape) {
+            Tensor t = newWeight(w, weight, outShape.length == 0 ? new long[] {cols, rows} : outShape);
+            scatter(name, new long[] {rows, cols}, RowScatter.transpose(t, rows, (int) cols));
+        }
+
+        /** Streams a file tensor, checked against its expected shape, into weights already allocated (and owned). */
+        void scatter(String name, long[] expected, RowScatter.Target... targets) {
+            RowScatter.scatter(checked(name, expected), name, (int) expected[expected.length - 1], targets);
+        }
+
+        /**
+         * The one place a checkpoint tensor's native memory is allocated: every loader reads into tensors made here, in
+         * their final TransformerLens layout, F32.
+         */
+        static Tensor newWeight(long... shape) { return Tensor.zeros(shape); }
+
+        /** A new weight already owned by w under name, so a failed read frees it with w. */
+        static Tensor newWeight(Weights w, String name, long... shape) {
+            Tensor t = newWeight(shape);
+            w.put(name, t);
+            return t;
+        }
+
+        private SafeTensors checked(String name, long[] expected) {
             SafeTensors st = byName.get(name);
             if (st == null) throw new CheckpointException(dir + ": missing weight '" + name + "'");
             SafeTensors.Info i = st.info(name);
@@ -474,7 +465,7 @@ public final class HfCheckpoint {
             if (!Arrays.equals(i.shape(), expected))
                 throw new CheckpointException(st.path() + ": weight '" + name + "' has shape " + i.shapeString() + ", but config.json implies "
                     + Arrays.toString(expected));
-            return st.read(name);
+            return st;
         }
 
         @Override public void close() {
@@ -485,8 +476,8 @@ public final class HfCheckpoint {
 
     static boolean sameValues(Tensor a, Tensor b) {
         if (a.numel() != b.numel()) return false;
-        FloatBuffer x = HostMemory.floats(a), y = HostMemory.floats(b);
-        for (int i = 0; i < x.limit(); i++) if (Float.floatToRawIntBits(x.get(i)) != Float.floatToRawIntBits(y.get(i))) return false;
+        NativeFloats x = NativeFloats.of(a), y = NativeFloats.of(b);
+        for (long i = 0; i < x.size(); i++) if (Float.floatToRawIntBits(x.get(i)) != Float.floatToRawIntBits(y.get(i))) return false;
         return true;
     }
 }

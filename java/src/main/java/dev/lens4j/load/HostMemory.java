@@ -68,12 +68,23 @@ final class HostMemory {
     /** A new F32 tensor [cols, rows] holding src [rows, cols] transposed. */
     static Tensor transpose(Tensor src) { return transpose(src, src.size(1), src.size(0)); }
 
-    /** src [rows, cols] transposed into a new owning tensor of the given shape (rows * cols elements), e.g. [n, h, m]. */
+    /**
+     * src [rows, cols] transposed into a new owning tensor of the given shape (rows * cols elements), e.g. [n, h, m]. Any
+     * size (a tied W_U = W_E^T of 2.4 GB included): long-indexed, parallel over output rows.
+     */
     static Tensor transpose(Tensor src, long... outShape) {
         long r = src.size(0), c = src.size(1);
         Tensor dst = Tensor.zeros(outShape);
         if (dst.numel() != r * c) { dst.close(); throw new IllegalArgumentException("cannot transpose " + src.describe() + " into " + java.util.Arrays.toString(outShape)); }
-        strided(floats(src), 0, new long[] {0, 1, c}, floats(dst), 0, new long[] {0, r, 1}, new int[] {1, (int) c, (int) r});
+        NativeFloats s = NativeFloats.of(src), d = NativeFloats.of(dst);
+        int block = 16; // columns per task: reads of 64 contiguous bytes, writes to 16 sequential streams
+        IntStream blocks = IntStream.range(0, (int) ((c + block - 1) / block));
+        if (r * c > (1 << 20)) blocks = blocks.parallel();
+        blocks.forEach(b -> {
+            long j0 = (long) b * block, j1 = Math.min(c, j0 + block);
+            for (long i = 0; i < r; i++)
+                for (long j = j0; j < j1; j++) d.put(j * r + i, s.get(i * c + j));
+        });
         return dst;
     }
 }

@@ -170,18 +170,17 @@ public final class Llama2cCheckpoint {
         Reader r = new Reader(bin, ch, HEADER_BYTES);
         Tensor emb = r.next(V, d);
         w.put("embed.W_E", emb);
-        try (Tensor t = r.next(L, d)) { for (int l = 0; l < L; l++) w.put(Weights.ln(l, 1, "w"), row(t, l, d)); }
-        try (Tensor t = r.next(L, d, d)) { for (int l = 0; l < L; l++) w.put(Weights.attn(l, "W_Q"), headsFromRows(t, l, n, dh, d)); }
-        try (Tensor t = r.next(L, (long) kv * dh, d)) { for (int l = 0; l < L; l++) w.put(Weights.kvName(c, l, "W_K"), headsFromRows(t, l, kv, dh, d)); }
-        try (Tensor t = r.next(L, (long) kv * dh, d)) { for (int l = 0; l < L; l++) w.put(Weights.kvName(c, l, "W_V"), headsFromRows(t, l, kv, dh, d)); }
-        try (Tensor t = r.next(L, d, d)) {
-            // wo is (out = d_model, in = n h): W_O[n, h, m] = wo[m, n h]
-            for (int l = 0; l < L; l++) w.put(Weights.attn(l, "W_O"), transposeLayer(t, l, d, d, n, dh, d));
-        }
-        try (Tensor t = r.next(L, d)) { for (int l = 0; l < L; l++) w.put(Weights.ln(l, 2, "w"), row(t, l, d)); }
-        try (Tensor t = r.next(L, f, d)) { for (int l = 0; l < L; l++) w.put(Weights.mlp(l, "W_gate"), transposeLayer(t, l, f, d, d, f)); }
-        try (Tensor t = r.next(L, d, f)) { for (int l = 0; l < L; l++) w.put(Weights.mlp(l, "W_out"), transposeLayer(t, l, d, f, f, d)); }
-        try (Tensor t = r.next(L, f, d)) { for (int l = 0; l < L; l++) w.put(Weights.mlp(l, "W_in"), transposeLayer(t, l, f, d, d, f)); }
+        // each array is stacked [L, ...]: read one layer's block at a time, so at most one layer's matrix is staged
+        for (int l = 0; l < L; l++) w.put(Weights.ln(l, 1, "w"), r.next(d));
+        for (int l = 0; l < L; l++) try (Tensor t = r.next(d, d)) { w.put(Weights.attn(l, "W_Q"), headsFromRows(t, 0, n, dh, d)); }
+        for (int l = 0; l < L; l++) try (Tensor t = r.next((long) kv * dh, d)) { w.put(Weights.kvName(c, l, "W_K"), headsFromRows(t, 0, kv, dh, d)); }
+        for (int l = 0; l < L; l++) try (Tensor t = r.next((long) kv * dh, d)) { w.put(Weights.kvName(c, l, "W_V"), headsFromRows(t, 0, kv, dh, d)); }
+        // wo is (out = d_model, in = n h): W_O[n, h, m] = wo[m, n h]
+        for (int l = 0; l < L; l++) try (Tensor t = r.next(d, d)) { w.put(Weights.attn(l, "W_O"), transposeLayer(t, 0, d, d, n, dh, d)); }
+        for (int l = 0; l < L; l++) w.put(Weights.ln(l, 2, "w"), r.next(d));
+        for (int l = 0; l < L; l++) try (Tensor t = r.next(f, d)) { w.put(Weights.mlp(l, "W_gate"), transposeLayer(t, 0, f, d, d, f)); }
+        for (int l = 0; l < L; l++) try (Tensor t = r.next(d, f)) { w.put(Weights.mlp(l, "W_out"), transposeLayer(t, 0, d, f, f, d)); }
+        for (int l = 0; l < L; l++) try (Tensor t = r.next(f, d)) { w.put(Weights.mlp(l, "W_in"), transposeLayer(t, 0, f, d, d, f)); }
         w.put("ln_final.w", r.next(d));
         r.skip((long) h.seqLen * dh * 4); // freq_cis_real, freq_cis_imag: RoPE is recomputed from theta
         if (h.shared) w.put("unembed.W_U", HostMemory.transpose(emb));
@@ -195,12 +194,6 @@ public final class Llama2cCheckpoint {
             w.put(Weights.mlp(l, "b_in"), Tensor.zeros(f));
             w.put(Weights.mlp(l, "b_out"), Tensor.zeros(d));
         }
-    }
-
-    private static Tensor row(Tensor t, int l, int d) {
-        Tensor out = Tensor.zeros(d);
-        HostMemory.floats(out).put(0, HostMemory.floats(t), l * d, d);
-        return out;
     }
 
     /** Layer l of a stacked [L, n h, m] array as [n, m, h]. */

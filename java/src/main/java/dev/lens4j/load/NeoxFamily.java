@@ -54,40 +54,27 @@ final class NeoxFamily {
             String h = p + "layers." + l + ".";
             w.put(Weights.ln(l, 1, "w"), src.read(h + "input_layernorm.weight", d));
             w.put(Weights.ln(l, 1, "b"), src.read(h + "input_layernorm.bias", d));
-            try (Tensor qkv = src.read(h + "attention.query_key_value.weight", 3L * d, d)) {
-                // Linear (out, in) with out = (head, qkv, e): W_X[head, m, e] = qkv[(head*3 + x)*d_head + e, m]
-                for (int x = 0; x < 3; x++) {
-                    Tensor t = Tensor.zeros(n, d, dh);
-                    HostMemory.strided(HostMemory.floats(qkv), (long) x * dh * d, new long[] {3L * dh * d, 1, d},
-                        HostMemory.floats(t), 0, new long[] {(long) d * dh, dh, 1}, new int[] {n, d, dh});
-                    w.put(Weights.attn(l, wNames[x]), t);
-                }
-            }
+            // Linear (out, in) with out = (head, qkv, e): W_X[head, m, e] = qkv[(head*3 + x)*d_head + e, m]
+            RowScatter.Target[] ws = new RowScatter.Target[3], bs = new RowScatter.Target[3];
+            for (int x = 0; x < 3; x++) ws[x] = RowScatter.interleavedRows(HfCheckpoint.Source.newWeight(w, Weights.attn(l, wNames[x]), n, d, dh), x, dh, d);
+            for (int x = 0; x < 3; x++) bs[x] = RowScatter.interleavedBias(HfCheckpoint.Source.newWeight(w, Weights.attn(l, bNames[x]), n, dh), x, dh, 3 * d);
+            src.scatter(h + "attention.query_key_value.weight", new long[] {3L * d, d}, ws);
             String qkvBias = h + "attention.query_key_value.bias";
-            for (int x = 0; x < 3; x++) w.put(Weights.attn(l, bNames[x]), Tensor.zeros(n, dh));
-            if (src.has(qkvBias)) { // attention_bias=false checkpoints have none
-                try (Tensor b = src.read(qkvBias, 3L * d)) {
-                    for (int x = 0; x < 3; x++)
-                        HostMemory.strided(HostMemory.floats(b), (long) x * dh, new long[] {0, 3L * dh, 1},
-                            HostMemory.floats(w.get(Weights.attn(l, bNames[x]))), 0, new long[] {0, dh, 1}, new int[] {1, n, dh});
-                }
-            }
-            try (Tensor o = src.read(h + "attention.dense.weight", d, d)) {
-                w.put(Weights.attn(l, "W_O"), HostMemory.transpose(o, n, dh, d)); // 'm (i h) -> i h m'
-            }
+            if (src.has(qkvBias)) src.scatter(qkvBias, new long[] {3L * d}, bs); // attention_bias=false checkpoints have none
+            src.transposed(w, Weights.attn(l, "W_O"), h + "attention.dense.weight", d, d, n, dh, d); // 'm (i h) -> i h m'
             w.put(Weights.attn(l, "b_O"), src.has(h + "attention.dense.bias") ? src.read(h + "attention.dense.bias", d) : Tensor.zeros(d));
             w.put(Weights.ln(l, 2, "w"), src.read(h + "post_attention_layernorm.weight", d));
             w.put(Weights.ln(l, 2, "b"), src.read(h + "post_attention_layernorm.bias", d));
-            try (Tensor t = src.read(h + "mlp.dense_h_to_4h.weight", ff, d)) { w.put(Weights.mlp(l, "W_in"), HostMemory.transpose(t)); }
+            src.transposed(w, Weights.mlp(l, "W_in"), h + "mlp.dense_h_to_4h.weight", ff, d);
             w.put(Weights.mlp(l, "b_in"), src.read(h + "mlp.dense_h_to_4h.bias", ff));
-            try (Tensor t = src.read(h + "mlp.dense_4h_to_h.weight", d, ff)) { w.put(Weights.mlp(l, "W_out"), HostMemory.transpose(t)); }
+            src.transposed(w, Weights.mlp(l, "W_out"), h + "mlp.dense_4h_to_h.weight", d, ff);
             w.put(Weights.mlp(l, "b_out"), src.read(h + "mlp.dense_4h_to_h.bias", d));
         }
         w.put("ln_final.w", src.read(p + "final_layer_norm.weight", d));
         w.put("ln_final.b", src.read(p + "final_layer_norm.bias", d));
         // GPT-NeoX unties embed_out unless the config says otherwise
         if (f.bool("tie_word_embeddings", false)) w.put("unembed.W_U", HostMemory.transpose(emb));
-        else try (Tensor t = src.read("embed_out.weight", c.dVocab, d)) { w.put("unembed.W_U", HostMemory.transpose(t)); }
+        else src.transposed(w, "unembed.W_U", "embed_out.weight", c.dVocab, d);
         w.put("unembed.b_U", Tensor.zeros(c.dVocabOut()));
     }
 }

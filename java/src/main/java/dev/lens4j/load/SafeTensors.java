@@ -284,7 +284,7 @@ public final class SafeTensors implements AutoCloseable {
     }
 
     /** Reads into an existing host tensor of the same element count (F32 from floating dtypes, I32 from integer ones). */
-    public void readInto(String name, Tensor dst) {
+    public synchronized void readInto(String name, Tensor dst) {
         Info i = info(name);
         if (dst.numel() != i.numel())
             throw new CheckpointException(path + ": tensor '" + name + "' has shape " + i.shapeString() + ", cannot read it into " + dst.describe());
@@ -297,6 +297,7 @@ public final class SafeTensors implements AutoCloseable {
         // F32 and I32 are read straight into the tensor.
         boolean direct = i.dtype.equals("F32") || i.dtype.equals("I32");
         long chunk = (direct ? CHUNK_BYTES : CONVERT_CHUNK_BYTES) / eb;
+        ByteBuffer src = direct ? null : staging((int) (Math.min(chunk, total) * eb));
         try {
             for (long e0 = 0; e0 < total; e0 += chunk) {
                 int n = (int) Math.min(chunk, total - e0);
@@ -306,13 +307,73 @@ public final class SafeTensors implements AutoCloseable {
                     readFully(channel, out, pos);
                     continue;
                 }
-                ByteBuffer src = ByteBuffer.allocate(n * eb).order(ByteOrder.LITTLE_ENDIAN);
+                src.clear().limit(n * eb);
                 readFully(channel, src, pos);
                 convert(i, src, out, n);
             }
         } catch (IOException e) {
             throw new CheckpointException(path + ": tensor '" + name + "': cannot read: " + e, e);
         }
+    }
+
+    /** Receives consecutive rows of a tensor as F32: rows [firstRow, firstRow + rows) in buf[0, rows * rowLen). */
+    @FunctionalInterface
+    public interface RowChunk { void accept(float[] buf, long firstRow, int rows); }
+
+    /** Elements per chunk of {@link #readRows}: 16 MB of floats on the heap, reused for the whole tensor. */
+    static final int ROW_CHUNK_FLOATS = 1 << 22;
+
+    /**
+     * Streams a floating tensor, viewed as rows of rowLen elements, to sink as F32 in chunks of whole rows through one
+     * reused heap buffer (about {@link #ROW_CHUNK_FLOATS} elements, at least one row): a loader rearranges each chunk
+     * straight into its final layout, with no whole-tensor staging copy.
+     */
+    public void readRows(String name, int rowLen, RowChunk sink) { readRows(name, rowLen, ROW_CHUNK_FLOATS, sink); }
+
+    /** As {@link #readRows(String, int, RowChunk)} with chunks of about chunkFloats elements (tests use tiny ones). */
+    synchronized void readRows(String name, int rowLen, int chunkFloats, RowChunk sink) {
+        Info i = info(name);
+        if (!i.isFloat()) throw unsupported(i, "F32");
+        long total = i.numel();
+        if (rowLen <= 0 || total % rowLen != 0 || rowLen > (Integer.MAX_VALUE - 8) / 8)
+            throw new CheckpointException(path + ": tensor '" + name + "' of shape " + i.shapeString() + " cannot be read as rows of " + rowLen);
+        int eb = DTYPE_BYTES.get(i.dtype);
+        long rows = total / rowLen;
+        int rowsPerChunk = (int) Math.min(rows, Math.max(1, chunkFloats / rowLen));
+        if (floatStaging == null || floatStaging.length < rowsPerChunk * rowLen) floatStaging = new float[rowsPerChunk * rowLen];
+        float[] buf = floatStaging;
+        ByteBuffer raw = staging(rowsPerChunk * rowLen * eb);
+        try {
+            for (long r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+                int n = (int) Math.min(rowsPerChunk, rows - r0), count = n * rowLen;
+                raw.clear().limit(count * eb);
+                readFully(channel, raw, dataStart + i.begin + r0 * rowLen * eb);
+                decode(i, raw, buf, count);
+                sink.accept(buf, r0, n);
+            }
+        } catch (IOException e) {
+            throw new CheckpointException(path + ": tensor '" + name + "': cannot read: " + e, e);
+        }
+    }
+
+    private static void decode(Info i, ByteBuffer raw, float[] out, int n) {
+        switch (i.dtype) {
+            case "F32" -> raw.asFloatBuffer().get(out, 0, n);
+            case "BF16" -> { ShortBuffer s = raw.asShortBuffer(); for (int k = 0; k < n; k++) out[k] = HalfFloats.bf16ToF32(s.get(k)); }
+            case "F16" -> { ShortBuffer s = raw.asShortBuffer(); for (int k = 0; k < n; k++) out[k] = HalfFloats.f16ToF32(s.get(k)); }
+            case "F64" -> { DoubleBuffer s = raw.asDoubleBuffer(); for (int k = 0; k < n; k++) out[k] = (float) s.get(k); }
+            default -> throw new IllegalStateException(i.dtype);
+        }
+    }
+
+    // Staging buffers reused by every read of this file: fresh ones per tensor or chunk are garbage that the JVM lets
+    // grow its heap by (hundreds of MB of resident memory on a multi-GB checkpoint) before it collects them.
+    private float[] floatStaging;
+    private ByteBuffer byteStaging;
+
+    private ByteBuffer staging(int bytes) {
+        if (byteStaging == null || byteStaging.capacity() < bytes) byteStaging = ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        return byteStaging.clear();
     }
 
     private void convert(Info i, ByteBuffer src, ByteBuffer out, int n) {

@@ -130,57 +130,67 @@ public final class WeightProcessing {
     /**
      * For W [H, D, E] (or [D, E] as H = 1) read by a norm with weight g [D] and bias beta [D]:
      * b[h, e] += sum_d W[h, d, e] beta[d]; W[h, d, e] *= g[d]; optionally W[h, :, e] -= its mean over d.
+     * In place, long-indexed (W_U may be over 2 GiB), in parallel over blocks of columns e.
      */
     static void fold(Tensor wt, Tensor bias, Tensor g, Tensor beta, boolean center) {
         long[] s = wt.shape();
         int dDim = (int) (s.length == 3 ? s[1] : s[0]), e = (int) s[s.length - 1], heads = s.length == 3 ? (int) s[0] : 1;
         if (g.numel() != dDim) throw new IllegalArgumentException("norm weight " + g.describe() + " does not match " + wt.describe());
-        FloatBuffer W = HostMemory.floats(wt), G = HostMemory.floats(g);
-        FloatBuffer Bt = beta == null ? null : HostMemory.floats(beta), B = bias == null ? null : HostMemory.floats(bias);
-        for (int h = 0; h < heads; h++) {
-            int base = h * dDim * e;
-            double[] acc = new double[e];
+        NativeFloats W = NativeFloats.of(wt), G = NativeFloats.of(g);
+        NativeFloats Bt = beta == null ? null : NativeFloats.of(beta), B = bias == null ? null : NativeFloats.of(bias);
+        int block = 256, blocks = (e + block - 1) / block;
+        IntStream tasks = IntStream.range(0, heads * blocks);
+        if ((long) heads * dDim * e > (1 << 22)) tasks = tasks.parallel();
+        tasks.forEach(task -> {
+            int h = task / blocks, k0 = (task % blocks) * block, k1 = Math.min(e, k0 + block);
+            long base = (long) h * dDim * e;
+            double[] acc = new double[k1 - k0];
             if (Bt != null) {
                 for (int m = 0; m < dDim; m++) {
                     double bm = Bt.get(m);
-                    for (int k = 0; k < e; k++) acc[k] += W.get(base + m * e + k) * bm;
+                    for (int k = k0; k < k1; k++) acc[k - k0] += W.get(base + (long) m * e + k) * bm;
                 }
-                for (int k = 0; k < e; k++) B.put(h * e + k, (float) (B.get(h * e + k) + acc[k]));
+                for (int k = k0; k < k1; k++) B.put((long) h * e + k, (float) (B.get((long) h * e + k) + acc[k - k0]));
             }
             java.util.Arrays.fill(acc, 0);
             for (int m = 0; m < dDim; m++) {
                 float gm = G.get(m);
-                for (int k = 0; k < e; k++) {
-                    float v = W.get(base + m * e + k) * gm;
-                    W.put(base + m * e + k, v);
-                    acc[k] += v;
+                for (int k = k0; k < k1; k++) {
+                    long i = base + (long) m * e + k;
+                    float v = W.get(i) * gm;
+                    W.put(i, v);
+                    acc[k - k0] += v;
                 }
             }
             if (center) {
-                for (int k = 0; k < e; k++) acc[k] /= dDim;
+                for (int k = k0; k < k1; k++) acc[k - k0] /= dDim;
                 for (int m = 0; m < dDim; m++)
-                    for (int k = 0; k < e; k++) W.put(base + m * e + k, (float) (W.get(base + m * e + k) - acc[k]));
+                    for (int k = k0; k < k1; k++) {
+                        long i = base + (long) m * e + k;
+                        W.put(i, (float) (W.get(i) - acc[k - k0]));
+                    }
             }
-        }
+        });
     }
 
-    /** Subtracts from each contiguous row of length rowLen its mean. */
+    /** Subtracts from each contiguous row of length rowLen its mean (in place, any size). */
     static void centerRows(Tensor t, int rowLen) {
-        FloatBuffer b = HostMemory.floats(t);
-        int rows = (int) (t.numel() / rowLen);
-        IntStream r = IntStream.range(0, rows);
+        NativeFloats b = NativeFloats.of(t);
+        long rows = t.numel() / rowLen;
+        java.util.stream.LongStream r = java.util.stream.LongStream.range(0, rows);
         if (t.numel() > (1 << 20)) r = r.parallel();
         r.forEach(i -> {
+            long row = i * rowLen;
             double s = 0;
-            for (int k = 0; k < rowLen; k++) s += b.get(i * rowLen + k);
+            for (int k = 0; k < rowLen; k++) s += b.get(row + k);
             double mean = s / rowLen;
-            for (int k = 0; k < rowLen; k++) b.put(i * rowLen + k, (float) (b.get(i * rowLen + k) - mean));
+            for (int k = 0; k < rowLen; k++) b.put(row + k, (float) (b.get(row + k) - mean));
         });
     }
 
     static boolean allZero(Tensor t) {
-        FloatBuffer b = HostMemory.floats(t);
-        for (int i = 0; i < b.limit(); i++) if (b.get(i) != 0f) return false;
+        NativeFloats b = NativeFloats.of(t);
+        for (long i = 0; i < b.size(); i++) if (b.get(i) != 0f) return false;
         return true;
     }
 }

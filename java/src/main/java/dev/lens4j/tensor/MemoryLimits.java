@@ -21,6 +21,20 @@ public final class MemoryLimits {
         return Long.MAX_VALUE;
     }
 
+    /**
+     * Memory a new allocation can have now without swapping or the OOM killer: Linux's MemAvailable (free memory plus
+     * reclaimable caches), or the physical memory where /proc/meminfo cannot be read.
+     */
+    public static long availableBytes() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/meminfo")))
+                if (line.startsWith("MemAvailable:")) return Math.min(physicalBytes(), Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024);
+        } catch (java.io.IOException | RuntimeException e) {
+            // not Linux, or an unreadable /proc: fall back to the machine's size
+        }
+        return physicalBytes();
+    }
+
     /** Throws IllegalArgumentException when bytes of tensors (off-heap) exceed physical memory; what names the need. */
     public static void requireNative(long bytes, String what) {
         long total = physicalBytes();
