@@ -20,7 +20,7 @@ import java.util.List;
 import java.util.Map;
 
 /** results.json of the grokking study: config, seeds, versions, timings and every number the report shows. */
-final class GrokkingResults {
+public final class GrokkingResults {
     private GrokkingResults() {}
 
     /** Top-level keys, in order (tests check every one is present). */
@@ -225,7 +225,7 @@ final class GrokkingResults {
     }
 
     /** NaN and infinities are not JSON: they are written as null (e.g. R^2 of a constant prediction). */
-    static final ObjectMapper JSON = new ObjectMapper().disable(SerializationFeature.FAIL_ON_EMPTY_BEANS).registerModule(new SimpleModule()
+    public static final ObjectMapper JSON = new ObjectMapper().disable(SerializationFeature.FAIL_ON_EMPTY_BEANS).registerModule(new SimpleModule()
             .addSerializer(Double.class, new JsonSerializer<>() {
                 @Override public void serialize(Double v, JsonGenerator g, SerializerProvider s) throws IOException { num(g, v); }
             })
