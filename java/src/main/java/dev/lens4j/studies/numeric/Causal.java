@@ -1,12 +1,8 @@
 package dev.lens4j.studies.numeric;
 
 import dev.lens4j.analysis.NeuronScoring;
-import dev.lens4j.analysis.NeuronScoring.Prompt;
-import dev.lens4j.hooks.HookNames;
 import dev.lens4j.hooks.Hooks;
-import dev.lens4j.model.Batches;
 import dev.lens4j.model.HookedTransformer;
-import dev.lens4j.model.PaddedBatch;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -20,16 +16,12 @@ import java.util.SplittableRandom;
  * harmful zero- and mean-ablated (on all prompts, and chosen on a train split and measured on the rest).
  */
 final class Causal {
-    /** TL's short names of the patched hook points, in the seed's order. */
-    static final List<String> PATCH_HOOKS = List.of("resid_post", "post", "resid_pre", "resid_mid", "attn_out");
-
-    /** The seed's label for a short name (TL's "post" is the seed's "mlp_post"). */
-    static String label(String hook) { return hook.equals("post") ? "mlp_post" : hook; }
-
-    /** Per hook (seed label): the raw margins logit(yes) - logit(no) per prompt after the patch. */
-    final Map<String, double[]> patched = new LinkedHashMap<>();
+    /** Per hook (seed label): raw margins after the patch (filled by the activation pass). */
+    final Map<String, double[]> patched;
     /** Hooks the model lacks (parallel blocks have no resid_mid). */
-    final List<String> skippedHooks = new ArrayList<>();
+    final List<String> skippedHooks;
+
+    Causal(Collected c) { patched = c.patched; skippedHooks = c.skippedHooks; }
 
     NeuronScoring.Scores scores;
     int[] topGlobal;
@@ -41,51 +33,6 @@ final class Causal {
     final Map<String, int[]> splitNeurons = new LinkedHashMap<>();
     final Map<String, double[]> splitValidation = new LinkedHashMap<>();
 
-    static Causal patch(HookedTransformer model, Collected c, int batch, StudyProgress progress) {
-        Causal r = new Causal();
-        int L = c.layers, src = L - 2, dst = L - 1, n = c.size();
-        List<String> hooks = new ArrayList<>();
-        for (String h : PATCH_HOOKS) {
-            if (model.hookNames().contains(HookNames.actName(h, dst))) { hooks.add(h); r.patched.put(label(h), new double[n]); }
-            else r.skippedHooks.add(label(h));
-        }
-        List<int[]> seqs = new ArrayList<>();
-        for (Prompt p : c.prompts) seqs.add(p.tokens());
-        progress.start("patching L" + src + "->L" + dst, n);
-        int done = 0;
-        String[] srcNames = hooks.stream().map(h -> HookNames.actName(h, src)).toArray(String[]::new);
-        for (int[] b : Batches.byLength(seqs, batch)) {
-            PaddedBatch pb = Batches.pad(seqs, b, PaddedBatch.Side.LEFT, model.padTokenId());
-            Map<String, float[]> source = new LinkedHashMap<>();
-            try (var out = model.run(pb, new HookedTransformer.RunOptions().cacheNames(srcNames).stopAtLayer(dst))) {
-                for (int k = 0; k < hooks.size(); k++) source.put(hooks.get(k), out.cache().get(srcNames[k]).toFloatArray());
-            }
-            for (String h : hooks) {
-                float[] values = source.get(h);
-                Hooks hk = Hooks.none().add(HookNames.actName(h, dst), (act, hp) -> { act.set(values); return null; });
-                double[] m = margins(model, pb, b, c.prompts, hk);
-                for (int i = 0; i < b.length; i++) r.patched.get(label(h))[b[i]] = m[i];
-            }
-            done += b.length;
-            progress.update(done);
-        }
-        return r;
-    }
-
-    /** Raw margins logit(yes) - logit(no) at each row's last token under hooks. */
-    static double[] margins(HookedTransformer model, PaddedBatch pb, int[] b, List<Prompt> prompts, Hooks hooks) {
-        try (var out = model.run(pb, new HookedTransformer.RunOptions().hooks(hooks).logitsLastOnly(true))) {
-            float[] lg = out.logits().toFloatArray();
-            int V = (int) out.logits().size(2);
-            double[] m = new double[b.length];
-            for (int i = 0; i < b.length; i++) {
-                Prompt p = prompts.get(b[i]);
-                m[i] = (double) lg[i * V + p.yes()] - lg[i * V + p.no()];
-            }
-            return m;
-        }
-    }
-
     void neurons(HookedTransformer model, Collected c, NumericOptions o, StudyProgress progress) {
         int layer = c.layers - 1, F = model.cfg().dMlp;
         progress.start("neuron scores", 1);
@@ -93,31 +40,66 @@ final class Causal {
         progress.update(1);
         topGlobal = scores.mostHarmful(Math.min(o.topGlobal, F));
         topPerGroup = scores.mostHarmfulByGroup(Math.min(o.topPerGroup, F));
-        float[] mean = NeuronScoring.meanActivations(model, layer, c.prompts);
+        int[] all = c.all();
+        float[] mean = meanPost(c, all, F);
         progress.start("neuron ablations", 2 * o.ablateTopK.length);
         int step = 0;
         for (int k : o.ablateTopK) {
             int kk = Math.min(k, F);
             int[] top = scores.mostHarmful(kk);
-            ablated.put("zero top " + kk, NeuronScoring.evaluate(model, c.prompts, NeuronScoring.ablate(layer, top, null)).margins());
+            ablated.put("zero top " + kk, aligned(c, lastBlock(model, c, NeuronScoring.ablate(layer, top, null)), all));
             progress.update(++step);
-            ablated.put("mean top " + kk, NeuronScoring.evaluate(model, c.prompts, NeuronScoring.ablate(layer, top, mean)).margins());
+            ablated.put("mean top " + kk, aligned(c, lastBlock(model, c, NeuronScoring.ablate(layer, top, mean)), all));
             progress.update(++step);
         }
-        // train / validation: neurons (and mean values) from the train prompts only, accuracy on the rest
+        // train / validation: neurons and mean values from the train prompts only (a prompt's scores do not depend
+        // on the other prompts, so the train sum is a sum of the per-prompt scores), accuracy on the rest
         splitRows(c, o.trainFraction, o.seed);
-        List<Prompt> train = pick(c.prompts, trainRows), val = pick(c.prompts, validationRows);
-        if (train.isEmpty() || val.isEmpty()) return;
-        NeuronScoring.Scores ts = NeuronScoring.score(model, layer, train);
-        float[] trainMean = NeuronScoring.meanActivations(model, layer, train);
-        splitValidation.put("baseline", NeuronScoring.evaluate(model, val, Hooks.none()).margins());
+        if (trainRows.length == 0 || validationRows.length == 0) return;
+        double[] trainC = new double[F];
+        for (int i : trainRows) { float[] ci = scores.c(i); for (int j = 0; j < F; j++) trainC[j] += ci[j]; }
+        float[] trainMean = meanPost(c, trainRows, F);
+        splitValidation.put("baseline", aligned(c, c.margin, validationRows));
         for (int k : o.ablateTopK) {
             int kk = Math.min(k, F);
-            int[] top = ts.mostHarmful(kk);
+            int[] top = lowest(trainC, kk);
             splitNeurons.put("top " + kk, top);
-            splitValidation.put("zero top " + kk, NeuronScoring.evaluate(model, val, NeuronScoring.ablate(layer, top, null)).margins());
-            splitValidation.put("mean top " + kk, NeuronScoring.evaluate(model, val, NeuronScoring.ablate(layer, top, trainMean)).margins());
+            splitValidation.put("zero top " + kk, aligned(c, lastBlock(model, c, NeuronScoring.ablate(layer, top, null)), validationRows));
+            splitValidation.put("mean top " + kk, aligned(c, lastBlock(model, c, NeuronScoring.ablate(layer, top, trainMean)), validationRows));
         }
+    }
+
+    /** Raw margins of every prompt with the hooks on the last block (run from its cached input). */
+    static double[] lastBlock(HookedTransformer model, Collected c, Hooks hooks) {
+        double[] m = new double[c.size()];
+        for (int k = 0; k < c.batches.size(); k++) {
+            double[] v = c.fromLastBlock(model, k, hooks);
+            int[] b = c.batches.get(k);
+            for (int r = 0; r < b.length; r++) m[b[r]] = v[r];
+        }
+        return m;
+    }
+
+    /** Truth-aligned margins of the rows, in row order. */
+    static double[] aligned(Collected c, double[] raw, int[] rows) {
+        double[] a = new double[rows.length];
+        for (int i = 0; i < rows.length; i++) a[i] = c.truth[rows[i]] ? raw[rows[i]] : -raw[rows[i]];
+        return a;
+    }
+
+    /** Mean of the last block's mlp.hook_post at the last token over the rows (the mean-ablation values). */
+    static float[] meanPost(Collected c, int[] rows, int F) {
+        double[] s = new double[F];
+        for (int i : rows) for (int j = 0; j < F; j++) s[j] += c.lastMlpPost[i * F + j];
+        float[] m = new float[F];
+        for (int j = 0; j < F; j++) m[j] = (float) (s[j] / rows.length);
+        return m;
+    }
+
+    /** The k indices with the lowest values, lowest first (ties by index): the most harmful neurons. */
+    static int[] lowest(double[] v, int k) {
+        return java.util.stream.IntStream.range(0, v.length).boxed()
+                .sorted(java.util.Comparator.comparingDouble((Integer i) -> v[i]).thenComparing(i -> i)).limit(k).mapToInt(Integer::intValue).toArray();
     }
 
     /** Each (group, truth) cell split by the fraction with a seeded shuffle: at least one train row per non-empty cell. */
@@ -137,9 +119,4 @@ final class Causal {
         validationRows = va.stream().mapToInt(Integer::intValue).sorted().toArray();
     }
 
-    private static List<Prompt> pick(List<Prompt> all, int[] rows) {
-        List<Prompt> out = new ArrayList<>(rows.length);
-        for (int i : rows) out.add(all.get(i));
-        return out;
-    }
 }

@@ -115,7 +115,7 @@ public final class NumericCompareStudy {
 
         long s = System.nanoTime();
         Collected c = Collected.run(model, prompts, groups, o.batch, progress);
-        secs.put("activations_s", (System.nanoTime() - s) / 1e9);
+        secs.put("activations_and_patching_s", (System.nanoTime() - s) / 1e9);
         s = System.nanoTime();
         Geometry geo = Geometry.run(c, o, progress);
         secs.put("geometry_and_probes_s", (System.nanoTime() - s) / 1e9);
@@ -123,9 +123,7 @@ public final class NumericCompareStudy {
         Readout ro = Readout.run(model, c);
         secs.put("readout_s", (System.nanoTime() - s) / 1e9);
         s = System.nanoTime();
-        Causal causal = Causal.patch(model, c, o.batch, progress);
-        secs.put("patching_s", (System.nanoTime() - s) / 1e9);
-        s = System.nanoTime();
+        Causal causal = new Causal(c);
         if (!model.cfg().attnOnly) causal.neurons(model, c, o, progress);
         secs.put("neurons_s", (System.nanoTime() - s) / 1e9);
 
