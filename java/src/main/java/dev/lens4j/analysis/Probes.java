@@ -164,6 +164,17 @@ public final class Probes {
         int n = check(x, y);
         if (groups.length != n) throw new IllegalArgumentException(groups.length + " groups for " + n + " rows");
         int[] fold = stratifiedFolds(y, groups, k, seed);
+        // the pooled probe of fold f is the same for every group (trained on all groups' rows outside f): fit it once
+        double[] pooledLogit = new double[n];
+        for (int f = 0; f < k; f++) {
+            final int ff = f;
+            int[] tr = java.util.stream.IntStream.range(0, n).filter(i -> fold[i] != ff).toArray();
+            if (tr.length == n) continue;
+            boolean[] ty = new boolean[tr.length];
+            for (int i = 0; i < tr.length; i++) ty[i] = y[tr[i]];
+            Logistic m = fitLogistic(java.util.Arrays.stream(tr).mapToObj(i -> x[i]).toArray(double[][]::new), ty, c);
+            for (int i = 0; i < n; i++) if (fold[i] == f) pooledLogit[i] = m.logit(x[i]);
+        }
         List<GroupResult> out = new ArrayList<>();
         for (int g = 0; g < groupNames.size(); g++) {
             final int gg = g;
@@ -174,10 +185,34 @@ public final class Probes {
             int[] gf = new int[rows.length];
             for (int i = 0; i < rows.length; i++) { gx[i] = x[rows[i]]; gy[i] = y[rows[i]]; gf[i] = fold[rows[i]]; }
             CrossValidation own = crossValidate(gx, gy, gf, k, c, null, -1);
-            CrossValidation pooled = crossValidate(x, y, fold, k, c, groups, gg);
+            CrossValidation pooled = fromLogits(pooledLogit, y, fold, k, rows);
             out.add(new GroupResult(groupNames.get(g), own, pooled));
         }
         return out;
+    }
+
+    /** Accuracy and AUC per fold of held-out logits, over the given rows (folds without rows are skipped). */
+    private static CrossValidation fromLogits(double[] logit, boolean[] y, int[] fold, int k, int[] rows) {
+        double[] acc = new double[k], auc = new double[k];
+        int used = 0;
+        for (int f = 0; f < k; f++) {
+            final int ff = f;
+            int[] te = Arrays.stream(rows).filter(i -> fold[i] == ff).toArray();
+            if (te.length == 0) continue;
+            double[] s = new double[te.length];
+            boolean[] sy = new boolean[te.length];
+            int correct = 0;
+            for (int i = 0; i < te.length; i++) {
+                s[i] = logit[te[i]];
+                sy[i] = y[te[i]];
+                if ((s[i] > 0) == sy[i]) correct++;
+            }
+            acc[used] = (double) correct / te.length;
+            auc[used] = auc(s, sy);
+            used++;
+        }
+        double[] a = Arrays.copyOf(acc, used), u = Arrays.copyOf(auc, used);
+        return new CrossValidation(mean(a), mean(Arrays.stream(u).filter(v -> !Double.isNaN(v)).toArray()), a, u);
     }
 
     /** Train on folds != f, test on fold f (restricted to `testGroup` when >= 0). */
