@@ -217,33 +217,19 @@ public final class Probes {
 
     /** Train on folds != f, test on fold f (restricted to `testGroup` when >= 0). */
     private static CrossValidation crossValidate(double[][] x, boolean[] y, int[] fold, int k, double c, int[] groups, int testGroup) {
-        double[] acc = new double[k], auc = new double[k];
-        int used = 0;
+        int n = y.length;
+        int[] rows = java.util.stream.IntStream.range(0, n).filter(i -> testGroup < 0 || groups[i] == testGroup).toArray();
+        double[] logit = new double[n];
         for (int f = 0; f < k; f++) {
-            List<Integer> tr = new ArrayList<>(), te = new ArrayList<>();
-            for (int i = 0; i < y.length; i++) {
-                if (fold[i] != f) tr.add(i);
-                else if (testGroup < 0 || groups[i] == testGroup) te.add(i);
-            }
-            if (te.isEmpty()) continue;
-            double[][] tx = tr.stream().map(i -> x[i]).toArray(double[][]::new);
-            boolean[] ty = new boolean[tr.size()];
-            for (int i = 0; i < ty.length; i++) ty[i] = y[tr.get(i)];
-            Logistic m = fitLogistic(tx, ty, c);
-            double[] s = new double[te.size()];
-            boolean[] sy = new boolean[te.size()];
-            int correct = 0;
-            for (int i = 0; i < s.length; i++) {
-                s[i] = m.logit(x[te.get(i)]);
-                sy[i] = y[te.get(i)];
-                if ((s[i] > 0) == sy[i]) correct++;
-            }
-            acc[used] = (double) correct / s.length;
-            auc[used] = auc(s, sy);
-            used++;
+            final int ff = f;
+            if (Arrays.stream(rows).noneMatch(i -> fold[i] == ff)) continue;
+            int[] tr = java.util.stream.IntStream.range(0, n).filter(i -> fold[i] != ff).toArray();
+            boolean[] ty = new boolean[tr.length];
+            for (int i = 0; i < tr.length; i++) ty[i] = y[tr[i]];
+            Logistic m = fitLogistic(Arrays.stream(tr).mapToObj(i -> x[i]).toArray(double[][]::new), ty, c);
+            for (int i : rows) if (fold[i] == f) logit[i] = m.logit(x[i]);
         }
-        double[] a = Arrays.copyOf(acc, used), u = Arrays.copyOf(auc, used);
-        return new CrossValidation(mean(a), mean(Arrays.stream(u).filter(v -> !Double.isNaN(v)).toArray()), a, u);
+        return fromLogits(logit, y, fold, k, rows);
     }
 
     // ---------------------------------------------------------------- L-BFGS

@@ -31,13 +31,7 @@ public final class GrokkingResults {
                       int[] trainIdx, int[] testIdx, Map<String, Object> timings, int threads) throws IOException {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("study", "grokking");
-        Map<String, Object> versions = new LinkedHashMap<>();
-        versions.put("lens4j", "0.1.0");
-        versions.put("java", System.getProperty("java.version"));
-        versions.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
-        versions.put("cpu_cores", Runtime.getRuntime().availableProcessors());
-        versions.put("native_threads", threads);
-        r.put("versions", versions);
+        r.put("versions", versions(threads));
 
         Map<String, Object> c = new LinkedHashMap<>();
         c.put("task", o.task == GrokkingStudy.Task.SUM ? "sum" : "modular");
@@ -207,6 +201,17 @@ public final class GrokkingResults {
         RegularFiles.writeBytes(file, JSON.writer(new DefaultPrettyPrinter().withArrayIndenter(DefaultPrettyPrinter.FixedSpaceIndenter.instance))
                 .writeValueAsBytes(r));
         return file;
+    }
+
+    /** lens4j, Java, OS, cores and native threads: the versions every study records. */
+    public static Map<String, Object> versions(int threads) {
+        Map<String, Object> versions = new LinkedHashMap<>();
+        versions.put("lens4j", "0.1.0");
+        versions.put("java", System.getProperty("java.version"));
+        versions.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
+        versions.put("cpu_cores", Runtime.getRuntime().availableProcessors());
+        versions.put("native_threads", threads);
+        return versions;
     }
 
     private static Map<String, Object> fit(LinearFit f, String model, String... names) {

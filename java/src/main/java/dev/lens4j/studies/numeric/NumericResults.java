@@ -25,12 +25,7 @@ final class NumericResults {
         int L = c.layers;
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("study", "numeric-compare (seed 000)");
-        Map<String, Object> versions = new LinkedHashMap<>();
-        versions.put("lens4j", "0.1.0");
-        versions.put("java", System.getProperty("java.version"));
-        versions.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
-        versions.put("cpu_cores", Runtime.getRuntime().availableProcessors());
-        r.put("versions", versions);
+        r.put("versions", GrokkingResults.versions(dev.lens4j.backend.CpuBackend.get().numThreads()));
         r.put("model", an.embedded != null ? "embedded (trained by this run)" : an.modelName);
         r.put("model_config", GrokkingResults.JSON.readTree(cfg.toJson()));
         Map<String, Object> conf = new LinkedHashMap<>();

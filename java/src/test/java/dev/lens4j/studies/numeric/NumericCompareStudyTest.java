@@ -3,7 +3,7 @@ package dev.lens4j.studies.numeric;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.lens4j.cli.Main;
+import dev.lens4j.studies.GrokkingStudyTest.Result;
 import dev.lens4j.hooks.Positions;
 import dev.lens4j.load.Checkpoint;
 import dev.lens4j.load.HfCheckpoint;
@@ -20,8 +20,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
+import static dev.lens4j.studies.GrokkingStudyTest.cli;
+
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,30 +42,15 @@ class NumericCompareStudyTest {
     static Path out;
     static Result run;
 
-    record Result(int code, String out, String err) {}
-
-    static Result cli(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-        try {
-            return new Result(Main.execute(args), o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @BeforeAll static void embeddedStudy() {
         out = tmp.resolve("emb");
         run = cli("study", "numeric-compare", "--n", "12", "--train-epochs", "2", "--train-per-category", "150", "--out", out.toString());
     }
 
     @Test void embeddedRunWritesEveryOutput() throws Exception {
-        assertEquals(0, run.code, run.err);
-        assertTrue(run.out.contains("embedded model (trained"), run.out);
-        assertTrue(run.err.contains("activations") && run.err.contains("left"), "progress with ETA: " + run.err);
+        assertEquals(0, run.code(), run.err());
+        assertTrue(run.out().contains("embedded model (trained"), run.out());
+        assertTrue(run.err().contains("activations") && run.err().contains("left"), "progress with ETA: " + run.err());
         JsonNode r = new ObjectMapper().readTree(out.resolve("results.json").toFile());
         for (String s : NumericResults.SECTIONS) assertTrue(r.has(s), "results.json lacks " + s);
         assertEquals(72, r.at("/data/n").asInt());
@@ -102,10 +87,10 @@ class NumericCompareStudyTest {
     }
 
     @Test void reportRendersInHeadlessChromium() throws Exception {
-        assertEquals(0, run.code, run.err);
+        assertEquals(0, run.code(), run.err());
         String chrome = dev.lens4j.report.ChromiumReportTestAccess.findChromium();
         Assumptions.assumeTrue(chrome != null, "chromium not installed: skipping the real-browser report check");
-        int plots = Integer.parseInt(run.out.replaceAll("(?s).*report.html\\s+(\\d+) plots.*", "$1"));
+        int plots = Integer.parseInt(run.out().replaceAll("(?s).*report.html\\s+(\\d+) plots.*", "$1"));
         assertTrue(plots >= 40, "every seed plot: " + plots);
         Path page = out.resolve("report.html"), shot = out.resolve("report.png");
         ProcessBuilder pb = new ProcessBuilder("bash", dev.lens4j.report.ChromiumReportTestAccess.findScript().toString(), "--expect-plots",
@@ -195,33 +180,33 @@ class NumericCompareStudyTest {
         Path o = tmp.resolve("stories");
         // the 512-token vocabulary has no single ' Yes': the error names the tokens
         Result bad = cli("study", "numeric-compare", "--model", model.toString(), "--n", "2", "--out", o.toString());
-        assertEquals(2, bad.code);
-        assertTrue(bad.err.contains("answer ' Yes' is") && bad.err.contains("tokens [") && bad.err.lines().count() == 1, bad.err);
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("answer ' Yes' is") && bad.err().contains("tokens [") && bad.err().lines().count() == 1, bad.err());
         Result ok = cli("study", "numeric-compare", "--model", model.toString(), "--n", "4", "--yes", " a", "--no", " the", "--out", o.toString());
-        assertEquals(0, ok.code, ok.err);
+        assertEquals(0, ok.code(), ok.err());
         JsonNode r = new ObjectMapper().readTree(o.resolve("results.json").toFile());
         assertEquals(5, r.at("/model_config/n_layers").asInt());
         assertEquals(24, r.at("/data/n").asInt());
         Result chat = cli("study", "numeric-compare", "--model", model.toString(), "--chat", "--out", o.toString());
-        assertEquals(2, chat.code);
-        assertTrue(chat.err.contains("has no chat template"), chat.err);
+        assertEquals(2, chat.code());
+        assertTrue(chat.err().contains("has no chat template"), chat.err());
     }
 
     @Test void badInputIsOneLineAndExitStatus2() throws Exception {
         Path csv = Files.writeString(tmp.resolve("bad.csv"), "1,2,yes,g\n1,2\n");
         Result r = cli("study", "numeric-compare", "--csv", csv.toString(), "--out", tmp.resolve("x").toString());
-        assertEquals(2, r.code);
-        assertTrue(r.err.contains("bad.csv line 2") && r.err.strip().lines().count() == 1, r.err);
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("bad.csv line 2") && r.err().strip().lines().count() == 1, r.err());
         Result chat = cli("study", "numeric-compare", "--chat", "--out", tmp.resolve("x").toString());
-        assertEquals(2, chat.code);
-        assertTrue(chat.err.contains("embedded model has no chat template"), chat.err);
+        assertEquals(2, chat.code());
+        assertTrue(chat.err().contains("embedded model has no chat template"), chat.err());
         Result tpl = cli("study", "numeric-compare", "--template", "Is {a} bigger?", "--out", tmp.resolve("x").toString());
-        assertEquals(2, tpl.code);
-        assertTrue(tpl.err.contains("{a} and {b}"), tpl.err);
+        assertEquals(2, tpl.code());
+        assertTrue(tpl.err().contains("{a} and {b}"), tpl.err());
         Files.createDirectories(tmp.resolve("y/report.html"));
         Result dirOut = cli("study", "numeric-compare", "--out", tmp.resolve("y").toString());
-        assertEquals(2, dirOut.code);
-        assertTrue(dirOut.err.contains("report.html exists and is not a regular file"), dirOut.err);
+        assertEquals(2, dirOut.code());
+        assertTrue(dirOut.err().contains("report.html exists and is not a regular file"), dirOut.err());
     }
 
     private static double[] negate(double[] a) {
