@@ -164,6 +164,17 @@ public final class Probes {
         int n = check(x, y);
         if (groups.length != n) throw new IllegalArgumentException(groups.length + " groups for " + n + " rows");
         int[] fold = stratifiedFolds(y, groups, k, seed);
+        // the pooled probe of fold f is the same for every group (trained on all groups' rows outside f): fit it once
+        double[] pooledLogit = new double[n];
+        for (int f = 0; f < k; f++) {
+            final int ff = f;
+            int[] tr = java.util.stream.IntStream.range(0, n).filter(i -> fold[i] != ff).toArray();
+            if (tr.length == n) continue;
+            boolean[] ty = new boolean[tr.length];
+            for (int i = 0; i < tr.length; i++) ty[i] = y[tr[i]];
+            Logistic m = fitLogistic(java.util.Arrays.stream(tr).mapToObj(i -> x[i]).toArray(double[][]::new), ty, c);
+            for (int i = 0; i < n; i++) if (fold[i] == f) pooledLogit[i] = m.logit(x[i]);
+        }
         List<GroupResult> out = new ArrayList<>();
         for (int g = 0; g < groupNames.size(); g++) {
             final int gg = g;
@@ -174,41 +185,51 @@ public final class Probes {
             int[] gf = new int[rows.length];
             for (int i = 0; i < rows.length; i++) { gx[i] = x[rows[i]]; gy[i] = y[rows[i]]; gf[i] = fold[rows[i]]; }
             CrossValidation own = crossValidate(gx, gy, gf, k, c, null, -1);
-            CrossValidation pooled = crossValidate(x, y, fold, k, c, groups, gg);
+            CrossValidation pooled = fromLogits(pooledLogit, y, fold, k, rows);
             out.add(new GroupResult(groupNames.get(g), own, pooled));
         }
         return out;
     }
 
-    /** Train on folds != f, test on fold f (restricted to `testGroup` when >= 0). */
-    private static CrossValidation crossValidate(double[][] x, boolean[] y, int[] fold, int k, double c, int[] groups, int testGroup) {
+    /** Accuracy and AUC per fold of held-out logits, over the given rows (folds without rows are skipped). */
+    private static CrossValidation fromLogits(double[] logit, boolean[] y, int[] fold, int k, int[] rows) {
         double[] acc = new double[k], auc = new double[k];
         int used = 0;
         for (int f = 0; f < k; f++) {
-            List<Integer> tr = new ArrayList<>(), te = new ArrayList<>();
-            for (int i = 0; i < y.length; i++) {
-                if (fold[i] != f) tr.add(i);
-                else if (testGroup < 0 || groups[i] == testGroup) te.add(i);
-            }
-            if (te.isEmpty()) continue;
-            double[][] tx = tr.stream().map(i -> x[i]).toArray(double[][]::new);
-            boolean[] ty = new boolean[tr.size()];
-            for (int i = 0; i < ty.length; i++) ty[i] = y[tr.get(i)];
-            Logistic m = fitLogistic(tx, ty, c);
-            double[] s = new double[te.size()];
-            boolean[] sy = new boolean[te.size()];
+            final int ff = f;
+            int[] te = Arrays.stream(rows).filter(i -> fold[i] == ff).toArray();
+            if (te.length == 0) continue;
+            double[] s = new double[te.length];
+            boolean[] sy = new boolean[te.length];
             int correct = 0;
-            for (int i = 0; i < s.length; i++) {
-                s[i] = m.logit(x[te.get(i)]);
-                sy[i] = y[te.get(i)];
+            for (int i = 0; i < te.length; i++) {
+                s[i] = logit[te[i]];
+                sy[i] = y[te[i]];
                 if ((s[i] > 0) == sy[i]) correct++;
             }
-            acc[used] = (double) correct / s.length;
+            acc[used] = (double) correct / te.length;
             auc[used] = auc(s, sy);
             used++;
         }
         double[] a = Arrays.copyOf(acc, used), u = Arrays.copyOf(auc, used);
         return new CrossValidation(mean(a), mean(Arrays.stream(u).filter(v -> !Double.isNaN(v)).toArray()), a, u);
+    }
+
+    /** Train on folds != f, test on fold f (restricted to `testGroup` when >= 0). */
+    private static CrossValidation crossValidate(double[][] x, boolean[] y, int[] fold, int k, double c, int[] groups, int testGroup) {
+        int n = y.length;
+        int[] rows = java.util.stream.IntStream.range(0, n).filter(i -> testGroup < 0 || groups[i] == testGroup).toArray();
+        double[] logit = new double[n];
+        for (int f = 0; f < k; f++) {
+            final int ff = f;
+            if (Arrays.stream(rows).noneMatch(i -> fold[i] == ff)) continue;
+            int[] tr = java.util.stream.IntStream.range(0, n).filter(i -> fold[i] != ff).toArray();
+            boolean[] ty = new boolean[tr.length];
+            for (int i = 0; i < tr.length; i++) ty[i] = y[tr[i]];
+            Logistic m = fitLogistic(Arrays.stream(tr).mapToObj(i -> x[i]).toArray(double[][]::new), ty, c);
+            for (int i : rows) if (fold[i] == f) logit[i] = m.logit(x[i]);
+        }
+        return fromLogits(logit, y, fold, k, rows);
     }
 
     // ---------------------------------------------------------------- L-BFGS

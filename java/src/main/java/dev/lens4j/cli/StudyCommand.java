@@ -10,7 +10,8 @@ import java.util.concurrent.Callable;
 /** `study NAME ...`: one subcommand per seed study (each its own class; add new ones to the list below). */
 @Command(name = "study", description = "Run a seed study end to end and write results.json, report.html and its data.",
         subcommands = {StudyGrokkingCommand.class, StudyFactualKnowledgeCommand.class,
-                StudySizeNeuronCommand.class, StudySecondOrderCommand.class})
+                StudySizeNeuronCommand.class, StudySecondOrderCommand.class,
+                StudyNumericCompareCommand.class})
 final class StudyCommand implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
     @Parameters(arity = "0..1", paramLabel = "NAME", description = "the study (see the commands below)") String name;

@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Map;
 
 /** results.json of the grokking study: config, seeds, versions, timings and every number the report shows. */
-final class GrokkingResults {
+public final class GrokkingResults {
     private GrokkingResults() {}
 
     /** Top-level keys, in order (tests check every one is present). */

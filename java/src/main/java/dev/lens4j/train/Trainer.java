@@ -4,6 +4,7 @@ import dev.lens4j.model.HookedTransformer;
 import dev.lens4j.model.HookedTransformer.RunOptions;
 import dev.lens4j.model.Metric;
 import dev.lens4j.model.Metrics;
+import dev.lens4j.model.PaddedBatch;
 import dev.lens4j.tensor.Tensor;
 
 import java.nio.file.Path;
@@ -102,14 +103,16 @@ public final class Trainer {
         SplittableRandom shuffle = new SplittableRandom(o.shuffleSeed);
         long t0 = System.nanoTime();
         // full batch: the token tensors are built once
-        try (Tensor trainT = bs == n ? model.tokenTensor(train.tokens()) : null;
-             Tensor testT = hasTest ? model.tokenTensor(test.tokens()) : null;
+        // ragged sequences (prompts of several lengths) train and evaluate as left-padded batches
+        boolean ragged = isRagged(train.tokens()) || hasTest && isRagged(test.tokens());
+        try (Tensor trainT = bs == n && !ragged ? model.tokenTensor(train.tokens()) : null;
+             Tensor testT = hasTest && !ragged ? model.tokenTensor(test.tokens()) : null;
              AdamW opt = new AdamW(o.lr, o.beta1, o.beta2, o.eps, o.weightDecay)) {
             int[] order = identity(n);
             for (int e = 0; e < o.epochs; e++) {
                 double lossSum = 0;
                 long correct = 0;
-                if (bs == n) {
+                if (bs == n && !ragged) {
                     Tapped m = new Tapped(train.labels());
                     lossSum = step(model, trainT, m, gradOpts, opt) * n;
                     correct = m.correct;
@@ -121,14 +124,15 @@ public final class Trainer {
                         int[] lab = new int[len];
                         for (int i = 0; i < len; i++) { tok[i] = train.tokens()[order[s + i]]; lab[i] = train.labels()[order[s + i]]; }
                         Tapped m = new Tapped(lab);
-                        try (Tensor t = model.tokenTensor(tok)) { lossSum += step(model, t, m, gradOpts, opt) * len; }
+                        if (ragged) lossSum += step(model, leftPadded(model, tok), m, gradOpts, opt) * len;
+                        else try (Tensor t = model.tokenTensor(tok)) { lossSum += step(model, t, m, gradOpts, opt) * len; }
                         correct += m.correct;
                     }
                 }
                 trL[e] = lossSum / n;
                 trA[e] = (double) correct / n;
                 if (hasTest) {
-                    double[] la = evaluate(model, testT, test.labels(), evalOpts);
+                    double[] la = ragged ? evaluate(model, test) : evaluate(model, testT, test.labels(), evalOpts);
                     teL[e] = la[0];
                     teA[e] = la[1];
                 } else {
@@ -163,13 +167,39 @@ public final class Trainer {
         return loss;
     }
 
-    /** {mean cross-entropy at the last position (double), accuracy} of a dataset. */
+    /** One step on a left-padded batch (each row's last real token is the last position; pad keys are masked). */
+    private static double step(HookedTransformer model, PaddedBatch tokens, Metric metric, RunOptions gradOpts, AdamW opt) {
+        try (HookedTransformer.Gradients g = model.backward(tokens, metric, gradOpts)) {
+            model.editWeights(w -> opt.step(w, g.weightGrads()));
+            return g.value();
+        }
+    }
+
+    private static PaddedBatch leftPadded(HookedTransformer model, int[][] tokens) {
+        return PaddedBatch.of(java.util.Arrays.asList(tokens), PaddedBatch.Side.LEFT, model.padTokenId());
+    }
+
+    private static boolean isRagged(int[][] tokens) {
+        for (int[] t : tokens) if (t.length != tokens[0].length) return true;
+        return false;
+    }
+
+    /** {mean cross-entropy at the last position (double), accuracy} of a dataset (ragged ones as a left-padded batch). */
     public static double[] evaluate(HookedTransformer model, Dataset d) {
+        if (isRagged(d.tokens())) {
+            try (HookedTransformer.Output out = model.run(leftPadded(model, d.tokens()), new RunOptions().logitsLastOnly(true))) {
+                return lossAndAccuracy(out, d.labels());
+            }
+        }
         try (Tensor t = model.tokenTensor(d.tokens())) { return evaluate(model, t, d.labels(), new RunOptions().logitsLastOnly(true)); }
     }
 
     private static double[] evaluate(HookedTransformer model, Tensor tokens, int[] labels, RunOptions evalOpts) {
-        try (HookedTransformer.Output out = model.run(tokens, evalOpts)) {
+        try (HookedTransformer.Output out = model.run(tokens, evalOpts)) { return lossAndAccuracy(out, labels); }
+    }
+
+    private static double[] lossAndAccuracy(HookedTransformer.Output out, int[] labels) {
+        {
             Tensor l = out.logits();
             int B = (int) l.size(0), V = (int) l.size(2);
             float[] lg = l.toFloatArray();

@@ -78,5 +78,19 @@ class ProbesTest {
             assertTrue(g.perGroup().accuracy() > 0.9 && g.pooled().accuracy() > 0.85, g.toString());
             assertEquals(g.pooled().accuracy() - g.perGroup().accuracy(), g.pooledMinusPerGroup(), 1e-15);
         }
+        // the pooled probe, refitted by hand per fold on every group's training rows, scored on group b's held-out rows
+        int[] fg = Probes.stratifiedFolds(y, groups, 5, 7);
+        double sum = 0;
+        for (int f = 0; f < 5; f++) {
+            final int ff = f;
+            int[] tr = java.util.stream.IntStream.range(0, n).filter(i -> fg[i] != ff).toArray();
+            boolean[] ty = new boolean[tr.length];
+            for (int i = 0; i < tr.length; i++) ty[i] = y[tr[i]];
+            Probes.Logistic m = Probes.fitLogistic(java.util.Arrays.stream(tr).mapToObj(i -> x[i]).toArray(double[][]::new), ty, 1.0);
+            int cnt = 0, hit = 0;
+            for (int i = 0; i < n; i++) if (fg[i] == f && groups[i] == 1) { cnt++; if (m.predict(x[i]) == y[i]) hit++; }
+            sum += (double) hit / cnt;
+        }
+        assertEquals(sum / 5, gr.get(1).pooled().accuracy(), 1e-12);
     }
 }

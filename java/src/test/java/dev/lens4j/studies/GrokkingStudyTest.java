@@ -26,14 +26,15 @@ import static org.junit.jupiter.api.Assertions.*;
  * The grokking study end to end on a tiny setting (p = 5, a small model, a few hundred epochs): every results.json
  * section, every report plot, the checkpoint, the CLI (study and bad input). One run is shared by the tests.
  */
-class GrokkingStudyTest {
+public class GrokkingStudyTest {
     @TempDir static Path tmp;
     static Path out;
     static Result run;
 
-    record Result(int code, String out, String err) {}
+    public record Result(int code, String out, String err) {}
 
-    static Result cli(String... args) {
+    /** Main.execute with stdout and stderr captured (other studies' tests use it too). */
+    public static Result cli(String... args) {
         PrintStream oldOut = System.out, oldErr = System.err;
         ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
         System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
