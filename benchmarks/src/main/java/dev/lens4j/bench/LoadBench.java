@@ -1,155 +1,27 @@
 package dev.lens4j.bench;
 
-import dev.lens4j.load.HalfFloats;
+import dev.lens4j.load.RandomCheckpointFiles;
 import dev.lens4j.model.HookedTransformer;
 import dev.lens4j.tensor.Tensor;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 
 /**
  * Memory and time of loading big checkpoints. {@code write SHAPE DIR} writes a random-weight bf16 safetensors checkpoint
- * of a real model's shape (gpt2-large, gpt2-xl, gemma2-2b) tensor by tensor, never holding the model; {@code load DIR
+ * of a real model's shape (RandomCheckpointFiles: gpt2-medium, gpt2-large, gpt2-xl, gemma2-2b) tensor by tensor; {@code load DIR
  * [TOKENS]} loads it (weights processed as from_pretrained), then runs one forward of TOKENS seeded random tokens, and
  * prints load time, peak RSS (VmHWM) against the resident F32 weight bytes and the checkpoint's own F32 bytes, and
  * tokens/s. Run each load in a fresh JVM (benchmarks/load.sh does) so VmHWM is the load's.
  */
 public final class LoadBench {
-    record Spec(String name, long[] shape, float constant) {
-        long numel() { long n = 1; for (long d : shape) n *= d; return n; }
-    }
-
     public static void main(String[] args) throws IOException {
-        if (args.length >= 3 && args[0].equals("write")) write(args[1], Path.of(args[2]));
+        if (args.length >= 3 && args[0].equals("write")) RandomCheckpointFiles.write(args[1], Path.of(args[2]));
         else if (args.length >= 2 && args[0].equals("load")) load(Path.of(args[1]), args.length > 2 ? Integer.parseInt(args[2]) : 32);
-        else throw new IllegalArgumentException("usage: LoadBench write gpt2-large|gpt2-xl|gemma2-2b DIR | LoadBench load DIR [TOKENS]");
-    }
-
-    // ---------------------------------------------------------------- shapes (Hugging Face names and configs)
-
-    static String config(String shape) {
-        return switch (shape) {
-            case "gpt2-large", "gpt2-xl" -> {
-                boolean xl = shape.equals("gpt2-xl");
-                yield String.format(Locale.ROOT, "{\"model_type\": \"gpt2\", \"architectures\": [\"GPT2LMHeadModel\"], \"n_embd\": %d, \"n_layer\": %d,"
-                    + " \"n_head\": %d, \"n_positions\": 1024, \"n_ctx\": 1024, \"vocab_size\": 50257, \"activation_function\": \"gelu_new\","
-                    + " \"layer_norm_epsilon\": 1e-05, \"tie_word_embeddings\": true, \"torch_dtype\": \"bfloat16\"}",
-                    xl ? 1600 : 1280, xl ? 48 : 36, xl ? 25 : 20);
-            }
-            case "gemma2-2b" -> "{\"model_type\": \"gemma2\", \"architectures\": [\"Gemma2ForCausalLM\"], \"hidden_size\": 2304,"
-                + " \"num_hidden_layers\": 26, \"num_attention_heads\": 8, \"num_key_value_heads\": 4, \"head_dim\": 256,"
-                + " \"intermediate_size\": 9216, \"vocab_size\": 256000, \"max_position_embeddings\": 8192, \"rms_norm_eps\": 1e-06,"
-                + " \"rope_theta\": 10000.0, \"hidden_act\": \"gelu_pytorch_tanh\", \"hidden_activation\": \"gelu_pytorch_tanh\","
-                + " \"query_pre_attn_scalar\": 256, \"attn_logit_softcapping\": 50.0, \"final_logit_softcapping\": 30.0,"
-                + " \"sliding_window\": 4096, \"tie_word_embeddings\": true, \"attention_bias\": false, \"torch_dtype\": \"bfloat16\"}";
-            default -> throw new IllegalArgumentException("unknown shape " + shape + " (gpt2-large, gpt2-xl, gemma2-2b)");
-        };
-    }
-
-    static List<Spec> tensors(String shape) {
-        List<Spec> s = new ArrayList<>();
-        float rand = Float.NaN; // NaN: random values; otherwise the constant
-        if (shape.startsWith("gpt2")) {
-            boolean xl = shape.equals("gpt2-xl");
-            long d = xl ? 1600 : 1280, layers = xl ? 48 : 36, v = 50257, f = 4 * d;
-            s.add(new Spec("wte.weight", new long[] {v, d}, rand));
-            s.add(new Spec("wpe.weight", new long[] {1024, d}, rand));
-            for (int l = 0; l < layers; l++) {
-                String h = "h." + l + ".";
-                s.add(new Spec(h + "ln_1.weight", new long[] {d}, 1));
-                s.add(new Spec(h + "ln_1.bias", new long[] {d}, 0));
-                s.add(new Spec(h + "attn.c_attn.weight", new long[] {d, 3 * d}, rand));
-                s.add(new Spec(h + "attn.c_attn.bias", new long[] {3 * d}, rand));
-                s.add(new Spec(h + "attn.c_proj.weight", new long[] {d, d}, rand));
-                s.add(new Spec(h + "attn.c_proj.bias", new long[] {d}, rand));
-                s.add(new Spec(h + "ln_2.weight", new long[] {d}, 1));
-                s.add(new Spec(h + "ln_2.bias", new long[] {d}, 0));
-                s.add(new Spec(h + "mlp.c_fc.weight", new long[] {d, f}, rand));
-                s.add(new Spec(h + "mlp.c_fc.bias", new long[] {f}, rand));
-                s.add(new Spec(h + "mlp.c_proj.weight", new long[] {f, d}, rand));
-                s.add(new Spec(h + "mlp.c_proj.bias", new long[] {d}, rand));
-            }
-            s.add(new Spec("ln_f.weight", new long[] {d}, 1));
-            s.add(new Spec("ln_f.bias", new long[] {d}, 0));
-            return s;
-        }
-        long d = 2304, layers = 26, q = 8 * 256, kv = 4 * 256, f = 9216, v = 256000;
-        String p = "model.";
-        s.add(new Spec(p + "embed_tokens.weight", new long[] {v, d}, rand));
-        for (int l = 0; l < layers; l++) {
-            String h = p + "layers." + l + ".";
-            s.add(new Spec(h + "input_layernorm.weight", new long[] {d}, 0)); // Gemma scales by 1 + w
-            s.add(new Spec(h + "self_attn.q_proj.weight", new long[] {q, d}, rand));
-            s.add(new Spec(h + "self_attn.k_proj.weight", new long[] {kv, d}, rand));
-            s.add(new Spec(h + "self_attn.v_proj.weight", new long[] {kv, d}, rand));
-            s.add(new Spec(h + "self_attn.o_proj.weight", new long[] {d, q}, rand));
-            s.add(new Spec(h + "post_attention_layernorm.weight", new long[] {d}, 0));
-            s.add(new Spec(h + "pre_feedforward_layernorm.weight", new long[] {d}, 0));
-            s.add(new Spec(h + "mlp.gate_proj.weight", new long[] {f, d}, rand));
-            s.add(new Spec(h + "mlp.up_proj.weight", new long[] {f, d}, rand));
-            s.add(new Spec(h + "mlp.down_proj.weight", new long[] {d, f}, rand));
-            s.add(new Spec(h + "post_feedforward_layernorm.weight", new long[] {d}, 0));
-        }
-        s.add(new Spec(p + "norm.weight", new long[] {d}, 0));
-        return s;
-    }
-
-    // ---------------------------------------------------------------- write
-
-    /** Header, then each tensor's bf16 data in 8 MB chunks: memory stays flat whatever the model's size. */
-    static void write(String shape, Path dir) throws IOException {
-        List<Spec> specs = tensors(shape);
-        StringBuilder h = new StringBuilder("{\"__metadata__\": {\"format\": \"pt\"}");
-        long off = 0, params = 0;
-        for (Spec s : specs) {
-            StringBuilder shp = new StringBuilder();
-            for (long x : s.shape()) shp.append(shp.length() == 0 ? "" : ", ").append(x);
-            h.append(", \"").append(s.name()).append("\": {\"dtype\": \"BF16\", \"shape\": [").append(shp)
-                .append("], \"data_offsets\": [").append(off).append(", ").append(off + 2 * s.numel()).append("]}");
-            off += 2 * s.numel();
-            params += s.numel();
-        }
-        h.append('}');
-        while ((h.length() + 8) % 8 != 0) h.append(' ');
-        byte[] json = h.toString().getBytes(StandardCharsets.UTF_8);
-        Files.createDirectories(dir);
-        Files.writeString(dir.resolve("config.json"), config(shape));
-        Path tmp = dir.resolve("model.safetensors.tmp");
-        long t0 = System.nanoTime();
-        SplittableRandom rng = new SplittableRandom(20261130L);
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            ByteBuffer head = ByteBuffer.allocate(8 + json.length).order(ByteOrder.LITTLE_ENDIAN);
-            head.putLong(json.length).put(json).flip();
-            while (head.hasRemaining()) ch.write(head);
-            ByteBuffer buf = ByteBuffer.allocate(1 << 23).order(ByteOrder.LITTLE_ENDIAN);
-            for (Spec s : specs) {
-                for (long left = s.numel(); left > 0; ) {
-                    int n = (int) Math.min(left, buf.capacity() / 2);
-                    buf.clear();
-                    for (int k = 0; k < n; k++) {
-                        float x = Float.isNaN(s.constant()) ? (float) (rng.nextDouble() * 0.04 - 0.02) : s.constant();
-                        buf.putShort(HalfFloats.f32ToBf16(x));
-                    }
-                    buf.flip();
-                    while (buf.hasRemaining()) ch.write(buf);
-                    left -= n;
-                }
-            }
-        }
-        Files.move(tmp, dir.resolve("model.safetensors"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        System.out.printf(Locale.ROOT, "wrote %s: %s parameters, %.2f GB bf16, in %.1f s%n", dir, params, (8 + json.length + off) / 1e9,
-            (System.nanoTime() - t0) / 1e9);
+        else throw new IllegalArgumentException("usage: LoadBench write gpt2-medium|gpt2-large|gpt2-xl|gemma2-2b DIR | LoadBench load DIR [TOKENS]");
     }
 
     // ---------------------------------------------------------------- load
@@ -162,7 +34,7 @@ public final class LoadBench {
             long loadHwm = status("VmHWM");
             long resident = 0;
             for (Tensor t : m.weights().asMap().values()) resident += t.numel() * t.dtype().bytes;
-            long ckptF32 = 4 * tensors(shapeOf(m)).stream().mapToLong(Spec::numel).sum();
+            long ckptF32 = 4 * RandomCheckpointFiles.tensors(shapeOf(m)).stream().mapToLong(RandomCheckpointFiles.Spec::numel).sum();
             int[] tokens = new SplittableRandom(1).ints(nTokens, 0, m.cfg().dVocab).toArray();
             try (Tensor warm = m.forward(tokens)) { /* first call pays one-time setup */ }
             long f0 = System.nanoTime();
@@ -179,7 +51,7 @@ public final class LoadBench {
 
     private static String shapeOf(HookedTransformer m) {
         if (m.cfg().dModel == 2304) return "gemma2-2b";
-        return m.cfg().dModel == 1600 ? "gpt2-xl" : "gpt2-large";
+        return m.cfg().dModel == 1600 ? "gpt2-xl" : m.cfg().dModel == 1024 ? "gpt2-medium" : "gpt2-large";
     }
 
     /** A /proc/self/status field in bytes (VmHWM: the peak resident set; VmRSS: now). */
