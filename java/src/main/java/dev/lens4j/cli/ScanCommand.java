@@ -43,15 +43,17 @@ final class ScanCommand implements Callable<Integer> {
         if (maxTokens != null && maxTokens <= 0) throw new IllegalArgumentException("--max-tokens must be > 0");
         Pattern hookRe = Inputs.hookRegex(hooks, "--hooks");
         Corpus c = Corpus.of(corpus);
+        if (spark != null && (maxTokens != null || resume))
+            throw new IllegalArgumentException("--spark scans the whole corpus (no --max-tokens) and resumes by itself (no --resume)");
+        SparkJobs jobs = spark != null ? SparkJobs.find() : null; // before the model loads
         try (HookedTransformer model = m.load()) {
             List<String> names = model.hookNames().stream().filter(n -> hookRe.matcher(n).find()).toList();
             if (names.isEmpty()) throw new IllegalArgumentException("--hooks '" + hooks + "' matches no hook point of this model");
             int L = seqLen != null ? seqLen : Math.min(model.cfg().nCtx, 256);
             var options = new NeuronScan.Options(names, topK, L, batch, maxTokens == null ? Long.MAX_VALUE : maxTokens, checkpointEvery, context, stopAfterBatches);
-            if (spark != null) {
-                if (maxTokens != null || resume) throw new IllegalArgumentException("--spark scans the whole corpus (no --max-tokens) and resumes by itself (no --resume)");
+            if (jobs != null) {
                 model.close(); // the job loads its own, as each executor does
-                SparkJobs.find().scan(spark, m.spec(), corpus, options, partitions, out);
+                jobs.scan(spark, m.spec(), corpus, options, partitions, out);
                 System.out.printf("scanned the corpus over %d hook point(s) with Spark (%s); wrote %s%n", names.size(), spark, out);
                 return 0;
             }
