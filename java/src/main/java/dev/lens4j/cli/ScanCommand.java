@@ -45,6 +45,7 @@ final class ScanCommand implements Callable<Integer> {
         Corpus c = Corpus.of(corpus);
         if (spark != null && (maxTokens != null || resume))
             throw new IllegalArgumentException("--spark scans the whole corpus (no --max-tokens) and resumes by itself (no --resume)");
+        if (spark != null && partitions < 1) throw new IllegalArgumentException("--partitions must be >= 1, got " + partitions);
         SparkJobs jobs = spark != null ? SparkJobs.find() : null; // before the model loads
         try (HookedTransformer model = m.load()) {
             List<String> names = model.hookNames().stream().filter(n -> hookRe.matcher(n).find()).toList();

@@ -28,6 +28,7 @@ final class SweepCommand implements Callable<Integer> {
 
     @Override public Integer call() {
         OutDir.check(out, "sums.safetensors");
+        if (partitions < 1) throw new IllegalArgumentException("--partitions must be >= 1, got " + partitions);
         List<PromptLines.Line> lines = PromptLines.read(prompts, "clean", Set.of("clean", "corrupt", "answer", "wrong"));
         SparkJobs jobs = SparkJobs.find();
         AttributePairs p;

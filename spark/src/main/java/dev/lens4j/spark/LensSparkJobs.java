@@ -13,7 +13,8 @@ import java.util.function.Function;
 public final class LensSparkJobs implements SparkJobs {
     @Override public void scan(String master, ModelSpec model, List<Path> corpus, NeuronScan.Options options, int partitions, Path out) {
         ScanJob.Outcome r = inSession(master, "lens4j scan", s -> ScanJob.run(s, model, corpus, options, partitions, out));
-        System.err.printf("spark: %d partition(s) scanned, %d reused from %s%n", r.computed(), r.reused(), out.resolve("spark-parts"));
+        System.err.printf("spark: %d partition(s) scanned, %d reused from %s; job %.1f s, outputs %.1f s%n", r.computed(), r.reused(),
+                out.resolve("spark-parts"), r.jobSeconds(), r.outputSeconds());
     }
 
     @Override public AttributionPatching.Result sweep(String master, ModelSpec model, int[][] clean, int[][] corrupt, int[] answer, int[] wrong,

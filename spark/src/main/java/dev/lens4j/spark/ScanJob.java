@@ -25,8 +25,8 @@ final class ScanJob {
         Corpus.Document document() { return new Corpus.Document(id, Path.of(file), line, text); }
     }
 
-    /** What a run did: partitions computed now, and those a previous run had committed. */
-    record Outcome(int computed, int reused) {}
+    /** What a run did: partitions computed now, those a previous run had committed, seconds in the job and writing the outputs. */
+    record Outcome(int computed, int reused, double jobSeconds, double outputSeconds) {}
 
     private ScanJob() {}
 
@@ -34,15 +34,12 @@ final class ScanJob {
         if (partitions < 1) throw new IllegalArgumentException("--partitions must be >= 1, got " + partitions);
         if (o.maxTokens() != Long.MAX_VALUE) throw new IllegalArgumentException("a Spark scan covers the whole corpus: no --max-tokens");
         Corpus corpus = Corpus.of(corpusPaths);
-        List<Doc> docs = new ArrayList<>();
-        for (Iterator<Corpus.Document> it = corpus.documents(); it.hasNext(); ) {
-            Corpus.Document d = it.next();
-            docs.add(new Doc(d.id(), d.file().toString(), d.line(), d.text()));
-        }
+        List<Doc> docs = documents(spark, corpus, corpusPaths);
         CommittedParts parts = new CommittedParts(out, key(spec, corpus, o, partitions));
         int reused = parts.count(partitions);
         List<String> hooks = o.hooks();
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        long t0 = System.nanoTime();
         ScanPartial total = sc.parallelize(docs, partitions).mapPartitionsWithIndex((index, it) -> {
             ExecutorModels.injectFaults(index);
             Path file = parts.file(index);
@@ -58,9 +55,40 @@ final class ScanJob {
             p.write(file);
             return List.of(p).iterator();
         }, false).treeReduce((a, b) -> ScanPartial.merge(a, b, hooks), 2);
+        long t1 = System.nanoTime();
         List<String> names = corpus.files().stream().map(Path::toString).toList();
         NeuronScan.writeOutputs(ExecutorModels.get(spec), () -> docs.stream().map(Doc::document).iterator(), names, o, out, total.toPart(hooks));
-        return new Outcome(partitions - reused, reused);
+        return new Outcome(partitions - reused, reused, (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9);
+    }
+
+    /**
+     * The documents in id order: text files and JSON lines as the plain scan reads them; Parquet files or directories
+     * (every path named *.parquet) through Spark, one document per row of their "text" column, numbered in file order.
+     */
+    private static List<Doc> documents(SparkSession spark, Corpus corpus, List<Path> paths) {
+        long parquet = paths.stream().filter(p -> p.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".parquet")).count();
+        List<Doc> docs = new ArrayList<>();
+        if (parquet == 0) {
+            for (Iterator<Corpus.Document> it = corpus.documents(); it.hasNext(); ) {
+                Corpus.Document d = it.next();
+                docs.add(new Doc(d.id(), d.file().toString(), d.line(), d.text()));
+            }
+            return docs;
+        }
+        if (parquet != paths.size()) throw new IllegalArgumentException("--corpus: Parquet (*.parquet) and text corpora cannot be mixed: " + paths);
+        for (Path p : paths) {
+            var df = spark.read().parquet(p.toString());
+            if (!java.util.Arrays.asList(df.columns()).contains("text"))
+                throw new IllegalArgumentException("corpus " + p + ": a Parquet corpus needs a string column \"text\", found " + java.util.Arrays.toString(df.columns()));
+            int line = 0;
+            for (Iterator<org.apache.spark.sql.Row> it = df.select("text").toLocalIterator(); it.hasNext(); ) {
+                org.apache.spark.sql.Row r = it.next();
+                line++;
+                if (r.isNullAt(0)) throw new IllegalArgumentException("corpus " + p + " row " + line + ": \"text\" is null");
+                docs.add(new Doc(docs.size(), p.toString(), line, r.getString(0)));
+            }
+        }
+        return docs;
     }
 
     /** What a committed partition depends on: a rerun with anything else changed must not reuse it. */

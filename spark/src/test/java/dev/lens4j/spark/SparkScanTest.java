@@ -86,7 +86,8 @@ class SparkScanTest {
         for (int p : new int[] {1, 2, 24, 40}) { // 24 docs: one per partition; 40: empty partitions too
             Path out = tmp.resolve("p" + p);
             var r = run(out, p, null, null);
-            assertEquals(new ScanJob.Outcome(p, 0), r);
+            assertEquals(p, r.computed());
+            assertEquals(0, r.reused());
             assertSameAsPlain(out);
         }
     }
@@ -112,8 +113,24 @@ class SparkScanTest {
         assertTrue(committed >= 1 && committed <= 5, "partitions committed before the failure: " + committed);
         assertTrue(!Files.exists(out.resolve("neurons.safetensors")));
         var r = run(out, 6, null, null);
-        assertEquals(new ScanJob.Outcome(6 - committed, committed), r);
+        assertEquals(6 - committed, r.computed());
+        assertEquals(committed, r.reused());
         assertSameAsPlain(out);
+    }
+
+    @Test void aParquetCorpusGivesTheStatisticsOfTheSameDocumentsAsJsonLines() throws IOException {
+        // the JSON lines and then the text file, as rows of one Parquet file in the plain scan's document order
+        List<String> texts = new java.util.ArrayList<>();
+        for (String line : Files.readAllLines(corpus.resolve("a.jsonl")))
+            texts.add(new com.fasterxml.jackson.databind.ObjectMapper().readTree(line).get("text").asText());
+        texts.add(Files.readString(corpus.resolve("b.txt")));
+        Path pq = tmp.resolve("corpus.parquet");
+        spark.createDataset(texts, org.apache.spark.sql.Encoders.STRING()).toDF("text").coalesce(1).write().parquet(pq.toString());
+        Path out = tmp.resolve("parquet");
+        assertEquals(0, Main.execute("scan", "--model", model.toString(), "--corpus", pq.toString(), "--hooks", "mlp\\.hook_post$|hook_resid_post$",
+                "--top-k", "5", "--seq-len", "32", "--batch", "4", "--out", out.toString(), "--spark", SparkFixture.MASTER, "--partitions", "3"));
+        SparkFixture.assertSameTensors(plain.resolve("neurons.safetensors"), out.resolve("neurons.safetensors"), 1e-6);
+        assertTrue(Files.readString(out.resolve("docs.jsonl")).contains("\"line\":24"), "rows are numbered as lines");
     }
 
     @Test void aRerunWithOtherOptionsDoesNotReuseParts() {
