@@ -20,7 +20,7 @@ run() { # name, args...
   local name="$1"; shift
   rm -rf "$work/$name"
   local t0=$(date +%s.%N)
-  "$root/lens4j" scan --model "$model" --corpus "$work/corpus.jsonl" --out "$work/$name" "$@" > "$work/$name.log" 2>&1 || echo "$name failed" >&2
+  timeout 900 "$root/lens4j" scan --model "$model" --corpus "$work/corpus.jsonl" --out "$work/$name" "$@" > "$work/$name.log" 2>&1 || echo "$name failed" >&2
   local t1=$(date +%s.%N)
   printf "%-28s %6.1f s   %s\n" "$name" "$(echo "$t1 - $t0" | bc)" "$(grep -h -E '^spark:|^scanned' "$work/$name.log" | tr '\n' ' ')"
 }

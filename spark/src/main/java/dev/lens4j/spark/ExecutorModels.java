@@ -21,11 +21,10 @@ final class ExecutorModels {
 
     private ExecutorModels() {}
 
+    /** The model for a task on this thread: the native thread count is per calling thread, so it is set for every task. */
     static HookedTransformer get(ModelSpec spec) {
-        return MODELS.computeIfAbsent(spec, s -> {
-            if (s.threads() == null) CpuBackend.get().setNumThreads(1);
-            return s.load();
-        });
+        CpuBackend.get().setNumThreads(spec.threads() == null ? 1 : spec.threads());
+        return MODELS.computeIfAbsent(spec, ModelSpec::load);
     }
 
     /** Frees the models (a local-mode job's executors live in the driver's JVM). */
