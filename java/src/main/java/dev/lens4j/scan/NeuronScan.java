@@ -262,7 +262,7 @@ public final class NeuronScan {
             for (var e : stats.entrySet()) {
                 if (e.getValue() == null) continue;
                 t.putAll(e.getValue().summaryTensors(e.getKey() + "."));
-                hookInfo.add(Map.of("name", e.getKey(), "neurons", e.getValue().neurons()));
+                hookInfo.add(ordered("name", e.getKey(), "neurons", e.getValue().neurons()));
             }
             if (t.isEmpty()) throw new IllegalArgumentException("the corpus holds no tokens to scan");
             SafeTensors.write(out.resolve("neurons.safetensors"), t, Map.of("format", "lens4j neuron scan"));
@@ -281,7 +281,7 @@ public final class NeuronScan {
         index.put("corpus", corpusNames);
         index.put("tensors", "neurons.safetensors: {hook}.count/mean/std/max/frac_pos [n], {hook}.top_values/top_docs/top_positions [n, k], "
                 + "{hook}.filled [n]; documents in docs.jsonl (id, file, line), positions count tokens within a document");
-        index.put("versions", Map.of("lens4j", "0.1.0", "java", System.getProperty("java.version")));
+        index.put("versions", ordered("lens4j", "0.1.0", "java", System.getProperty("java.version")));
         RegularFiles.writeString(out.resolve("index.json"), JSON.writeValueAsString(index));
         writeDocsAndBrowser();
     }
@@ -310,7 +310,7 @@ public final class NeuronScan {
             Corpus.Document d = docs.next();
             if (d.id() >= docsSeen) break;
             docsJsonl.append(JSON.writer().without(SerializationFeature.INDENT_OUTPUT)
-                    .writeValueAsString(Map.of("id", d.id(), "file", d.file().toString(), "line", d.line()))).append('\n');
+                    .writeValueAsString(ordered("id", d.id(), "file", d.file().toString(), "line", d.line()))).append('\n');
             List<int[]> need = wanted.get(d.id());
             if (need == null) continue;
             int[] ids = model.toTokens(d.text(), false);
@@ -389,4 +389,11 @@ public final class NeuronScan {
     }
 
     private static String fmt(double v) { return String.format("%.4g", v); }
+
+    /** A JSON object with its keys in the order given (Map.of's order changes from one JVM to the next). */
+    private static Map<String, Object> ordered(Object... keysAndValues) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) m.put((String) keysAndValues[i], keysAndValues[i + 1]);
+        return m;
+    }
 }
