@@ -35,6 +35,19 @@ public final class AttributionPatching {
             mlp = new double[L * F]; heads = new double[L * H]; resid = new double[L * S];
         }
 
+        /** Scores computed elsewhere (flattened [L, d_mlp], [L, n_heads], [L, pos]), e.g. sums over a Spark job's pairs. */
+        public static Result of(int L, int F, int H, int S, double[] mlp, double[] heads, double[] resid, double clean, double corrupt) {
+            Result r = new Result(L, F, H, S);
+            if (mlp.length != r.mlp.length || heads.length != r.heads.length || resid.length != r.resid.length)
+                throw new IllegalArgumentException("attribution arrays do not match [" + L + ", " + F + "], [" + L + ", " + H + "], [" + L + ", " + S + "]");
+            System.arraycopy(mlp, 0, r.mlp, 0, mlp.length);
+            System.arraycopy(heads, 0, r.heads, 0, heads.length);
+            System.arraycopy(resid, 0, r.resid, 0, resid.length);
+            r.clean = clean;
+            r.corrupt = corrupt;
+            return r;
+        }
+
         /** The metric on the clean and on the corrupt prompts (summed over the batch as the metric sums). */
         public double cleanMetric() { return clean; }
         public double corruptMetric() { return corrupt; }

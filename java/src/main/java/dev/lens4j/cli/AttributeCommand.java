@@ -53,21 +53,9 @@ final class AttributeCommand implements Callable<Integer> {
                 : List.of(new PromptLines.Line(0, Map.of("clean", clean, "corrupt", corrupt)));
         try (HookedTransformer model = m.load()) {
             int n = lines.size();
-            int[][] c = new int[n][], k = new int[n][];
-            int[] a = new int[n], w = new int[n];
-            for (int i = 0; i < n; i++) {
-                PromptLines.Line l = lines.get(i);
-                String cl = l.require("clean", null, "--clean"), co = l.require("corrupt", null, "--corrupt");
-                c[i] = model.toTokens(cl);
-                k[i] = model.toTokens(co);
-                if (c[i].length != k[i].length)
-                    throw new IllegalArgumentException((n > 1 ? "line " + l.number() + ": " : "") + "the clean prompt is " + c[i].length
-                            + " tokens " + model.toStrTokens(c[i]) + ", the corrupt prompt " + k[i].length + " tokens " + model.toStrTokens(k[i])
-                            + ": attribution patching pairs positions, so they must have the same token length");
-                a[i] = model.answerToken(cl, l.require("answer", answer, "--answer"));
-                w[i] = model.answerToken(cl, l.require("wrong", wrong, "--wrong"));
-            }
-            Inputs.oneLength(c, lines, "resid_pre is per position");
+            AttributePairs p = AttributePairs.tokenize(model, lines, answer, wrong);
+            int[][] c = p.clean(), k = p.corrupt();
+            int[] a = p.answer(), w = p.wrong();
             AttributionPatching.Result r = null;
             for (int s = 0; s < n; s += batch) {
                 int e = Math.min(n, s + batch);
@@ -75,21 +63,25 @@ final class AttributeCommand implements Callable<Integer> {
                         Metrics.logitDiff(Arrays.copyOfRange(a, s, e), Arrays.copyOfRange(w, s, e)));
                 r = r == null ? part : r.plus(part);
             }
-            Map<String, Tensor> tensors = r.toTensors();
-            try {
-                Map<String, String> meta = Inputs.meta(m);
-                meta.put("metric", "logit(answer) - logit(wrong) at the last position, summed over " + n + " pair(s)");
-                meta.put("clean_metric", Double.toString(r.cleanMetric()));
-                meta.put("corrupt_metric", Double.toString(r.corruptMetric()));
-                SafeTensors.write(out, tensors, meta);
-            } finally {
-                tensors.values().forEach(Tensor::close);
-            }
-            System.out.printf("metric clean %.6f, corrupt %.6f; wrote mlp_neurons [%d, %d], heads [%d, %d], resid_pre [%d, %d] for %d pair(s) to %s%n",
-                    r.cleanMetric(), r.corruptMetric(), r.nLayers, r.dMlp, r.nLayers, r.nHeads, r.nLayers, r.pos, n, out);
+            write(out, r, n, Inputs.meta(m));
             if (summary != null) writeSummary(r, n);
         }
         return 0;
+    }
+
+    /** The summed attributions as `attribute` writes them (also `sweep`'s sums.safetensors). */
+    static void write(Path out, AttributionPatching.Result r, int n, Map<String, String> meta) {
+        Map<String, Tensor> tensors = r.toTensors();
+        try {
+            meta.put("metric", "logit(answer) - logit(wrong) at the last position, summed over " + n + " pair(s)");
+            meta.put("clean_metric", Double.toString(r.cleanMetric()));
+            meta.put("corrupt_metric", Double.toString(r.corruptMetric()));
+            SafeTensors.write(out, tensors, meta);
+        } finally {
+            tensors.values().forEach(Tensor::close);
+        }
+        System.out.printf("metric clean %.6f, corrupt %.6f; wrote mlp_neurons [%d, %d], heads [%d, %d], resid_pre [%d, %d] for %d pair(s) to %s%n",
+                r.cleanMetric(), r.corruptMetric(), r.nLayers, r.dMlp, r.nLayers, r.nHeads, r.nLayers, r.pos, n, out);
     }
 
     private void writeSummary(AttributionPatching.Result r, int n) {

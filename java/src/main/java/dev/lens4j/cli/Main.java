@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = "Mechanistic interpretability for transformer language models on the JVM.",
         subcommands = {DemoCommand.class, StudyCommand.class, InfoCommand.class, RunCommand.class, GenerateCommand.class,
                 CacheCommand.class, LensCommand.class, PatchCommand.class, CongruenceCommand.class, HeadsCommand.class, ScanCommand.class,
-                GradsCommand.class, AttributeCommand.class, ScoreNeuronsCommand.class, BenchCommand.class,
+                GradsCommand.class, AttributeCommand.class, ScoreNeuronsCommand.class, SweepCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;

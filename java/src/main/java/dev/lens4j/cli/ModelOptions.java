@@ -1,7 +1,5 @@
 package dev.lens4j.cli;
 
-import dev.lens4j.backend.CpuBackend;
-import dev.lens4j.load.LoadOptions;
 import dev.lens4j.model.HookedTransformer;
 import picocli.CommandLine.Option;
 
@@ -32,9 +30,11 @@ final class ModelOptions {
     @Option(names = "--threads", paramLabel = "N", description = "native threads (default: all cores)")
     Integer threads;
 
-    HookedTransformer load() {
-        if (threads != null) CpuBackend.get().setNumThreads(threads);
-        LoadOptions opts = (noProcessWeights ? LoadOptions.noProcessing() : LoadOptions.defaults()).config(config).allowNonFinite(allowNonFinite);
-        return HookedTransformer.fromPretrained(model, tokenizer, opts, CpuBackend.get());
+    HookedTransformer load() { return spec().load(); }
+
+    /** These options as strings, for loading the model elsewhere (Spark executors). */
+    SparkJobs.ModelSpec spec() {
+        return new SparkJobs.ModelSpec(model.toString(), config == null ? null : config.toString(), tokenizer == null ? null : tokenizer.toString(),
+                noProcessWeights, allowNonFinite, threads);
     }
 }

@@ -34,18 +34,31 @@ final class ScanCommand implements Callable<Integer> {
     @Option(names = "--stop-after-batches", hidden = true, defaultValue = "0") long stopAfterBatches;
     @Option(names = "--resume", description = "continue from DIR/checkpoint.safetensors") boolean resume;
     @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
+    @Option(names = "--spark", paramLabel = "MASTER", description = "run as a Spark job (local[2], or a cluster's master URL): the "
+            + "documents in partitions, each executor loading the model once; a rerun skips the partitions already in DIR/spark-parts") String spark;
+    @Option(names = "--partitions", defaultValue = "8", paramLabel = "N", description = "document partitions of a --spark scan (default 8)") int partitions;
 
     @Override public Integer call() {
         OutDir.check(out, "neurons.safetensors", "index.json", "docs.jsonl", "checkpoint.safetensors"); // before the model loads
         if (maxTokens != null && maxTokens <= 0) throw new IllegalArgumentException("--max-tokens must be > 0");
         Pattern hookRe = Inputs.hookRegex(hooks, "--hooks");
         Corpus c = Corpus.of(corpus);
+        if (spark != null && (maxTokens != null || resume))
+            throw new IllegalArgumentException("--spark scans the whole corpus (no --max-tokens) and resumes by itself (no --resume)");
+        if (spark != null && partitions < 1) throw new IllegalArgumentException("--partitions must be >= 1, got " + partitions);
+        SparkJobs jobs = spark != null ? SparkJobs.find() : null; // before the model loads
         try (HookedTransformer model = m.load()) {
             List<String> names = model.hookNames().stream().filter(n -> hookRe.matcher(n).find()).toList();
             if (names.isEmpty()) throw new IllegalArgumentException("--hooks '" + hooks + "' matches no hook point of this model");
             int L = seqLen != null ? seqLen : Math.min(model.cfg().nCtx, 256);
-            NeuronScan scan = new NeuronScan(model, c, new NeuronScan.Options(names, topK, L, batch,
-                    maxTokens == null ? Long.MAX_VALUE : maxTokens, checkpointEvery, context, stopAfterBatches), out);
+            var options = new NeuronScan.Options(names, topK, L, batch, maxTokens == null ? Long.MAX_VALUE : maxTokens, checkpointEvery, context, stopAfterBatches);
+            if (jobs != null) {
+                model.close(); // the job loads its own, as each executor does
+                jobs.scan(spark, m.spec(), corpus, options, partitions, out);
+                System.out.printf("scanned the corpus over %d hook point(s) with Spark (%s); wrote %s%n", names.size(), spark, out);
+                return 0;
+            }
+            NeuronScan scan = new NeuronScan(model, c, options, out);
             boolean tty = System.console() != null;
             scan.run(resume, line -> { if (tty) System.err.print("\r" + line); });
             if (tty) System.err.println();

@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -35,9 +36,9 @@ import java.util.regex.Pattern;
 public final class NeuronScan {
     /** stopAfterBatches (0: never) stops as if the process were killed there: no outputs, the checkpoint stays. */
     public record Options(List<String> hooks, int topK, int seqLen, int batch, long maxTokens, int checkpointEvery, int context,
-                          long stopAfterBatches) {
+                          long stopAfterBatches) implements java.io.Serializable {
         /** What a resumed scan must share with the one that wrote the checkpoint. */
-        String resumeKey() { return "hooks=" + hooks + " top_k=" + topK + " seq_len=" + seqLen + " batch=" + batch + " max_tokens=" + maxTokens; }
+        public String resumeKey() { return "hooks=" + hooks + " top_k=" + topK + " seq_len=" + seqLen + " batch=" + batch + " max_tokens=" + maxTokens; }
     }
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -45,8 +46,14 @@ public final class NeuronScan {
 
     private record Chunk(long doc, int index, int[] tokens, int[] positions) {}
 
+    /** What one partition of a distributed scan hands back: its statistics per hook (null: no activation seen) and counts. */
+    public record Part(Map<String, NeuronStats> stats, long tokens, long docsSeen) implements AutoCloseable {
+        @Override public void close() { for (NeuronStats s : stats.values()) if (s != null) s.close(); }
+    }
+
     private final HookedTransformer model;
-    private final Corpus corpus;
+    private final Supplier<Iterator<Corpus.Document>> documents;
+    private final List<String> corpusNames;
     private final Options o;
     private final Path out;
     private final Map<String, NeuronStats> stats = new LinkedHashMap<>();
@@ -54,8 +61,13 @@ public final class NeuronScan {
     private int cursorChunk;
 
     public NeuronScan(HookedTransformer model, Corpus corpus, Options options, Path out) {
+        this(model, corpus::documents, corpus.files().stream().map(Path::toString).toList(), options, out);
+    }
+
+    private NeuronScan(HookedTransformer model, Supplier<Iterator<Corpus.Document>> documents, List<String> corpusNames, Options options, Path out) {
         this.model = model;
-        this.corpus = corpus;
+        this.documents = documents;
+        this.corpusNames = corpusNames;
         this.o = options;
         this.out = out;
         if (o.hooks().isEmpty()) throw new IllegalArgumentException("scan: no hook points chosen");
@@ -75,7 +87,7 @@ public final class NeuronScan {
             if (resume && Files.exists(ckpt)) restore(ckpt);
             else if (resume) progress.accept("no checkpoint in " + out + ": starting from the beginning");
             if (stats.isEmpty()) for (String h : o.hooks()) stats.put(h, null); // created lazily at the first activation
-            if (scan(ckpt, progress)) writeOutputs();
+            if (scan(documents.get(), ckpt, progress)) writeOutputs();
         } catch (IOException e) {
             throw new UncheckedIOException("scan output " + out + ": " + e.getMessage(), e);
         } finally {
@@ -85,15 +97,48 @@ public final class NeuronScan {
 
     public long tokensScanned() { return tokens; }
 
+    /**
+     * Scans only the given documents (ids as in the whole corpus) and hands back their statistics, writing nothing:
+     * one partition of a distributed scan. Parts merged with {@link NeuronStats#merge} give the scan of all of them.
+     */
+    public static Part scanPart(HookedTransformer model, Iterator<Corpus.Document> docs, Options options) {
+        NeuronScan s = new NeuronScan(model, java.util.Collections::emptyIterator, List.of(), options, null);
+        for (String h : options.hooks()) s.stats.put(h, null);
+        try {
+            s.scan(docs, null, line -> {});
+        } catch (RuntimeException | Error e) {
+            new Part(s.stats, 0, 0).close();
+            throw e;
+        }
+        return new Part(s.stats, s.tokens, s.docsSeen);
+    }
+
+    /**
+     * Writes the outputs of `./lens4j scan` (neurons.safetensors, index.json, docs.jsonl, the browser) for statistics
+     * computed elsewhere, e.g. merged partitions; documents must be the corpus in id order. Closes the statistics.
+     */
+    public static void writeOutputs(HookedTransformer model, Supplier<Iterator<Corpus.Document>> documents, List<String> corpusNames,
+                                    Options options, Path out, Part merged) {
+        NeuronScan s = new NeuronScan(model, documents, corpusNames, options, out);
+        try (merged) {
+            for (String h : options.hooks()) s.stats.put(h, merged.stats().get(h));
+            s.tokens = merged.tokens();
+            s.docsSeen = merged.docsSeen();
+            Files.createDirectories(out);
+            s.writeOutputs();
+        } catch (IOException e) {
+            throw new UncheckedIOException("scan output " + out + ": " + e.getMessage(), e);
+        }
+    }
+
     // ---------------------------------------------------------------- scanning
 
     /** True when the corpus (or --max-tokens) is done; false when stopped early by stopAfterBatches. */
-    private boolean scan(Path ckpt, Consumer<String> progress) {
+    private boolean scan(Iterator<Corpus.Document> docs, Path ckpt, Consumer<String> progress) {
         boolean bos = model.cfg().defaultPrependBos && model.tokenizer().bosTokenId().isPresent();
         int per = o.seqLen() - (bos ? 1 : 0);
         List<Chunk> pending = new ArrayList<>();
         long started = System.nanoTime();
-        Iterator<Corpus.Document> docs = corpus.documents();
         outer:
         while (docs.hasNext()) {
             Corpus.Document d = docs.next();
@@ -153,7 +198,7 @@ public final class NeuronScan {
         cursorChunk = last.index() + 1;
         batches++;
         pending.clear();
-        if (batches % o.checkpointEvery() == 0) checkpoint(ckpt);
+        if (ckpt != null && batches % o.checkpointEvery() == 0) checkpoint(ckpt);
         double secs = (System.nanoTime() - started) / 1e9;
         progress.accept(String.format("scan: %d tokens in %d batches, %d documents seen, %.0f tokens/s", tokens, batches, docsSeen, tokens / Math.max(secs, 1e-9)));
     }
@@ -217,7 +262,7 @@ public final class NeuronScan {
             for (var e : stats.entrySet()) {
                 if (e.getValue() == null) continue;
                 t.putAll(e.getValue().summaryTensors(e.getKey() + "."));
-                hookInfo.add(Map.of("name", e.getKey(), "neurons", e.getValue().neurons()));
+                hookInfo.add(ordered("name", e.getKey(), "neurons", e.getValue().neurons()));
             }
             if (t.isEmpty()) throw new IllegalArgumentException("the corpus holds no tokens to scan");
             SafeTensors.write(out.resolve("neurons.safetensors"), t, Map.of("format", "lens4j neuron scan"));
@@ -233,10 +278,10 @@ public final class NeuronScan {
         index.put("batch", o.batch());
         index.put("max_tokens", o.maxTokens() == Long.MAX_VALUE ? null : o.maxTokens());
         index.put("tokens", tokens);
-        index.put("corpus", corpus.files().stream().map(Path::toString).toList());
+        index.put("corpus", corpusNames);
         index.put("tensors", "neurons.safetensors: {hook}.count/mean/std/max/frac_pos [n], {hook}.top_values/top_docs/top_positions [n, k], "
                 + "{hook}.filled [n]; documents in docs.jsonl (id, file, line), positions count tokens within a document");
-        index.put("versions", Map.of("lens4j", "0.1.0", "java", System.getProperty("java.version")));
+        index.put("versions", ordered("lens4j", "0.1.0", "java", System.getProperty("java.version")));
         RegularFiles.writeString(out.resolve("index.json"), JSON.writeValueAsString(index));
         writeDocsAndBrowser();
     }
@@ -260,12 +305,12 @@ public final class NeuronScan {
         StringBuilder docsJsonl = new StringBuilder();
         boolean bos = model.cfg().defaultPrependBos && model.tokenizer().bosTokenId().isPresent();
         int per = o.seqLen() - (bos ? 1 : 0);
-        Iterator<Corpus.Document> docs = corpus.documents();
+        Iterator<Corpus.Document> docs = documents.get();
         while (docs.hasNext()) {
             Corpus.Document d = docs.next();
             if (d.id() >= docsSeen) break;
             docsJsonl.append(JSON.writer().without(SerializationFeature.INDENT_OUTPUT)
-                    .writeValueAsString(Map.of("id", d.id(), "file", d.file().toString(), "line", d.line()))).append('\n');
+                    .writeValueAsString(ordered("id", d.id(), "file", d.file().toString(), "line", d.line()))).append('\n');
             List<int[]> need = wanted.get(d.id());
             if (need == null) continue;
             int[] ids = model.toTokens(d.text(), false);
@@ -344,4 +389,11 @@ public final class NeuronScan {
     }
 
     private static String fmt(double v) { return String.format("%.4g", v); }
+
+    /** A JSON object with its keys in the order given (Map.of's order changes from one JVM to the next). */
+    private static Map<String, Object> ordered(Object... keysAndValues) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) m.put((String) keysAndValues[i], keysAndValues[i + 1]);
+        return m;
+    }
 }

@@ -1,0 +1,49 @@
+package dev.lens4j.spark;
+
+import dev.lens4j.backend.CpuBackend;
+import dev.lens4j.cli.SparkJobs.ModelSpec;
+import dev.lens4j.model.HookedTransformer;
+import org.apache.spark.TaskContext;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The models of this JVM, loaded once per executor (and shared by its concurrent tasks: HookedTransformer runs are
+ * thread-safe). Each task uses one native thread unless --threads says otherwise: Spark's task slots are the parallelism.
+ * Also the test's fault injection, read from the job's local properties.
+ */
+final class ExecutorModels {
+    /** Local properties naming partitions whose first attempt fails, or whose every attempt fails (an interrupted job). */
+    static final String FAIL_FIRST_ATTEMPT = "lens4j.test.failFirstAttempt", FAIL_ALWAYS = "lens4j.test.failAlways";
+
+    private static final Map<ModelSpec, HookedTransformer> MODELS = new ConcurrentHashMap<>();
+
+    private ExecutorModels() {}
+
+    /** The model for a task on this thread: the native thread count is per calling thread, so it is set for every task. */
+    static HookedTransformer get(ModelSpec spec) {
+        CpuBackend.get().setNumThreads(spec.threads() == null ? 1 : spec.threads());
+        return MODELS.computeIfAbsent(spec, ModelSpec::load);
+    }
+
+    /** Frees the models (a local-mode job's executors live in the driver's JVM). */
+    static void closeAll() {
+        MODELS.values().forEach(HookedTransformer::close);
+        MODELS.clear();
+    }
+
+    /** Throws where the job's fault injection says this task must fail. */
+    static void injectFaults(int partition) {
+        TaskContext t = TaskContext.get();
+        if (t == null) return;
+        if (listed(t.getLocalProperty(FAIL_ALWAYS), partition) || (t.attemptNumber() == 0 && listed(t.getLocalProperty(FAIL_FIRST_ATTEMPT), partition)))
+            throw new IllegalStateException("injected failure in partition " + partition + ", attempt " + t.attemptNumber());
+    }
+
+    private static boolean listed(String list, int partition) {
+        if (list == null || list.isBlank()) return false;
+        for (String s : list.split(",")) if (Integer.parseInt(s.trim()) == partition) return true;
+        return false;
+    }
+}
