@@ -7,8 +7,9 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.ShortPointer;
 
 /**
- * The CPU kernels over bf16 weights (native/cpu/gemm_bf16.cpp): a weight is always the right operand B of a GEMM
- * (the forward's x W and the backward's dOut W^T), so only B may be BF16; activations, outputs and biases stay F32.
+ * The CPU kernels over bf16 weights (native/cpu/gemm_bf16.cpp): in the model a weight is always the right operand B
+ * of a GEMM (the forward's x W and the backward's dOut W^T); activations, outputs and biases stay F32. A bf16 left
+ * operand (weight-based analyses such as W_out @ W_U) is widened to f32 by {@link CpuBackend#gemm} first.
  * Shapes and spans are checked by {@link CpuBackend#gemm} before it dispatches here.
  */
 public final class Bf16Gemm {
@@ -55,6 +56,13 @@ public final class Bf16Gemm {
             throw e;
         }
         return out.named(t.name());
+    }
+
+    /** A new F32 tensor [max(n, 1)] holding elements [off, off + n) of a BF16 tensor, widened. */
+    static Tensor widen(Tensor t, long off, long n) {
+        Tensor out = Tensor.empty(t.device(), DType.F32, Math.max(n, 1));
+        if (n > 0) check(CpuKernels.l4j_bf16_to_f32(n, s(t, off), out.floatPointer()), "bf16_to_f32");
+        return out;
     }
 
     /** out [outer, idx.length, inner] = src [outer, n, inner] (BF16) at indices idx along the middle, widened to F32. */

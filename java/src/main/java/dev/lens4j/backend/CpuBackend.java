@@ -79,6 +79,11 @@ public final class CpuBackend implements Backend {
         span("gemm", "C", C, offC, M, N, ldc);
         if (bias != null && (offBias < 0 || offBias + N > bias.numel()))
             throw new IllegalArgumentException("gemm: bias " + bias.describe() + " too small for N=" + N + " at offset " + offBias);
+        if (A.dtype() == DType.BF16) { // a weight on the left (weight-based analyses): widen the span used
+            long n = aRows == 0 || aCols == 0 ? 0 : (aRows - 1) * lda + aCols;
+            try (Tensor a = Bf16Gemm.widen(A, offA, n)) { gemm(transA, transB, M, N, K, alpha, a, 0, lda, B, offB, ldb, beta, C, offC, ldc, bias, offBias); }
+            return;
+        }
         if (B.dtype() == DType.BF16) {
             Bf16Gemm.gemm(transA, transB, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc, bias, offBias);
             return;

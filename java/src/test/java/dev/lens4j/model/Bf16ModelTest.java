@@ -130,6 +130,23 @@ class Bf16ModelTest {
         }
     }
 
+    @Test void weightBasedAnalysesReadBf16Weights() {
+        // W_out @ W_U and W_E @ W_in with bf16 weights equal the same products of the rounded weights in f32: bf16
+        // values are exact in bf16 and in f32, so only the summation order differs
+        Path dir = TestCheckpoints.gpt2(tmp.resolve("c"), RandomWeights.gpt2Config(2, 64, 4, 200, 16), 4, DType.F32);
+        int[] tokens = {5, 17, 199};
+        try (HookedTransformer bf16 = HookedTransformer.fromPretrained(dir, null, LoadOptions.defaults().dtype(DType.BF16), CpuBackend.get());
+             HookedTransformer rounded = HookedTransformer.fromPretrained(dir, null, LoadOptions.defaults(), CpuBackend.get())) {
+            rounded.editWeights(w -> {
+                for (String n : new java.util.ArrayList<>(w.names())) if (Bf16Weights.isMatrix(n)) w.put(n, roundedCopy(w.get(n)));
+            });
+            var c16 = dev.lens4j.analysis.NeuronCongruence.compute(bf16, tokens, 5);
+            var cr = dev.lens4j.analysis.NeuronCongruence.compute(rounded, tokens, 5);
+            assertArrayEquals(cr.output(), c16.output(), 1e-5f * (float) maxAbs(cr.output()));
+            assertArrayEquals(cr.input(), c16.input(), 1e-5f * (float) maxAbs(cr.input()));
+        }
+    }
+
     @Test void loadOptionsRefuseOtherDtypes() {
         assertThrows(IllegalArgumentException.class, () -> LoadOptions.defaults().dtype(DType.F16));
         assertEquals(DType.F32, LoadOptions.defaults().dtype(), "float32 stays the default");
