@@ -46,20 +46,35 @@ inline uint16_t b_at(const uint16_t *B, int64_t ldb, int transB, int64_t k, int6
     return transB ? B[n * ldb + k] : B[k * ldb + n];
 }
 
-// A rows [i0, i0 + 8) as [kp][8] K-pairs (low half = even k); rows >= M and k >= K are zero.
-void pack_a(const float *A, int64_t lda, int64_t M, int64_t K, int64_t i0, int64_t kp, uint32_t *dst) {
-    for (int r = 0; r < kMR; r++) {
-        const int64_t i = i0 + r;
-        for (int64_t p = 0; p < kp; p++) {
-            uint32_t v = 0;
-            if (i < M) {
-                const int64_t k = 2 * p;
-                const uint32_t lo = to_bf16(A[i * lda + k]);
-                const uint32_t hi = k + 1 < K ? to_bf16(A[i * lda + k + 1]) : 0u;
-                v = lo | (hi << 16);
-            }
-            dst[p * kMR + r] = v;
-        }
+// Row i of A as kp K-pairs (bf16 of k even in the low half), zero past K; vcvtne2ps2bf16 rounds to nearest even.
+__attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl")))
+void pack_a_row(const float *a, int64_t K, int64_t kp, uint32_t *dst) {
+    int64_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+        const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(a + k + 16), _mm512_loadu_ps(a + k));
+        _mm512_storeu_si512(dst + k / 2, (__m512i)v);
+    }
+    for (; k < 2 * kp; k += 2) {
+        const uint32_t lo = to_bf16(a[k]), hi = k + 1 < K ? to_bf16(a[k + 1]) : 0u;
+        dst[k / 2] = lo | (hi << 16);
+    }
+}
+
+// Columns [n0, n0 + 32) of B [K, N] as [kp][32] K-pairs, rows k and k + 1 interleaved by vpermt2w; full panels only.
+__attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl")))
+void pack_b_rows(const uint16_t *B, int64_t ldb, int64_t K, int64_t n0, int64_t kp, uint32_t *dst) {
+    alignas(64) uint16_t lo[32], hi[32];
+    for (int i = 0; i < 32; i++) {
+        lo[i] = (uint16_t)((i & 1 ? 32 : 0) + i / 2);
+        hi[i] = (uint16_t)((i & 1 ? 32 : 0) + 16 + i / 2);
+    }
+    const __m512i ilo = _mm512_load_si512(lo), ihi = _mm512_load_si512(hi);
+    for (int64_t p = 0; p < kp; p++) {
+        const int64_t k = 2 * p;
+        const __m512i r0 = _mm512_loadu_si512(B + k * ldb + n0);
+        const __m512i r1 = k + 1 < K ? _mm512_loadu_si512(B + (k + 1) * ldb + n0) : _mm512_setzero_si512();
+        _mm512_storeu_si512(dst + p * kNR, _mm512_permutex2var_epi16(r0, ilo, r1));
+        _mm512_storeu_si512(dst + p * kNR + 16, _mm512_permutex2var_epi16(r0, ihi, r1));
     }
 }
 
@@ -89,7 +104,7 @@ void kernel_8x32(int64_t kp, const uint32_t *a, const uint32_t *b, float *C, int
         const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + p * kNR);
         const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + p * kNR + 16);
         for (int r = 0; r < kMR; r++) {
-            const __m512bh ar = (__m512bh)_mm512_set1_epi32((int)a[p * kMR + r]);
+            const __m512bh ar = (__m512bh)_mm512_set1_epi32((int)a[r * kp + p]);
             acc[r][0] = _mm512_dpbf16_ps(acc[r][0], ar, b0);
             acc[r][1] = _mm512_dpbf16_ps(acc[r][1], ar, b1);
         }
@@ -113,10 +128,12 @@ int gemm_dpbf16(int transB, int64_t M, int64_t N, int64_t K, float alpha, const 
                 const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc, const float *bias) {
     const int64_t kp = (K + 1) / 2;
     const int64_t mPanels = (M + kMR - 1) / kMR, nPanels = (N + kNR - 1) / kNR;
+    // A as bf16 K-pairs, row-major [mPanels * 8][kp]; the rows past M are zero
     uint32_t *ap = (uint32_t *)std::malloc(sizeof(uint32_t) * (size_t)(mPanels * kp * kMR));
     if (!ap) return L4J_ERR_NOMEM;
+    std::memset(ap + M * kp, 0, sizeof(uint32_t) * (size_t)((mPanels * kMR - M) * kp));
 #pragma omp parallel for schedule(static) if (M * K > L4J_PAR_MIN)
-    for (int64_t i = 0; i < mPanels; i++) pack_a(A, lda, M, K, i * kMR, kp, ap + i * kp * kMR);
+    for (int64_t i = 0; i < M; i++) pack_a_row(A + i * lda, K, kp, ap + i * kp);
     // Tasks: groups of column panels x parts of the rows. How they are split changes no bits (see the top), so
     // the split may follow the thread count: enough tasks to keep every thread busy.
     const int64_t groups = (nPanels + kGroup - 1) / kGroup;
@@ -131,7 +148,10 @@ int gemm_dpbf16(int transB, int64_t M, int64_t N, int64_t K, float alpha, const 
         const int64_t p0 = g * kGroup, p1 = p0 + kGroup < nPanels ? p0 + kGroup : nPanels;
         uint32_t *bp = (uint32_t *)std::malloc(sizeof(uint32_t) * (size_t)((p1 - p0) * kp * kNR));
         if (!bp) { failed = 1; continue; }
-        for (int64_t j = p0; j < p1; j++) pack_b(B, ldb, transB, N, K, j * kNR, kp, bp + (j - p0) * kp * kNR);
+        for (int64_t j = p0; j < p1; j++) {
+            if (!transB && (j + 1) * kNR <= N) pack_b_rows(B, ldb, K, j * kNR, kp, bp + (j - p0) * kp * kNR);
+            else pack_b(B, ldb, transB, N, K, j * kNR, kp, bp + (j - p0) * kp * kNR);
+        }
         const int64_t i0 = part * panelsPerPart, i1 = i0 + panelsPerPart < mPanels ? i0 + panelsPerPart : mPanels;
         for (int64_t j = p0; j < p1; j++) {
             const int64_t n0 = j * kNR;
