@@ -40,6 +40,20 @@ public final class Bf16SideBySide {
                     CpuBackend.get().numThreads(), Bf16Gemm.hasNativeBf16() ? "yes" : "no (widening fallback)");
             System.out.printf("  f32 weights   %8.1f ms  %8.1f tokens/s%n", ma, tok * 1000 / ma);
             System.out.printf("  bf16 weights  %8.1f ms  %8.1f tokens/s  %.2fx f32%n", mb, tok * 1000 / mb, ma / mb);
+            float[] l32, l16;
+            try (var x = f32.forward(tokens); var y = bf16.forward(tokens)) { l32 = x.toFloatArray(); l16 = y.toFloatArray(); }
+            int V = cfg.dVocabOut(), same = 0, rows = l32.length / V;
+            double maxErr = 0, maxRef = 0;
+            for (int i = 0; i < l32.length; i++) { maxErr = Math.max(maxErr, Math.abs(l32[i] - l16[i])); maxRef = Math.max(maxRef, Math.abs(l32[i])); }
+            for (int r = 0; r < rows; r++) if (argmax(l32, r * V, V) == argmax(l16, r * V, V)) same++;
+            System.out.printf("  logits: max |bf16 - f32| %.3g (max |f32| %.3g, relative %.2e), top-1 agreement %d / %d%n",
+                    maxErr, maxRef, maxErr / maxRef, same, rows);
         }
+    }
+
+    private static int argmax(float[] x, int off, int n) {
+        int best = 0;
+        for (int j = 1; j < n; j++) if (x[off + j] > x[off + best]) best = j;
+        return best;
     }
 }

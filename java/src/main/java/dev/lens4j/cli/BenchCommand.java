@@ -47,8 +47,8 @@ final class BenchCommand implements Callable<Integer> {
             long t0 = System.nanoTime();
             for (int i = 0; i < iters; i++) try (var o = model.run(tokens, opts)) { /* timed */ }
             double secs = (System.nanoTime() - t0) / 1e9;
-            System.out.printf("%s %s %s batch %d x seq %d, %d threads: %.1f tokens/s (%.1f ms per pass)%n", shape, dtype, mode, batch, seq,
-                    CpuBackend.get().numThreads(), (double) batch * seq * iters / secs, 1000 * secs / iters);
+            System.out.printf("%s %s batch %d x seq %d, %d threads: %.1f tokens/s (%.1f ms per pass), %s weights%n", shape, mode, batch, seq,
+                    CpuBackend.get().numThreads(), (double) batch * seq * iters / secs, 1000 * secs / iters, dtype);
         }
         return 0;
     }

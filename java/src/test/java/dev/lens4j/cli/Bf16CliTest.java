@@ -29,6 +29,36 @@ class Bf16CliTest {
         assertEquals(f32, bf16, "greedy decoding agrees for 12 tokens");
     }
 
+    @Test void everyModelCommandTakesBf16(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        String m = stories(), out = tmp.toString();
+        java.nio.file.Files.writeString(tmp.resolve("doc.txt"), "Once upon a time, there was a little girl named Lily.");
+        String[][] commands = {
+                {"info", "--model", m},
+                {"cache", "--model", m, "--prompt", "Once upon a time", "--out", out + "/c.safetensors"},
+                {"grads", "--model", m, "--prompt", "Once upon a time", "--answer", " there", "--wrong", " day", "--out", out + "/g.safetensors"},
+                {"attribute", "--model", m, "--clean", "Lily went to the park", "--corrupt", "Lily went to a park", "--answer", " and",
+                        "--wrong", ".", "--out", out + "/a.safetensors"},
+                {"score-neurons", "--model", m, "--prompt", "Lily went to", "--yes", " the", "--no", " a", "--truth", "yes",
+                        "--out", out + "/s.safetensors"},
+                {"lens", "--model", m, "--prompt", PROMPT, "--answer", " Lily", "--out", out + "/lens"},
+                {"patch", "--model", m, "--clean", "Lily went to the park", "--corrupt", "Lily went to a park", "--answer", " and",
+                        "--wrong", ".", "--what", "resid_pre", "--out", out + "/patch"},
+                {"heads", "--model", m, "--seq", "20", "--out", out + "/heads"},
+                {"congruence", "--model", m, "--tokens", "Lily", "--out", out + "/cong"},
+                {"scan", "--model", m, "--corpus", out + "/doc.txt", "--out", out + "/scan"},
+        };
+        for (String[] c : commands) {
+            String[] args = java.util.Arrays.copyOf(c, c.length + 2);
+            args[c.length] = "--dtype";
+            args[c.length + 1] = "bf16";
+            CliTest.Result r = cli(args);
+            assertEquals(0, r.code(), c[0] + " --dtype bf16: " + r.err());
+        }
+        CliTest.Result bench = cli("bench", "--shape", "llama-tiny", "--batch", "1", "--seq", "8", "--iters", "1", "--dtype", "bf16");
+        assertEquals(0, bench.code(), bench.err());
+        assertTrue(bench.out().contains("bf16 weights"), bench.out());
+    }
+
     @Test void badDtypeIsAOneLineUsageError() {
         CliTest.Result r = cli("run", "--model", stories(), "--prompt", "Hi", "--dtype", "f16");
         assertEquals(2, r.code());
