@@ -19,6 +19,29 @@ constexpr int kNR = 32;         // columns per micro-tile (two zmm of 16 floats)
 constexpr int64_t kGroup = 4;   // column panels per task: one task's packed B stays in L2
 constexpr int64_t kWiden = 256; // columns widened at a time by the fallback
 
+// Packing buffers are kept per thread between calls: a fresh malloc of a few MB per GEMM is an mmap, page faults
+// and a munmap whose TLB shootdowns stall the other threads (a forward makes hundreds of these calls). Buffers over
+// kKeepBytes are freed after the call, so a huge one-off product does not stay resident.
+constexpr size_t kKeepBytes = (size_t)32 << 20;
+struct Scratch {
+    void *p = nullptr;
+    size_t n = 0;
+    ~Scratch() { std::free(p); }
+    void *get(size_t bytes) {
+        if (bytes <= n) return p;
+        void *q = std::malloc(bytes);
+        if (!q) return nullptr;
+        std::free(p);
+        p = q;
+        n = bytes;
+        return p;
+    }
+    void trim() {
+        if (n > kKeepBytes) { std::free(p); p = nullptr; n = 0; }
+    }
+};
+thread_local Scratch tl_a, tl_b;
+
 // float -> bf16, round to nearest even; NaN stays a (quiet) NaN instead of rounding into Inf.
 inline uint16_t to_bf16(float f) {
     uint32_t u;
@@ -129,7 +152,7 @@ int gemm_dpbf16(int transB, int64_t M, int64_t N, int64_t K, float alpha, const 
     const int64_t kp = (K + 1) / 2;
     const int64_t mPanels = (M + kMR - 1) / kMR, nPanels = (N + kNR - 1) / kNR;
     // A as bf16 K-pairs, row-major [mPanels * 8][kp]; the rows past M are zero
-    uint32_t *ap = (uint32_t *)std::malloc(sizeof(uint32_t) * (size_t)(mPanels * kp * kMR));
+    uint32_t *ap = (uint32_t *)tl_a.get(sizeof(uint32_t) * (size_t)(mPanels * kp * kMR));
     if (!ap) return L4J_ERR_NOMEM;
     std::memset(ap + M * kp, 0, sizeof(uint32_t) * (size_t)((mPanels * kMR - M) * kp));
 #pragma omp parallel for schedule(static) if (M * K > L4J_PAR_MIN)
@@ -146,7 +169,7 @@ int gemm_dpbf16(int transB, int64_t M, int64_t N, int64_t K, float alpha, const 
     for (int64_t t = 0; t < groups * parts; t++) {
         const int64_t g = t / parts, part = t % parts;
         const int64_t p0 = g * kGroup, p1 = p0 + kGroup < nPanels ? p0 + kGroup : nPanels;
-        uint32_t *bp = (uint32_t *)std::malloc(sizeof(uint32_t) * (size_t)((p1 - p0) * kp * kNR));
+        uint32_t *bp = (uint32_t *)tl_b.get(sizeof(uint32_t) * (size_t)(kGroup * kp * kNR));
         if (!bp) { failed = 1; continue; }
         for (int64_t j = p0; j < p1; j++) {
             if (!transB && (j + 1) * kNR <= N) pack_b_rows(B, ldb, K, j * kNR, kp, bp + (j - p0) * kp * kNR);
@@ -163,9 +186,9 @@ int gemm_dpbf16(int transB, int64_t M, int64_t N, int64_t K, float alpha, const 
                             alpha, beta, bias ? bias + n0 : nullptr);
             }
         }
-        std::free(bp);
+        tl_b.trim();
     }
-    std::free(ap);
+    tl_a.trim();
     return failed ? L4J_ERR_NOMEM : L4J_OK;
 }
 
