@@ -50,6 +50,19 @@ int l4j_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alph
              const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
              float *C, int64_t ldc, const float *bias);
 
+/* ---- bf16 weights (cpu/gemm_bf16.cpp) ----
+ * l4j_gemm_bf16: C[M,N] = alpha * A[M,K] @ op(B) + beta * C (+ bias[N]); A f32, B bf16 (op(B) = B^T, B [N,K], when
+ * transB), float32 accumulation. mode 0: AVX512-BF16 where the CPU has it (A rounded to bf16, nearest even), else
+ * mode 1: bf16 panels of B widened to f32 and multiplied by l4j_gemm (A exact). l4j_bf16_native: 1 if mode 0 uses
+ * AVX512-BF16 here. Conversions round to nearest even (NaN stays NaN). l4j_embed_bf16 is l4j_embed over bf16 rows. */
+int l4j_gemm_bf16(int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                  const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc, const float *bias, int mode);
+int l4j_bf16_native(void);
+int l4j_f32_to_bf16(int64_t n, const float *src, uint16_t *dst);
+int l4j_bf16_to_f32(int64_t n, const uint16_t *src, float *dst);
+int l4j_embed_bf16(int64_t n_tokens, const int32_t *tokens, const uint16_t *W_E, int64_t d_vocab, int64_t d_model,
+                   float *out);
+
 /* ---- embeddings ---- */
 /* out[i,:] = W_E[tokens[i],:]; returns L4J_ERR_RANGE if any token is outside [0, d_vocab). */
 int l4j_embed(int64_t n_tokens, const int32_t *tokens, const float *W_E, int64_t d_vocab, int64_t d_model,

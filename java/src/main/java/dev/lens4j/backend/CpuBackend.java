@@ -79,6 +79,15 @@ public final class CpuBackend implements Backend {
         span("gemm", "C", C, offC, M, N, ldc);
         if (bias != null && (offBias < 0 || offBias + N > bias.numel()))
             throw new IllegalArgumentException("gemm: bias " + bias.describe() + " too small for N=" + N + " at offset " + offBias);
+        if (A.dtype() == DType.BF16) { // a weight on the left (weight-based analyses): widen the span used
+            long n = aRows == 0 || aCols == 0 ? 0 : (aRows - 1) * lda + aCols;
+            try (Tensor a = Bf16Gemm.widen(A, offA, n)) { gemm(transA, transB, M, N, K, alpha, a, 0, lda, B, offB, ldb, beta, C, offC, ldc, bias, offBias); }
+            return;
+        }
+        if (B.dtype() == DType.BF16) {
+            Bf16Gemm.gemm(transA, transB, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc, bias, offBias);
+            return;
+        }
         check(CpuKernels.l4j_gemm(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, f(A, offA), lda, f(B, offB), ldb,
                 beta, f(C, offC), ldc, f(bias, offBias)), "gemm");
     }
@@ -100,6 +109,10 @@ public final class CpuBackend implements Backend {
             if (ids[i] < 0 || ids[i] >= dVocab)
                 throw new IndexOutOfBoundsException("token id " + ids[i] + " at index " + i + " is outside the vocabulary [0, " + dVocab + ")");
         IntPointer tp = tokens.intPointer();
+        if (W_E.dtype() == DType.BF16) {
+            check(CpuKernels.l4j_embed_bf16(tokens.numel(), tp, W_E.bf16Pointer(), dVocab, dModel, f(out)), "embed");
+            return;
+        }
         check(CpuKernels.l4j_embed(tokens.numel(), tp, f(W_E), dVocab, dModel, f(out)), "embed");
     }
 
@@ -268,6 +281,8 @@ public final class CpuBackend implements Backend {
         for (int i = dim + 1; i < shape.length; i++) inner *= shape[i];
         for (int i : idx) if (i < 0 || i >= shape[dim]) throw new IndexOutOfBoundsException("gather: index " + i + " outside dimension " + dim + " of " + src.describe());
         numel("gather", "output", out, outer * idx.length * inner);
+        if (src.dtype() == DType.BF16 && out.dtype() == DType.F32) { Bf16Gemm.gatherWidened(src, outer, shape[dim], inner, idx, out); return; }
+        if (src.dtype() != out.dtype()) throw new IllegalArgumentException("gather: " + src.describe() + " into " + out.describe());
         long es = src.dtype().bytes, chunk = inner * es;
         org.bytedeco.javacpp.Pointer s = src.pointer(), o = out.pointer();
         org.bytedeco.javacpp.BytePointer sb = new org.bytedeco.javacpp.BytePointer(s), ob = new org.bytedeco.javacpp.BytePointer(o);

@@ -21,6 +21,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--mode", defaultValue = "forward", description = "forward | cache (every hook point)") String mode;
     @Option(names = "--iters", defaultValue = "5") int iters;
     @Option(names = "--threads", description = "native threads (default: all cores)") Integer threads;
+    @Option(names = "--dtype", defaultValue = "f32", description = "weight matrices: f32 or bf16") String dtype;
 
     @Override public Integer call() {
         if (!mode.equals("forward") && !mode.equals("cache"))
@@ -31,7 +32,11 @@ final class BenchCommand implements Callable<Integer> {
         if (seq > cfg.nCtx) throw new IllegalArgumentException("--seq " + seq + " exceeds the shape's n_ctx " + cfg.nCtx);
         MemoryLimits.requireNative(estimateBytes(cfg, batch, seq), "bench --shape " + shape + " --batch " + batch + " --seq " + seq);
         MemoryLimits.requireHeap(MemoryLimits.times(batch, seq, 4), "the token array of --batch " + batch + " x --seq " + seq);
+        var weightDtype = ModelOptions.parseDtype(dtype);
         var weights = cfg.isRotary() ? RandomWeights.llama(cfg, 1) : RandomWeights.gpt2(cfg, 1);
+        if (weightDtype == dev.lens4j.tensor.DType.BF16) {
+            try { dev.lens4j.load.Bf16Weights.convert(weights, CpuBackend.get()); } catch (RuntimeException e) { weights.close(); throw e; }
+        }
         try (HookedTransformer model = new HookedTransformer(cfg, weights)) {
             SplittableRandom r = new SplittableRandom(7);
             int[][] tokens = new int[batch][seq];
@@ -42,8 +47,8 @@ final class BenchCommand implements Callable<Integer> {
             long t0 = System.nanoTime();
             for (int i = 0; i < iters; i++) try (var o = model.run(tokens, opts)) { /* timed */ }
             double secs = (System.nanoTime() - t0) / 1e9;
-            System.out.printf("%s %s batch %d x seq %d, %d threads: %.1f tokens/s (%.1f ms per pass)%n", shape, mode, batch, seq,
-                    CpuBackend.get().numThreads(), (double) batch * seq * iters / secs, 1000 * secs / iters);
+            System.out.printf("%s %s batch %d x seq %d, %d threads: %.1f tokens/s (%.1f ms per pass), %s weights%n", shape, mode, batch, seq,
+                    CpuBackend.get().numThreads(), (double) batch * seq * iters / secs, 1000 * secs / iters, dtype);
         }
         return 0;
     }

@@ -40,6 +40,7 @@ final class CacheCommand implements Callable<Integer> {
                 meta.put("prompt", prompt);
                 meta.put("tokens", java.util.Arrays.toString(tokens));
                 meta.put("process_weights", Boolean.toString(!m.noProcessWeights));
+                meta.put("dtype", m.dtype);
                 meta.put("producer", "lens4j 0.1.0");
                 SafeTensors.write(out, tensors, meta);
                 System.out.printf("wrote %d tensors (%d hook points + logits) for %d tokens to %s%n",

@@ -133,6 +133,7 @@ final class CongruenceCommand implements Callable<Integer> {
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("model", m.model.toString());
         s.put("process_weights", processed);
+        s.put("dtype", m.dtype);
         s.put("weight_processing", Map.of("fold_ln", cfg.lnFolded, "center_writing_weights", cfg.writingWeightsCentered,
                 "center_unembed", cfg.unembedCentered));
         s.put("weights_note", processed

@@ -96,6 +96,7 @@ final class HeadsCommand implements Callable<Integer> {
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("model", m.model.toString());
         s.put("process_weights", !m.noProcessWeights);
+        s.put("dtype", m.dtype);
         s.put("sequence", prompt != null ? "prompt" : "BOS + " + (tokens.length - 1) / 2 + " random tokens, repeated");
         if (prompt != null) s.put("prompt", prompt);
         else s.put("seed", seed);

@@ -44,6 +44,7 @@ final class Inputs {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("model", m.model.toString());
         meta.put("process_weights", Boolean.toString(!m.noProcessWeights));
+        meta.put("dtype", m.dtype);
         meta.put("producer", "lens4j 0.1.0");
         return meta;
     }

@@ -30,11 +30,24 @@ final class ModelOptions {
     @Option(names = "--threads", paramLabel = "N", description = "native threads (default: all cores)")
     Integer threads;
 
+    @Option(names = "--dtype", paramLabel = "f32|bf16", defaultValue = "f32",
+            description = "weight matrices in memory: f32 (default) or bf16 (half the memory; activations stay f32)")
+    String dtype;
+
+    static dev.lens4j.tensor.DType parseDtype(String s) {
+        return switch (s) {
+            case "f32" -> dev.lens4j.tensor.DType.F32;
+            case "bf16" -> dev.lens4j.tensor.DType.BF16;
+            default -> throw new IllegalArgumentException("--dtype must be f32 or bf16, got '" + s + "'");
+        };
+    }
+
     HookedTransformer load() { return spec().load(); }
 
     /** These options as strings, for loading the model elsewhere (Spark executors). */
     SparkJobs.ModelSpec spec() {
+        parseDtype(dtype); // a bad value fails here, before any Spark job starts
         return new SparkJobs.ModelSpec(model.toString(), config == null ? null : config.toString(), tokenizer == null ? null : tokenizer.toString(),
-                noProcessWeights, allowNonFinite, threads);
+                noProcessWeights, allowNonFinite, threads, dtype);
     }
 }

@@ -16,12 +16,17 @@ import java.util.ServiceLoader;
  */
 public interface SparkJobs {
     /** How every executor loads the model: the --model options, as given. */
-    record ModelSpec(String model, String config, String tokenizer, boolean noProcessWeights, boolean allowNonFinite, Integer threads)
-            implements java.io.Serializable {
+    record ModelSpec(String model, String config, String tokenizer, boolean noProcessWeights, boolean allowNonFinite, Integer threads,
+                     String dtype) implements java.io.Serializable {
+        /** f32 weights. */
+        public ModelSpec(String model, String config, String tokenizer, boolean noProcessWeights, boolean allowNonFinite, Integer threads) {
+            this(model, config, tokenizer, noProcessWeights, allowNonFinite, threads, "f32");
+        }
+
         public HookedTransformer load() {
             if (threads != null) CpuBackend.get().setNumThreads(threads);
             LoadOptions opts = (noProcessWeights ? LoadOptions.noProcessing() : LoadOptions.defaults())
-                    .config(config == null ? null : Path.of(config)).allowNonFinite(allowNonFinite);
+                    .config(config == null ? null : Path.of(config)).allowNonFinite(allowNonFinite).dtype(ModelOptions.parseDtype(dtype));
             return HookedTransformer.fromPretrained(Path.of(model), tokenizer == null ? null : Path.of(tokenizer), opts, CpuBackend.get());
         }
     }

@@ -13,6 +13,7 @@ public final class LoadOptions {
     private boolean foldValueBiases = true;
     private java.nio.file.Path config;
     private boolean allowNonFinite;
+    private dev.lens4j.tensor.DType dtype = dev.lens4j.tensor.DType.F32;
 
     public static LoadOptions defaults() { return new LoadOptions(); }
 
@@ -34,12 +35,21 @@ public final class LoadOptions {
     public LoadOptions foldValueBiases(boolean v) { foldValueBiases = v; return this; }
     public LoadOptions allowNonFinite(boolean v) { allowNonFinite = v; return this; }
 
+    /** The weight matrices' dtype in memory: F32 (default, as in TransformerLens) or BF16 (see {@link Bf16Weights}). */
+    public dev.lens4j.tensor.DType dtype() { return dtype; }
+    public LoadOptions dtype(dev.lens4j.tensor.DType v) {
+        if (v != dev.lens4j.tensor.DType.F32 && v != dev.lens4j.tensor.DType.BF16)
+            throw new IllegalArgumentException("dtype must be F32 or BF16, got " + v);
+        dtype = v;
+        return this;
+    }
+
     /** TransformerLens's config JSON for a torch state dict (.pth / .pt); null: config.json beside it. */
     public java.nio.file.Path config() { return config; }
     public LoadOptions config(java.nio.file.Path v) { config = v; return this; }
 
     @Override public String toString() {
         return "LoadOptions{processWeights=" + processWeights + ", foldLn=" + foldLn + ", centerWritingWeights=" + centerWritingWeights
-            + ", centerUnembed=" + centerUnembed + ", foldValueBiases=" + foldValueBiases + ", allowNonFinite=" + allowNonFinite + "}";
+            + ", centerUnembed=" + centerUnembed + ", foldValueBiases=" + foldValueBiases + ", allowNonFinite=" + allowNonFinite + ", dtype=" + dtype + "}";
     }
 }

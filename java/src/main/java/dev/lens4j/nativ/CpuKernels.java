@@ -4,6 +4,7 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.ShortPointer;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Platform;
 import org.bytedeco.javacpp.annotation.Properties;
@@ -37,6 +38,16 @@ public final class CpuKernels {
     public static native int l4j_gemm(int transA, int transB, long M, long N, long K, float alpha,
                                       FloatPointer A, long lda, FloatPointer B, long ldb, float beta,
                                       FloatPointer C, long ldc, FloatPointer bias);
+
+    // bf16 weights (native/cpu/gemm_bf16.cpp); mode 0: AVX512-BF16 where available, 1: widening fallback
+    public static native int l4j_gemm_bf16(int transB, long M, long N, long K, float alpha, FloatPointer A, long lda,
+                                           @Cast("const uint16_t*") ShortPointer B, long ldb, float beta,
+                                           FloatPointer C, long ldc, FloatPointer bias, int mode);
+    public static native int l4j_bf16_native();
+    public static native int l4j_f32_to_bf16(long n, FloatPointer src, @Cast("uint16_t*") ShortPointer dst);
+    public static native int l4j_bf16_to_f32(long n, @Cast("const uint16_t*") ShortPointer src, FloatPointer dst);
+    public static native int l4j_embed_bf16(long nTokens, IntPointer tokens, @Cast("const uint16_t*") ShortPointer W_E,
+                                            long dVocab, long dModel, FloatPointer out);
 
     public static native int l4j_embed(long nTokens, IntPointer tokens, FloatPointer W_E, long dVocab, long dModel,
                                        FloatPointer out);

@@ -1,7 +1,7 @@
 package dev.lens4j.tensor;
 
-/** Element types. Tensors in memory are F32 (activations, weights) or I32 (token ids);
- *  F16 and BF16 exist only on disk and are converted to F32 on load. */
+/** Element types. Tensors in memory are F32 (activations, weights), I32 (token ids) or BF16 (weights loaded with
+ *  {@code LoadOptions.dtype(BF16)}); F16 and the others exist only on disk and are converted to F32 on load. */
 public enum DType {
     F32(4), I32(4), F16(2), BF16(2), F64(8), I64(8);
 

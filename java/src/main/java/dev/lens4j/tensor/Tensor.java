@@ -3,6 +3,7 @@ package dev.lens4j.tensor;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.ShortPointer;
 
 import java.util.Arrays;
 import java.util.Map;
@@ -10,7 +11,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * An off-heap, contiguous, row-major tensor (F32 or I32) on a device, with an explicit owner.
+ * An off-heap, contiguous, row-major tensor (F32 or I32; BF16 for weights loaded with {@code dtype(BF16)}) on a
+ * device, with an explicit owner. BF16 tensors are read-only to Java: {@link #toFloatArray()} widens them, while
+ * {@link #floatPointer()}, {@link #get}, {@link #put} and {@link #set} need F32.
  * <p>Memory is released by {@link #close()} (or by the {@link TensorScope} that owns it), never by the GC.
  * Views ({@link #reshape}) share memory with their base and become unusable when it closes.
  * Using a closed tensor throws {@link IllegalStateException} naming it, never touches freed memory.
@@ -66,8 +69,8 @@ public final class Tensor implements AutoCloseable {
     public static Tensor empty(Device device, DType dtype, long... shape) { return allocate(device, dtype, false, shape); }
 
     private static Tensor allocate(Device device, DType dtype, boolean zero, long... shape) {
-        if (dtype != DType.F32 && dtype != DType.I32)
-            throw new IllegalArgumentException("tensors in memory are F32 or I32, not " + dtype);
+        if (dtype != DType.F32 && dtype != DType.I32 && dtype != DType.BF16)
+            throw new IllegalArgumentException("tensors in memory are F32, I32 or BF16 (weights), not " + dtype);
         long[] s = shape.clone();
         long n = numel(s);
         long bytes = Math.max(1, n) * dtype.bytes;
@@ -146,6 +149,13 @@ public final class Tensor implements AutoCloseable {
         return new FloatPointer(data).capacity(numel);
     }
 
+    /** The raw bf16 bits of a BF16 tensor. */
+    public ShortPointer bf16Pointer() {
+        checkOpen();
+        if (dtype != DType.BF16) throw new IllegalStateException(describe() + " is " + dtype + ", not BF16");
+        return new ShortPointer(data).capacity(numel);
+    }
+
     public IntPointer intPointer() {
         checkOpen();
         if (dtype != DType.I32) throw new IllegalStateException(describe() + " is " + dtype + ", not I32");
@@ -219,6 +229,12 @@ public final class Tensor implements AutoCloseable {
         if (numel > Integer.MAX_VALUE - 8) throw new IllegalStateException(describe() + " is too large for a Java array");
         if (!device.isCpu()) { try (Tensor h = to(Device.CPU)) { return h.toFloatArray(); } }
         float[] out = new float[(int) numel];
+        if (dtype == DType.BF16) {
+            short[] bits = new short[out.length];
+            bf16Pointer().get(bits, 0, bits.length);
+            for (int i = 0; i < bits.length; i++) out[i] = Float.intBitsToFloat(bits[i] << 16);
+            return out;
+        }
         floatPointer().get(out, 0, out.length);
         return out;
     }
