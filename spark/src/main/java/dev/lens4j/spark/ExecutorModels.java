@@ -27,14 +27,40 @@ final class ExecutorModels {
         return MODELS.computeIfAbsent(spec, ModelSpec::load);
     }
 
-    /** Frees the models (a local-mode job's executors live in the driver's JVM). */
+    /** Tasks of this JVM that started and have not completed (a failed job's other tasks are killed asynchronously). */
+    private static final java.util.concurrent.atomic.AtomicInteger RUNNING = new java.util.concurrent.atomic.AtomicInteger();
+
+    /** Called first in every task: counts it as running until Spark completes it (success, failure or kill), then injects faults. */
+    static void startTask(int partition) {
+        TaskContext t = TaskContext.get();
+        if (t != null) {
+            RUNNING.incrementAndGet();
+            t.addTaskCompletionListener(ctx -> { RUNNING.decrementAndGet(); });
+        }
+        injectFaults(partition);
+    }
+
+    /**
+     * Frees the models (a local-mode job's executors live in the driver's JVM), after waiting (up to a minute) for tasks
+     * that are still running: when a job fails, Spark kills its other tasks without waiting for them, and their native
+     * buffers are freed only when they end.
+     */
     static void closeAll() {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (RUNNING.get() > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
         MODELS.values().forEach(HookedTransformer::close);
         MODELS.clear();
     }
 
     /** Throws where the job's fault injection says this task must fail. */
-    static void injectFaults(int partition) {
+    private static void injectFaults(int partition) {
         TaskContext t = TaskContext.get();
         if (t == null) return;
         if (listed(t.getLocalProperty(FAIL_ALWAYS), partition) || (t.attemptNumber() == 0 && listed(t.getLocalProperty(FAIL_FIRST_ATTEMPT), partition)))

@@ -41,7 +41,7 @@ final class ScanJob {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         long t0 = System.nanoTime();
         ScanPartial total = sc.parallelize(docs, partitions).mapPartitionsWithIndex((index, it) -> {
-            ExecutorModels.injectFaults(index);
+            ExecutorModels.startTask(index);
             Path file = parts.file(index);
             if (Files.isRegularFile(file)) return List.of(ScanPartial.read(file)).iterator(); // committed by an earlier run
             Iterator<Corpus.Document> mine = new Iterator<>() {

@@ -70,7 +70,7 @@ final class SweepJob {
         int L = driverModel.cfg().nLayers, F = driverModel.cfg().dMlp, H = driverModel.cfg().nHeads, S = clean[0].length;
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Sum total = sc.parallelize(pairs, partitions).mapPartitionsWithIndex((index, it) -> {
-            ExecutorModels.injectFaults(index);
+            ExecutorModels.startTask(index);
             Path file = parts.file(index);
             if (!Files.isRegularFile(file)) commit(ExecutorModels.get(spec), it, file);
             return List.of(sumOf(file)).iterator();
