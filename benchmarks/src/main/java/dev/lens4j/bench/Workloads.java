@@ -11,12 +11,10 @@ import dev.lens4j.model.Metrics;
 import dev.lens4j.model.Shapes;
 import org.bytedeco.javacpp.FloatPointer;
 
-import java.util.SplittableRandom;
-
 /**
  * The work benchmarks/python/ compares with TransformerLens and plain PyTorch, on random weights: a forward with the
  * logits of every position, a forward caching every hook point, all-neuron attribution patching, and zero-ablation
- * of head 0 in every layer (a hook on attn.hook_z). Inputs are drawn as the Python side draws them (same rules).
+ * of head 0 in every layer (a hook on attn.hook_z). Inputs follow the same rules on the Python side (its own random draws).
  */
 final class Workloads implements AutoCloseable {
     static final String[] NAMES = {"forward", "cache", "attribution", "ablation"};
@@ -35,19 +33,11 @@ final class Workloads implements AutoCloseable {
         this.model = new HookedTransformer(cfg, RandomWeights.gpt2(cfg, 1234), null, backend);
         this.batch = batch;
         this.seq = seq;
-        SplittableRandom r = new SplittableRandom(7);
-        clean = new int[batch][seq];
-        corrupt = new int[batch][seq];
-        answers = new int[batch];
-        wrongs = new int[batch];
-        for (int b = 0; b < batch; b++) {
-            for (int p = 0; p < seq; p++) {
-                clean[b][p] = r.nextInt(cfg.dVocab);
-                corrupt[b][p] = p % 4 == 1 ? r.nextInt(cfg.dVocab) : clean[b][p]; // a quarter of the tokens replaced
-            }
-            answers[b] = r.nextInt(cfg.dVocab);
-            wrongs[b] = r.nextInt(cfg.dVocab);
-        }
+        BenchTokens.Contrast in = BenchTokens.contrast(batch, seq, cfg.dVocab, 7);
+        clean = in.clean();
+        corrupt = in.corrupt();
+        answers = in.answers();
+        wrongs = in.wrongs();
         metric = Metrics.logitDiff(answers, wrongs);
         float[] zeros = new float[cfg.dHead];
         ablateHead0 = Hooks.none().addRegex("attn\\.hook_z$", (z, hp) -> {

@@ -10,10 +10,10 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The intermediates of one step of a plain forward pass (the embedding, or one block), freed when the step ends so
- * that a forward holds one block's buffers at a time rather than every block's. Only what the run's scope still owns
- * is freed: a cached activation (the cache took it), a KV cache's keys or a caller's tensor are never touched, and
- * neither is anything a hook saw (a hook may keep a tensor and read it later in the same run).
+ * The intermediates of one step of a pass (the embedding or one block of a plain forward, one block of the reverse
+ * pass), freed when the step ends so that a pass holds one block's buffers at a time rather than every block's. Only
+ * what the run's scope still owns is freed: a cached activation or gradient (the cache took it), a KV cache's keys or a
+ * caller's tensor are never touched, and neither is anything a hook saw (a hook may keep it and read it later).
  */
 final class StepScratch {
     private final TensorScope scope;
