@@ -13,7 +13,7 @@ import java.util.Locale;
  * The float32 profile of benchmarks/README.md, in one run: the sgemm rate at each GEMM shape of the pass and the floor
  * it implies (the pass's FLOPs at those rates), the time per backend op of a forward, a forward caching every hook
  * point and all-neuron attribution (median of `reps` runs each), and lens4j's peak native memory above the weights.
- * Usage: ForwardProfile [shape=gpt2-small] [batch=8] [seq=128] [reps=3]
+ * Usage: ForwardProfile [shape=gpt2-small] [batch=8] [seq=128] [reps=3] (reps 0: only the memory)
  */
 public final class ForwardProfile {
     public static void main(String[] args) {
@@ -26,8 +26,8 @@ public final class ForwardProfile {
                 CpuBackend.get().numThreads(), CpuBackend.get().blasCoreName(), System.getenv().getOrDefault("OPENBLAS_CORETYPE", "unset"));
         OpProfile profile = new OpProfile();
         try (Workloads w = new Workloads(shape, batch, seq, profile.wrap(cpu))) {
-            double floor = floorMs(w.cfg, batch, seq, cpu);
-            for (String name : new String[] {"forward", "cache", "attribution"}) {
+            double floor = reps > 0 ? floorMs(w.cfg, batch, seq, cpu) : 0;
+            for (String name : reps > 0 ? new String[] {"forward", "cache", "attribution"} : new String[0]) {
                 w.run(name); // warm-up
                 double[] ms = new double[reps];
                 for (int i = 0; i < reps; i++) {
