@@ -13,6 +13,12 @@ import math
 import sys
 import time
 
+
+def die(message):
+    """One line on stderr and exit status 2, as lens4j's own commands report bad input."""
+    print(message, file=sys.stderr)
+    sys.exit(2)
+
 SHAPES = {  # n_layers, d_model, n_heads (d_head 64, d_mlp 4 d_model, GPT-2's vocabulary and context)
     "gpt2-small": (12, 768, 12),
     "gpt2-medium": (24, 1024, 16),
@@ -52,8 +58,8 @@ def tl_workloads(torch, shape, batch, seq):
     try:
         import transformer_lens as tl
     except ImportError as e:
-        sys.exit(f"bench_py.py: TransformerLens is not installed ({e}); install it (pip install transformer_lens) or put it "
-                 f"on PYTHONPATH (on the lens4j machine: PYTHONPATH=/work/tl/site:/work/tl/stubs)")
+        die(f"bench_py.py: TransformerLens is not installed ({e}); install it (pip install transformer_lens) or put it "
+                 f"on PYTHONPATH (a TransformerLens without pip: ../shared/tools/transformerlens/setup.sh)")
     n_layers, d_model, n_heads = SHAPES[shape]
     cfg = tl.HookedTransformerConfig(n_layers=n_layers, d_model=d_model, n_heads=n_heads, d_head=d_model // n_heads,
                                      d_mlp=4 * d_model, d_vocab=50257, n_ctx=1024, act_fn="gelu_new",
@@ -223,11 +229,11 @@ def main():
     names = a.workloads.split(",")
     for n in names:
         if n not in WORKLOADS:
-            sys.exit(f"bench_py.py: unknown workload '{n}' (known: {', '.join(WORKLOADS)})")
+            die(f"bench_py.py: unknown workload '{n}' (known: {', '.join(WORKLOADS)})")
     try:
         import torch
     except ImportError as e:
-        sys.exit(f"bench_py.py: PyTorch is not installed ({e})")
+        die(f"bench_py.py: PyTorch is not installed ({e})")
     torch.set_num_threads(a.threads)
     make = tl_workloads if a.impl == "tl" else torch_workloads
     work, version = make(torch, a.shape, a.batch, a.seq)

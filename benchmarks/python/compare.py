@@ -17,6 +17,12 @@ import statistics
 import subprocess
 import sys
 
+
+def die(message):
+    """One line on stderr and exit status 2, as lens4j's own commands report bad input."""
+    print(message, file=sys.stderr)
+    sys.exit(2)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = ("forward", "cache", "attribution", "ablation")
 
@@ -26,7 +32,7 @@ def run_json(cmd, env, label):
     lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
     if p.returncode != 0 or not lines:
         err = (p.stderr.strip().splitlines() or ["(no output)"])[-1]
-        sys.exit(f"compare.py: {label} failed (exit {p.returncode}): {err}")
+        die(f"compare.py: {label} failed (exit {p.returncode}): {err}")
     return json.loads(lines[-1])
 
 
@@ -54,7 +60,7 @@ def main():
     check = subprocess.run(py_words + ["-c", "import transformer_lens"], env=py_env, capture_output=True, text=True)
     if check.returncode != 0:
         last = (check.stderr.strip().splitlines() or ["?"])[-1]
-        sys.exit(f"compare.py: TransformerLens cannot be imported by '{a.python}' ({last}); install it "
+        die(f"compare.py: TransformerLens cannot be imported by '{a.python}' ({last}); install it "
                  f"(pip install transformer_lens) or pass --python with a PYTHONPATH that has it")
 
     common = ["--shape", a.shape, "--batch", str(a.batch), "--seq", str(a.seq), "--reps", str(a.reps),
