@@ -12,7 +12,6 @@ import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.*;
 import org.openjdk.jmh.infra.Blackhole;
 
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -43,20 +42,11 @@ public class AttributionBench {
         Config cfg = Shapes.get(shape);
         model = new HookedTransformer(cfg, RandomWeights.gpt2(cfg, 1234));
         torchModel = new TorchGpt2(cfg, model.weights());
-        SplittableRandom r = new SplittableRandom(7);
-        clean = new int[batch][seq];
-        corrupt = new int[batch][seq];
-        answers = new int[batch];
-        wrongs = new int[batch];
-        for (int b = 0; b < batch; b++) {
-            for (int p = 0; p < seq; p++) {
-                clean[b][p] = r.nextInt(cfg.dVocab);
-                // corrupt: the same prompt with a quarter of its tokens replaced
-                corrupt[b][p] = p % 4 == 1 ? r.nextInt(cfg.dVocab) : clean[b][p];
-            }
-            answers[b] = r.nextInt(cfg.dVocab);
-            wrongs[b] = r.nextInt(cfg.dVocab);
-        }
+        BenchTokens.Contrast in = BenchTokens.contrast(batch, seq, cfg.dVocab, 7);
+        clean = in.clean();
+        corrupt = in.corrupt();
+        answers = in.answers();
+        wrongs = in.wrongs();
         cleanFlat = BenchTokens.flat(clean);
         corruptFlat = BenchTokens.flat(corrupt);
         metric = Metrics.logitDiff(answers, wrongs);

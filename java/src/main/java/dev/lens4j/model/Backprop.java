@@ -30,15 +30,17 @@ final class Backprop {
     private final TensorScope scope;
     private final int B, S;
     private final long N;
+    private final StepScratch scratch; // each block's gradients are freed when its backward ends
 
     Backprop(HookedTransformer m, Tape tape, Hooks hooks, ActivationCache grads, Predicate<String> gradFilter,
              Weights weightGrads, TensorScope scope, int B, int S) {
         this.m = m; this.cfg = m.cfg(); this.w = m.weights(); this.be = m.backend(); this.tape = tape;
         this.hooks = hooks == null ? Hooks.none() : hooks; this.grads = grads; this.gradFilter = gradFilter;
         this.wg = weightGrads; this.scope = scope; this.B = B; this.S = S; this.N = (long) B * S;
+        this.scratch = new StepScratch(scope);
     }
 
-    private Tensor z(long... shape) { return be.zeros(shape); }
+    private Tensor z(long... shape) { return scratch.track(be.zeros(shape)); }
 
     private Tensor wgrad(String name) { return wg == null ? null : wg.getOrNull(name); }
 
@@ -69,6 +71,7 @@ final class Backprop {
             scope.release(c);
             grads.put(name, c);
         }
+        if (hooks.anyMatch(name)) { scratch.pin(g); scratch.pin(cur); } // a backward hook may keep it
         return cur;
     }
 
@@ -152,6 +155,11 @@ final class Backprop {
     }
 
     private Tensor block(int l, Tensor dResidPost) {
+        scratch.start();
+        return scratch.end(blockStep(l, dResidPost), dResidPost);
+    }
+
+    private Tensor blockStep(int l, Tensor dResidPost) {
         Tape.Layer t = tape.layers[l];
         long D = cfg.dModel, dh = cfg.dHead, F = cfg.dMlp;
         int nH = cfg.nHeads, nKv = cfg.nKvHeads();

@@ -558,10 +558,12 @@ public final class HookedTransformer implements AutoCloseable {
         int[] positionIds;      // [B * S] each token's position (TL's get_offset_position_ids)
         int[] lastIndices;      // each row's last real position
         Tensor[] rotaryRows;    // cos / sin rows gathered at positionIds, [B * S, rotary_dim / 2]
+        final StepScratch scratch;
 
         Run(RunOptions o, boolean logitsLastOnly, ActivationCache cache, TensorScope scope, int B, int S, Tape tape) {
             this.o = o; this.logitsLastOnly = logitsLastOnly; this.cache = cache; this.scope = scope; this.B = B; this.S = S; this.N = (long) B * S;
             this.tape = tape;
+            this.scratch = new StepScratch(scope);
         }
 
         /** Masks and positions of a padded batch and/or a KV cache (both may be null: a plain run). */
@@ -622,6 +624,7 @@ public final class HookedTransformer implements AutoCloseable {
                 }
             }
             if (caching(name)) cache.put(name, snapshot(cur, name));
+            if (tape == null && hooked(name)) { scratch.pin(t); scratch.pin(cur); } // a hook may keep it for later in the run
             return cur;
         }
 
@@ -670,9 +673,18 @@ public final class HookedTransformer implements AutoCloseable {
         }
 
         // every forward output below is written entirely by its kernel, so skip zero-filling
-        Tensor z(long... shape) { return backend.empty(shape); }
+        Tensor z(long... shape) { return scratch.track(backend.empty(shape)); }
 
-        Tensor embed(Tensor tokens) {
+        /** A plain forward frees the intermediates of each step (and the step's input) as soon as the step ends. */
+        Tensor step(java.util.function.UnaryOperator<Tensor> body, Tensor in) {
+            if (tape != null) return body.apply(in); // the backward pass reads them all
+            scratch.start();
+            return scratch.end(body.apply(in), in);
+        }
+
+        Tensor embed(Tensor tokens) { return step(unused -> embedStep(tokens), null); }
+
+        private Tensor embedStep(Tensor tokens) {
             long D = cfg.dModel;
             Tensor e = z(B, S, D);
             backend.embed(tokens, weights.W_E(), e);
@@ -742,7 +754,9 @@ public final class HookedTransformer implements AutoCloseable {
             return out;
         }
 
-        Tensor block(int l, Tensor residPre) {
+        Tensor block(int l, Tensor residPre) { return step(x -> blockStep(l, x), residPre); }
+
+        private Tensor blockStep(int l, Tensor residPre) {
             long D = cfg.dModel;
             int nH = cfg.nHeads, nKv = cfg.nKvHeads();
             Tensor resid = fire(HookNames.residPre(l), l, residPre);
