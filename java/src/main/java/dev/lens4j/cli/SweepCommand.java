@@ -91,18 +91,11 @@ final class SweepCommand implements Callable<Integer> {
         List<PromptLines.Line> lines = PromptLines.read(prompts, "prompt", Set.of("prompt", "answer", "wrong"));
         SparkJobs jobs = SparkJobs.find();
         int n = lines.size();
-        int[][] tokens = new int[n][];
-        int[] a = new int[n], w = new int[n];
+        AnswerPrompts p;
         try (HookedTransformer model = m.load()) {
-            for (int i = 0; i < n; i++) {
-                PromptLines.Line l = lines.get(i);
-                String text = l.require("prompt", null, "--prompts");
-                tokens[i] = model.toTokens(text);
-                a[i] = model.answerToken(text, l.require("answer", answer, "--answer"));
-                w[i] = model.answerToken(text, l.require("wrong", wrong, "--wrong"));
-            }
+            p = AnswerPrompts.tokenize(model, lines, answer, wrong);
         }
-        var r = jobs.metric(spark, m.spec(), tokens, a, w, numbers(lines), partitions, out);
+        var r = jobs.metric(spark, m.spec(), p.tokens(), p.answer(), p.wrong(), numbers(lines), partitions, out);
         Map<String, String> meta = Inputs.meta(m);
         meta.put("prompts", Integer.toString(n));
         meta.put("logit_diff", "logit(answer) - logit(wrong) at the last position, per prompt in file order");

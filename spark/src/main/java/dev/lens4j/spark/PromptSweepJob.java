@@ -59,6 +59,7 @@ final class PromptSweepJob {
         if (partitions < 1) throw new IllegalArgumentException("--partitions must be >= 1, got " + partitions);
         if (items.isEmpty()) throw new IllegalArgumentException("no prompts given");
         CommittedParts parts = new CommittedParts(out, key(spec, kind, items, partitions));
+        int reused = parts.count(partitions);
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         JavaRDD<T> input = sc.parallelize(items, partitions); // the same split every time: part p always holds the same prompts
         List<Partial> partials = input.mapPartitionsWithIndex((index, it) -> {
@@ -73,6 +74,7 @@ final class PromptSweepJob {
         }, false).collect();
         var rows = input.mapPartitionsWithIndex((index, it) -> rowsOf(kind, it, parts.file(index)), false);
         spark.createDataFrame(rows, kind.schema()).write().mode(SaveMode.Overwrite).parquet(out.resolve("prompts.parquet").toString());
+        System.err.printf("spark: %d partition(s) computed, %d reused from %s%n", partitions - reused, reused, out.resolve("spark-parts"));
         return combine(partials, items.size());
     }
 
