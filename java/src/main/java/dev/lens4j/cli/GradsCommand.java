@@ -41,15 +41,9 @@ final class GradsCommand implements Callable<Integer> {
         var hookFilter = hooks == null ? null : Inputs.hookRegex(hooks, "--hooks");
         try (HookedTransformer model = m.load()) {
             int n = lines.size();
-            int[][] tokens = new int[n][];
-            int[] a = new int[n], w = new int[n];
-            for (int i = 0; i < n; i++) {
-                PromptLines.Line l = lines.get(i);
-                String p = l.require("prompt", null, "--prompt");
-                tokens[i] = model.toTokens(p);
-                a[i] = model.answerToken(p, l.require("answer", answer, "--answer"));
-                w[i] = model.answerToken(p, l.require("wrong", wrong, "--wrong"));
-            }
+            AnswerPrompts ap = AnswerPrompts.tokenize(model, lines, answer, wrong);
+            int[][] tokens = ap.tokens();
+            int[] a = ap.answer(), w = ap.wrong();
             Inputs.oneLength(tokens, lines, "grads keeps positions");
             var opts = new HookedTransformer.RunOptions();
             if (hookFilter != null) opts.cacheGrads(name -> hookFilter.matcher(name).find()); else opts.cacheAllGrads();

@@ -47,17 +47,8 @@ final class ScoreNeuronsCommand implements Callable<Integer> {
         if (summary != null) RegularFiles.checkOutput(summary);
         List<PromptLines.Line> lines = Inputs.lines(prompt, prompts, "prompt", "--prompt", Set.of("prompt", "truth", "yes", "no", "group"));
         try (HookedTransformer model = m.load()) {
-            int L = layer == null ? model.cfg().nLayers - 1 : layer;
-            if (L < 0 || L >= model.cfg().nLayers)
-                throw new IllegalArgumentException("--layer " + L + " is out of range: the model has " + model.cfg().nLayers
-                        + " blocks (0.." + (model.cfg().nLayers - 1) + ")");
-            List<NeuronScoring.Prompt> ps = new ArrayList<>();
-            for (PromptLines.Line l : lines) {
-                String p = l.require("prompt", null, "--prompt");
-                String where = lines.size() > 1 ? "line " + l.number() : "--truth";
-                boolean t = PromptLines.truth(l.require("truth", truth, "--truth"), where);
-                ps.add(NeuronScoring.Prompt.of(model, p, l.get("yes", yes), l.get("no", no), t, l.get("group", "all")));
-            }
+            int L = layer(model, layer);
+            List<NeuronScoring.Prompt> ps = prompts(model, lines, yes, no, truth);
             NeuronScoring.Scores s = NeuronScoring.score(model, L, ps);
             Map<String, Tensor> tensors = NeuronScoring.toTensors(s);
             try {
@@ -75,6 +66,27 @@ final class ScoreNeuronsCommand implements Callable<Integer> {
             if (summary != null) writeSummary(s, L, top);
         }
         return 0;
+    }
+
+    /** --layer, or the last block, checked against the model. */
+    static int layer(HookedTransformer model, Integer layer) {
+        int L = layer == null ? model.cfg().nLayers - 1 : layer;
+        if (L < 0 || L >= model.cfg().nLayers)
+            throw new IllegalArgumentException("--layer " + L + " is out of range: the model has " + model.cfg().nLayers
+                    + " blocks (0.." + (model.cfg().nLayers - 1) + ")");
+        return L;
+    }
+
+    /** The lines as forced-choice prompts (fields "yes", "no", "truth", "group" override the options). */
+    static List<NeuronScoring.Prompt> prompts(HookedTransformer model, List<PromptLines.Line> lines, String yes, String no, String truth) {
+        List<NeuronScoring.Prompt> ps = new ArrayList<>();
+        for (PromptLines.Line l : lines) {
+            String p = l.require("prompt", null, "--prompt");
+            String where = lines.size() > 1 ? "line " + l.number() : "--truth";
+            boolean t = PromptLines.truth(l.require("truth", truth, "--truth"), where);
+            ps.add(NeuronScoring.Prompt.of(model, p, l.require("yes", yes, "--yes"), l.require("no", no, "--no"), t, l.get("group", "all")));
+        }
+        return ps;
     }
 
     private void writeSummary(NeuronScoring.Scores s, int L, int[] top) {

@@ -1,6 +1,7 @@
 package dev.lens4j.cli;
 
 import dev.lens4j.analysis.AttributionPatching;
+import dev.lens4j.analysis.NeuronScoring;
 import dev.lens4j.backend.CpuBackend;
 import dev.lens4j.load.LoadOptions;
 import dev.lens4j.model.HookedTransformer;
@@ -8,6 +9,7 @@ import dev.lens4j.scan.NeuronScan;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.ServiceLoader;
 
 /**
@@ -40,6 +42,15 @@ public interface SparkJobs {
      */
     AttributionPatching.Result sweep(String master, ModelSpec model, int[][] clean, int[][] corrupt, int[] answer, int[] wrong, int[] lines,
                                      int partitions, Path out);
+
+    /** A per-prompt sweep's results: each prompt's scalar values in prompt order, and its vector scores summed over prompts. */
+    record PromptResults(Map<String, double[]> perPrompt, Map<String, double[]> sums) {}
+
+    /** `score-neurons --prompts` of block layer as a sweep (lines number the prompts): per-prompt rows in out/prompts.parquet. */
+    PromptResults scoreNeurons(String master, ModelSpec model, List<NeuronScoring.Prompt> prompts, int[] lines, int layer, int partitions, Path out);
+
+    /** logit(answer) - logit(wrong) and log p(answer) at the last position, one forward per prompt: rows in out/prompts.parquet. */
+    PromptResults metric(String master, ModelSpec model, int[][] tokens, int[] answer, int[] wrong, int[] lines, int partitions, Path out);
 
     /** The Spark jobs, or an error saying how to get them. */
     static SparkJobs find() {

@@ -1,11 +1,13 @@
 package dev.lens4j.spark;
 
 import dev.lens4j.analysis.AttributionPatching;
+import dev.lens4j.analysis.NeuronScoring;
 import dev.lens4j.cli.SparkJobs;
 import dev.lens4j.scan.NeuronScan;
 import org.apache.spark.sql.SparkSession;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
 
@@ -20,6 +22,19 @@ public final class LensSparkJobs implements SparkJobs {
     @Override public AttributionPatching.Result sweep(String master, ModelSpec model, int[][] clean, int[][] corrupt, int[] answer, int[] wrong,
                                                       int[] lines, int partitions, Path out) {
         return inSession(master, "lens4j sweep", s -> SweepJob.run(s, model, clean, corrupt, answer, wrong, lines, partitions, out));
+    }
+
+    @Override public PromptResults scoreNeurons(String master, ModelSpec model, List<NeuronScoring.Prompt> prompts, int[] lines, int layer,
+                                                int partitions, Path out) {
+        List<PromptSweepKinds.NeuronItem> items = new ArrayList<>(prompts.size());
+        for (int i = 0; i < prompts.size(); i++) items.add(PromptSweepKinds.NeuronItem.of(lines[i], prompts.get(i)));
+        return inSession(master, "lens4j sweep", s -> PromptSweepJob.run(s, model, new PromptSweepKinds.ScoreNeurons(layer), items, partitions, out));
+    }
+
+    @Override public PromptResults metric(String master, ModelSpec model, int[][] tokens, int[] answer, int[] wrong, int[] lines, int partitions, Path out) {
+        List<PromptSweepKinds.MetricItem> items = new ArrayList<>(tokens.length);
+        for (int i = 0; i < tokens.length; i++) items.add(new PromptSweepKinds.MetricItem(lines[i], tokens[i], answer[i], wrong[i]));
+        return inSession(master, "lens4j sweep", s -> PromptSweepJob.run(s, model, new PromptSweepKinds.ForwardMetric(), items, partitions, out));
     }
 
     /** Runs a job in the running session or a new one (stopped after); a local job's models live here, so they are freed. */
