@@ -63,7 +63,7 @@ final class PromptSweepJob {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         JavaRDD<T> input = sc.parallelize(items, partitions); // the same split every time: part p always holds the same prompts
         List<Partial> partials = input.mapPartitionsWithIndex((index, it) -> {
-            ExecutorModels.injectFaults(index);
+            ExecutorModels.startTask(index);
             Path file = parts.file(index);
             if (!Files.isRegularFile(file)) {
                 List<T> mine = new ArrayList<>();
