@@ -9,7 +9,9 @@ import dev.lens4j.hooks.HookPoint;
 import dev.lens4j.hooks.Hooks;
 import dev.lens4j.hooks.Positions;
 import dev.lens4j.tensor.DType;
+import dev.lens4j.tensor.Device;
 import dev.lens4j.tensor.Tensor;
+import dev.lens4j.tensor.TensorOps;
 import dev.lens4j.tensor.TensorScope;
 import dev.lens4j.tokenize.Tokenizer;
 
@@ -742,13 +744,21 @@ public final class HookedTransformer implements AutoCloseable {
         }
 
         /**
-         * out[:, :, h] = x @ W[h] + b[h], one GEMM per head straight from TL's layout W [heads, d_model, d_head]
-         * (no packed copy of the weights: it would cost a third of the attention weights again, and go stale on edits).
+         * out[:, :, h] = x @ W[h] + b[h] from TL's layout W [heads, d_model, d_head]. Float32 weights are repacked for this
+         * pass only into [d_model, heads * d_head] (a transient copy, so it never goes stale on edits and costs no resident
+         * memory) and multiplied in one GEMM: one GEMM per head re-packs x for every head and runs narrow (N = d_head)
+         * tiles, measured at 7x the time of the same FLOPs fused. bf16 weights keep one GEMM per head (their kernel packs per call).
          */
         Tensor project(Tensor x, Tensor W, Tensor b, int heads) {
             int dh = cfg.dHead, D = cfg.dModel;
             long rows = x.numel() / D;
             Tensor out = z(B, S, heads, dh);
+            if (W.dtype() == DType.F32 && heads > 1 && W.device() == Device.CPU) {
+                try (Tensor packed = TensorOps.transpose(W, 0, 1)) {
+                    backend.gemm(false, false, rows, (long) heads * dh, D, 1f, x, 0, D, packed, 0, (long) heads * dh, 0f, out, 0, (long) heads * dh, b, 0);
+                }
+                return out;
+            }
             for (int h = 0; h < heads; h++)
                 backend.gemm(false, false, rows, dh, D, 1f, x, 0, D, W, (long) h * D * dh, dh, 0f, out, (long) h * dh, (long) heads * dh, b, (long) h * dh);
             return out;
