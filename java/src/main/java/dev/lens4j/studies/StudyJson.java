@@ -43,7 +43,11 @@ public final class StudyJson {
 
     /** The versions block every study records. */
     public static Map<String, Object> versions(int nativeThreads) {
-        Map<String, Object> v = StudyVersions.versions();
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("lens4j", "0.1.0");
+        v.put("java", System.getProperty("java.version"));
+        v.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
+        v.put("cpu_cores", Runtime.getRuntime().availableProcessors());
         v.put("native_threads", nativeThreads);
         return v;
     }

@@ -3,6 +3,7 @@ package dev.lens4j.studies.factual;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.lens4j.load.RegularFiles;
+import dev.lens4j.studies.StudyJson;
 import dev.lens4j.load.SafeTensors;
 import dev.lens4j.model.HookedTransformer;
 import dev.lens4j.model.TestPrompt;
@@ -28,11 +29,7 @@ final class FactualResults {
     static Path write(Path file, HookedTransformer model, FactualAnalysis an, FactualStudy.Options o, double analysisS, double totalS) throws IOException {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("study", "factual-knowledge (seed 004)");
-        Map<String, Object> versions = new LinkedHashMap<>();
-        versions.put("lens4j", "0.1.0");
-        versions.put("java", System.getProperty("java.version"));
-        versions.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
-        r.put("versions", versions);
+        r.put("versions", StudyJson.versions(dev.lens4j.backend.CpuBackend.get().numThreads()));
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("path", o.model);
         m.put("process_weights", o.processWeights);
@@ -128,7 +125,7 @@ final class FactualResults {
         t.put("analysis_s", analysisS);
         t.put("total_s", totalS);
         r.put("timings", t);
-        RegularFiles.writeString(file, JSON.writeValueAsString(r));
+        StudyJson.write(file, r); // NaN and infinities as null: results.json stays valid JSON
         return file;
     }
 

@@ -69,7 +69,7 @@ final class SizeNeuronOutputs {
     static Path writeResults(Path file, HookedTransformer model, SizeNeuronStudy.Options o, SizeNeuronStudy.Results r) throws IOException {
         Map<String, Object> j = new LinkedHashMap<>();
         j.put("study", "size-neuron (seed 001)");
-        j.put("versions", dev.lens4j.studies.StudyVersions.versions());
+        j.put("versions", dev.lens4j.studies.StudyJson.versions(dev.lens4j.backend.CpuBackend.get().numThreads()));
         j.put("model", o.modelName);
         j.put("model_config", JSON.readTree(model.cfg().toJson()));
         Map<String, Object> c = new LinkedHashMap<>();
@@ -105,7 +105,7 @@ final class SizeNeuronOutputs {
         j.put("ablation", ablation(r));
         j.put("congruence", congruence(model, r));
         j.put("neuroscope", r.neuroscope == null ? null : neuroscope(r.neuroscope));
-        RegularFiles.writeString(file, JSON.writeValueAsString(j));
+        dev.lens4j.studies.StudyJson.write(file, j); // NaN and infinities as null: results.json stays valid JSON
         return file;
     }
 
