@@ -118,6 +118,7 @@ public final class NumericCompareStudy {
         Stage st = new Stage(secs);
         Collected c = Collected.run(model, prompts, groups, o.batch, progress);
         st.done("activations_and_patching");
+        secs.put("batches", (double) c.batches.size()); // one token length each: the later runs start from their cached input
         Geometry geo = Geometry.run(c, o, progress);
         st.done("geometry_and_probes");
         Readout ro = Readout.run(model, c);
