@@ -121,7 +121,7 @@ final class Collected {
                     float[] m = out.cache().get(mlpPost).toFloatArray();
                     for (int r = 0; r < b.length; r++) System.arraycopy(m, (r * S + S - 1) * F, c.lastMlpPost, b[r] * F, F);
                 }
-                for (int r = 0; r < b.length; r++) c.margin[b[r]] = c.yesNo.of(c.resid[L - 1], b[r] * D, prompts.get(b[r]).yes(), prompts.get(b[r]).no());
+                for (int r = 0; r < b.length; r++) c.margin[b[r]] = c.margin(c.resid[L - 1], b[r] * D, b[r]);
             }
             c.batches.add(b);
             c.lastResidPre.add(start);
@@ -146,9 +146,18 @@ final class Collected {
              var out = model.run((int[][]) null, new HookedTransformer.RunOptions().startAtLayer(layers - 1, resid).stopAtLayer(layers).hooks(hooks))) {
             float[] x = out.residual().toFloatArray(); // [B, S, D]: the final residual, margins from its last position
             double[] m = new double[b.length];
-            for (int r = 0; r < b.length; r++) m[r] = yesNo.of(x, (r * S + S - 1) * dModel, prompts.get(b[r]).yes(), prompts.get(b[r]).no());
+            for (int r = 0; r < b.length; r++) m[r] = margin(x, (r * S + S - 1) * dModel, b[r]);
             return m;
         }
+    }
+
+    /** Prompt i's raw margin from the final residual at x[off ..]; no logits are computed, so finiteness is checked here. */
+    private double margin(float[] x, int off, int i) {
+        Prompt p = prompts.get(i);
+        double m = yesNo.of(x, off, p.yes(), p.no());
+        if (!Double.isFinite(m))
+            throw new ArithmeticException("the yes/no margin of prompt " + i + " is " + m + ": the model's final residual is not finite there");
+        return m;
     }
 
     /** Prompt indices grouped by exact token length (shortest first), in chunks of at most `batch`. */

@@ -52,6 +52,23 @@ class YesNoMarginTest {
         }
     }
 
+    @Test void aNonFiniteModelIsAnErrorNotNaNMargins() throws Exception {
+        CharTokenizer tok = new CharTokenizer();
+        Config cfg = RandomWeights.gpt2Config(2, 32, 4, tok.vocabSize(), 64);
+        long live = Tensor.liveBytes();
+        try (HookedTransformer model = new HookedTransformer(cfg, RandomWeights.gpt2(cfg, 5), tok, null)) {
+            float[] w = model.weights().W_out(1).toFloatArray();
+            w[7] = Float.NaN;
+            model.editWeights(x -> x.W_out(1).set(w));
+            NumericOptions o = new NumericOptions();
+            o.n = 2;
+            o.out = tmp.resolve("nan");
+            var e = assertThrows(ArithmeticException.class, () -> NumericCompareStudy.run(model, o, NumericDataset.TEMPLATE, null, StudyProgress.none(), null));
+            assertTrue(e.getMessage().contains("not finite"), e.getMessage());
+        }
+        assertEquals(live, Tensor.liveBytes(), "no native memory left behind");
+    }
+
     @Test void resultsDoNotDependOnTheBatchSize() throws Exception {
         CharTokenizer tok = new CharTokenizer();
         Config cfg = RandomWeights.gpt2Config(3, 32, 4, tok.vocabSize(), 64);
