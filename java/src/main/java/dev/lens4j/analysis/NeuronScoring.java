@@ -125,22 +125,64 @@ public final class NeuronScoring {
             double[] m = new double[B];
             var o = new HookedTransformer.RunOptions().cacheNames(post).cachePositions(Positions.last()).cacheGrads(resid::equals);
             try (var gr = model.backward(tokens, marginMetric(prompts, batch, m), o)) {
-                float[] h = gr.cache().get(post).toFloatArray();     // [B, 1, F]
-                float[] dr = gr.grads().get(resid).toFloatArray();   // [B, S, D]
-                for (int b = 0; b < B; b++) {
-                    float[] gb = Arrays.copyOfRange(dr, (b * S + S - 1) * D, (b * S + S) * D);
-                    float[] cb = new float[F];
-                    for (int j = 0; j < F; j++) {
-                        double dot = 0;
-                        for (int d = 0; d < D; d++) dot += wOut[j * D + d] * gb[d];
-                        cb[j] = (float) (h[b * F + j] * dot);
-                    }
-                    int i = batch[b];
-                    c[i] = cb; g[i] = gb; margin[i] = m[b];
-                }
+                keep(gr, layer, wOut, F, D, S, batch, m, c, g, margin);
             }
         }
         return new Scores(layer, prompts, c, g, margin);
+    }
+
+    /**
+     * score() run from block `layer`'s cached input: batches of prompts of one token length each, with
+     * blocks.{layer}.hook_resid_pre of each batch ([B * S * d_model], all positions); only blocks layer.. run,
+     * forward and backward. The scores equal score()'s: they depend only on that input and the later blocks.
+     */
+    public static Scores scoreFromResidPre(HookedTransformer model, int layer, List<Prompt> prompts, List<int[]> batches,
+                                           List<float[]> residPre) {
+        Runs.checkLayer(model, layer);
+        if (model.cfg().attnOnly) throw new IllegalArgumentException("an attention-only model has no MLP neurons to score");
+        if (batches.size() != residPre.size())
+            throw new IllegalArgumentException(batches.size() + " batches but " + residPre.size() + " cached residuals");
+        int F = model.cfg().dMlp, D = model.cfg().dModel, n = prompts.size();
+        float[] wOut = model.readWeights(w -> w.W_out(layer).toFloatArray());
+        float[][] c = new float[n][], g = new float[n][];
+        double[] margin = new double[n];
+        var o = new HookedTransformer.RunOptions().cacheNames(HookNames.mlpPost(layer)).cachePositions(Positions.last())
+                .cacheGrads(HookNames.residPost(layer)::equals);
+        for (int k = 0; k < batches.size(); k++) {
+            int[] batch = batches.get(k);
+            float[] start = residPre.get(k);
+            if (batch.length == 0 || start.length % ((long) batch.length * D) != 0)
+                throw new IllegalArgumentException("cached residual of batch " + k + " has " + start.length + " values, not " + batch.length + " x S x " + D);
+            int S = start.length / (batch.length * D);
+            for (int i : batch)
+                if (prompts.get(i).tokens().length != S)
+                    throw new IllegalArgumentException("prompt " + i + " has " + prompts.get(i).tokens().length + " tokens, its batch " + S);
+            double[] m = new double[batch.length];
+            try (Tensor r = Tensor.of(start, batch.length, S, D);
+                 var gr = model.backward((int[][]) null, marginMetric(prompts, batch, m), o.startAtLayer(layer, r))) {
+                keep(gr, layer, wOut, F, D, S, batch, m, c, g, margin);
+            }
+        }
+        for (int i = 0; i < n; i++) if (c[i] == null) throw new IllegalArgumentException("prompt " + i + " is in no batch");
+        return new Scores(layer, prompts, c, g, margin);
+    }
+
+    /** c, g and the margin of each prompt of a batch from its backward (last position: each row's last real token). */
+    private static void keep(HookedTransformer.Gradients gr, int layer, float[] wOut, int F, int D, int S, int[] batch, double[] m,
+                             float[][] c, float[][] g, double[] margin) {
+        float[] h = gr.cache().get(HookNames.mlpPost(layer)).toFloatArray();   // [B, 1, F]
+        float[] dr = gr.grads().get(HookNames.residPost(layer)).toFloatArray(); // [B, S, D]
+        for (int b = 0; b < batch.length; b++) {
+            float[] gb = Arrays.copyOfRange(dr, (b * S + S - 1) * D, (b * S + S) * D);
+            float[] cb = new float[F];
+            for (int j = 0; j < F; j++) {
+                double dot = 0;
+                for (int d = 0; d < D; d++) dot += wOut[j * D + d] * gb[d];
+                cb[j] = (float) (h[b * F + j] * dot);
+            }
+            int i = batch[b];
+            c[i] = cb; g[i] = gb; margin[i] = m[b];
+        }
     }
 
     /** The aligned forced-choice margin of the prompts in batch, recording each prompt's value in m. */

@@ -82,8 +82,8 @@ final class Backprop {
         return c;
     }
 
-    /** Runs the reverse pass from dLogits (shaped like the logits the metric saw). */
-    void run(Tensor dLogits) {
+    /** Runs the reverse pass from dLogits (shaped like the logits the metric saw) down to block `first` (0: the embeddings too). */
+    void run(Tensor dLogits, int first) {
         long D = cfg.dModel, V = cfg.dVocabOut();
         if (tape.cappedLogits != null) { // logits = cap * tanh(raw / cap)
             Tensor dRaw = z(dLogits.shape());
@@ -108,7 +108,8 @@ final class Backprop {
             dh = dhRows.reshape(B, S, D);
         }
         Tensor g = normBackward("ln_final.", -1, dh, "ln_final.w", "ln_final.b");
-        for (int l = cfg.nLayers - 1; l >= 0; l--) g = block(l, g);
+        for (int l = cfg.nLayers - 1; l >= first; l--) g = block(l, g);
+        if (first > 0) return; // started from a residual: no embeddings ran
         // embeddings: resid_pre(0) = embed (+ pos_embed)
         Tensor dEmbed = fire(HookNames.EMBED, -1, branch(HookNames.EMBED, g));
         Tensor dW_E = wgrad("embed.W_E");

@@ -297,6 +297,7 @@ public final class HookedTransformer implements AutoCloseable {
      * By default only the gradients named in the options are kept; no weight gradients are computed unless asked.
      */
     public Gradients backward(int[][] tokens, Metric metric, RunOptions o) {
+        if (tokens == null && o.startResidual != null) return backward((Tensor) null, metric, o);
         try (Tensor t = tokenTensor(tokens)) { return backward(t, metric, o); }
     }
 
@@ -311,11 +312,13 @@ public final class HookedTransformer implements AutoCloseable {
 
     private Gradients backwardPass(Tensor tokens, Metric metric, RunOptions o, PaddedBatch pad) {
         if (metric == null) throw new IllegalArgumentException("no metric given");
-        checkRunnable(tokens);
+        boolean fromResidual = o.startResidual != null;
+        if (fromResidual && pad != null) throw new IllegalArgumentException("start_at_layer runs a rectangular batch: not with a padded batch");
+        if (fromResidual) checkStart(tokens, o); else checkRunnable(tokens);
         checkNames(o);
         if (o.stopAtLayer != -1) throw new IllegalArgumentException("stop_at_layer is not supported with backward()");
-        if (o.startResidual != null) throw new IllegalArgumentException("start_at_layer is not supported with backward()");
-        int B = (int) tokens.size(0), S = (int) tokens.size(1);
+        Tensor shaped = fromResidual ? o.startResidual : tokens;
+        int B = (int) shaped.size(0), S = (int) shaped.size(1);
         ActivationCache cache = o.cacheFilter == null ? null : new ActivationCache(o.cachePositions).model(this);
         if (cache != null) o.cachePositions.resolve(S);
         if (cache != null && pad != null) cache.attentionMask(pad.attentionMask());
@@ -333,8 +336,10 @@ public final class HookedTransformer implements AutoCloseable {
             tape.tokens = tokens;
             // the metric decides what to unembed; the caller's options stay untouched (other threads may share them)
             Run r = new Run(o, metric.lastPositionOnly(), cache, scope, B, S, tape).ragged(pad, null);
-            Tensor x = r.embed(tokens);
-            for (int l = 0; l < cfg.nLayers; l++) x = r.block(l, x);
+            // from a residual (start_at_layer) only the later blocks run, and the reverse pass stops at them
+            int first = fromResidual ? o.startAtLayer : 0;
+            Tensor x = fromResidual ? o.startResidual.copy() : r.embed(tokens);
+            for (int l = first; l < cfg.nLayers; l++) x = r.block(l, x);
             Tensor logits = r.unembed(x);
             int P = (int) logits.size(1), V = (int) logits.size(2);
             String bad = o.checkFinite ? FiniteCheck.problem(logits) : null;
@@ -343,7 +348,7 @@ public final class HookedTransformer implements AutoCloseable {
             out.value = pad == null || P == 1 ? metric.evaluate(lg, B, P, V, dl) : metric.evaluate(lg, B, P, V, dl, pad.attentionMask());
             if (!Double.isFinite(out.value)) throw new ArithmeticException("the metric's value is " + out.value);
             Tensor dLogits = backend.zeros(logits.shape()).set(dl);
-            new Backprop(this, tape, o.bwdHooks, gradCache, o.gradFilter, wg, scope, B, S).run(dLogits);
+            new Backprop(this, tape, o.bwdHooks, gradCache, o.gradFilter, wg, scope, B, S).run(dLogits, first);
             ok = true;
             return out;
         } finally {

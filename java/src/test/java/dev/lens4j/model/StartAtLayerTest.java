@@ -60,7 +60,12 @@ class StartAtLayerTest {
             }
             var e = assertThrows(IllegalArgumentException.class, () -> m.run(new int[][] {{1, 2}}, new HookedTransformer.RunOptions().startAtLayer(0, r0)));
             assertTrue(e.getMessage().contains("do not match"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> m.backward(tokens, Metrics.logitDiff(1, 2), new HookedTransformer.RunOptions().startAtLayer(0, r0)));
+            // backward from a residual: from resid_pre(0) it is the whole model's backward (the start-layer tests are in ScoreFromResidPreTest)
+            try (var g0 = m.backward(tokens, Metrics.logitDiff(1, 2), new HookedTransformer.RunOptions().startAtLayer(0, r0));
+                 var g = m.backward(tokens, Metrics.logitDiff(1, 2), new HookedTransformer.RunOptions())) {
+                assertEquals(g.value(), g0.value(), 1e-5 * Math.max(1, Math.abs(g.value())));
+            }
+            e = assertThrows(IllegalArgumentException.class, () -> m.backward(tokens, Metrics.logitDiff(1, 2), new HookedTransformer.RunOptions().startAtLayer(0, r0).stopAtLayer(1)));
             assertTrue(e.getMessage().contains("backward"), e.getMessage());
         }
         assertEquals(before, Tensor.liveBytes(), "runs from a layer free what they allocate");

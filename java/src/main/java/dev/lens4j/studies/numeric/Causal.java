@@ -36,7 +36,8 @@ final class Causal {
     void neurons(HookedTransformer model, Collected c, NumericOptions o, StudyProgress progress) {
         int layer = c.layers - 1, F = model.cfg().dMlp;
         progress.start("neuron scores", 1);
-        scores = NeuronScoring.score(model, layer, c.prompts);
+        // from the last block's cached input: its forward and backward only, not the whole model's
+        scores = NeuronScoring.scoreFromResidPre(model, layer, c.prompts, c.batches, c.lastResidPre);
         progress.update(1);
         topGlobal = scores.mostHarmful(Math.min(o.topGlobal, F));
         topPerGroup = scores.mostHarmfulByGroup(Math.min(o.topPerGroup, F));

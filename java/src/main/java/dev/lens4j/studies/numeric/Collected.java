@@ -75,6 +75,8 @@ final class Collected {
     /** Per patched hook (the seed's label): raw margins after patching block L-2's activation into block L-1. */
     final Map<String, double[]> patched = new LinkedHashMap<>();
     final List<String> skippedHooks = new ArrayList<>();
+    /** The margins' two unembedding columns (set by run). */
+    YesNoMargin yesNo;
 
     /**
      * The pass: batches of prompts of one token length (rectangular, so later runs can start at the last block from
@@ -84,6 +86,7 @@ final class Collected {
     static Collected run(HookedTransformer model, List<Prompt> prompts, List<String> groups, int batch, StudyProgress progress) {
         int L = model.cfg().nLayers, D = model.cfg().dModel, F = model.cfg().attnOnly ? 0 : model.cfg().dMlp, n = prompts.size();
         Collected c = new Collected(prompts, groups, L, D);
+        c.yesNo = new YesNoMargin(model);
         c.lastMlpPost = new float[n * F];
         int src = L - 2, dst = L - 1;
         List<String> hooks = new ArrayList<>();
@@ -105,7 +108,8 @@ final class Collected {
             int S = tokens[0].length;
             Map<String, float[]> source = new LinkedHashMap<>();
             float[] start;
-            var o = new HookedTransformer.RunOptions().cacheNames(names.toArray(String[]::new)).logitsLastOnly(true);
+            // no logits: the margins come from the last resid_post (two W_U columns, not the whole unembedding)
+            var o = new HookedTransformer.RunOptions().cacheNames(names.toArray(String[]::new)).noLogits(true);
             try (var out = model.run(tokens, o)) {
                 for (int l = 0; l < L; l++) {
                     float[] h = out.cache().get(names.get(l)).toFloatArray(); // [B, S, D]
@@ -117,8 +121,7 @@ final class Collected {
                     float[] m = out.cache().get(mlpPost).toFloatArray();
                     for (int r = 0; r < b.length; r++) System.arraycopy(m, (r * S + S - 1) * F, c.lastMlpPost, b[r] * F, F);
                 }
-                double[] m = margins(out, b, prompts);
-                for (int r = 0; r < b.length; r++) c.margin[b[r]] = m[r];
+                for (int r = 0; r < b.length; r++) c.margin[b[r]] = c.margin(c.resid[L - 1], b[r] * D, b[r]);
             }
             c.batches.add(b);
             c.lastResidPre.add(start);
@@ -140,19 +143,20 @@ final class Collected {
         float[] start = lastResidPre.get(k);
         int S = start.length / (b.length * dModel);
         try (Tensor resid = Tensor.of(start, b.length, S, dModel);
-             var out = model.run((int[][]) null, new HookedTransformer.RunOptions().startAtLayer(layers - 1, resid).hooks(hooks).logitsLastOnly(true))) {
-            return margins(out, b, prompts);
+             var out = model.run((int[][]) null, new HookedTransformer.RunOptions().startAtLayer(layers - 1, resid).stopAtLayer(layers).hooks(hooks))) {
+            float[] x = out.residual().toFloatArray(); // [B, S, D]: the final residual, margins from its last position
+            double[] m = new double[b.length];
+            for (int r = 0; r < b.length; r++) m[r] = margin(x, (r * S + S - 1) * dModel, b[r]);
+            return m;
         }
     }
 
-    private static double[] margins(HookedTransformer.Output out, int[] b, List<Prompt> prompts) {
-        float[] lg = out.logits().toFloatArray();
-        int V = (int) out.logits().size(2);
-        double[] m = new double[b.length];
-        for (int r = 0; r < b.length; r++) {
-            Prompt p = prompts.get(b[r]);
-            m[r] = (double) lg[r * V + p.yes()] - lg[r * V + p.no()];
-        }
+    /** Prompt i's raw margin from the final residual at x[off ..]; no logits are computed, so finiteness is checked here. */
+    private double margin(float[] x, int off, int i) {
+        Prompt p = prompts.get(i);
+        double m = yesNo.of(x, off, p.yes(), p.no());
+        if (!Double.isFinite(m))
+            throw new ArithmeticException("the yes/no margin of prompt " + i + " is " + m + ": the model's final residual is not finite there");
         return m;
     }
 

@@ -9,6 +9,7 @@ import dev.lens4j.tensor.Tensor;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -113,32 +114,32 @@ public final class NumericCompareStudy {
         if (log != null) log.printf("numeric-compare: %s, %d prompts in %d groups, template '%s'%s%n", model.cfg().modelName,
                 prompts.size(), groups.size(), template, o.chat ? " (chat)" : "");
 
-        long s = System.nanoTime();
+        secs.put("load_average_1m_at_start", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+        Stage st = new Stage(secs);
         Collected c = Collected.run(model, prompts, groups, o.batch, progress);
-        secs.put("activations_and_patching_s", (System.nanoTime() - s) / 1e9);
-        s = System.nanoTime();
+        st.done("activations_and_patching");
+        secs.put("batches", (double) c.batches.size()); // one token length each: the later runs start from their cached input
         Geometry geo = Geometry.run(c, o, progress);
-        secs.put("geometry_and_probes_s", (System.nanoTime() - s) / 1e9);
-        s = System.nanoTime();
+        st.done("geometry_and_probes");
         Readout ro = Readout.run(model, c);
-        secs.put("readout_s", (System.nanoTime() - s) / 1e9);
-        s = System.nanoTime();
+        st.done("readout");
         Causal causal = new Causal(c);
         if (!model.cfg().attnOnly) causal.neurons(model, c, o, progress);
-        secs.put("neurons_s", (System.nanoTime() - s) / 1e9);
+        st.done("neurons");
 
         Analysis an = new Analysis(model.cfg().modelName, template, items, c, geo, ro, causal, secs);
         an.embedded = embedded;
         Files.createDirectories(out);
         Path csv = out.resolve("dataset.csv");
         RegularFiles.writeString(csv, NumericDataset.toCsv(items));
-        s = System.nanoTime();
+        st.restart();
         Path tensors = writeTensors(out.resolve("numeric.safetensors"), an, model);
         NumericReport rep = new NumericReport(an, o, model.cfg());
         Path html = rep.build().write(out.resolve("report.html"));
-        secs.put("report_s", (System.nanoTime() - s) / 1e9);
+        st.done("report");
         double total = (System.nanoTime() - t0) / 1e9;
         secs.put("total_s", total);
+        if (Double.isFinite(st.cpuSinceStart())) secs.put("total_cpu_s", st.cpuSinceStart());
         secs.put("seconds_per_prompt", total / prompts.size());
         Path json = NumericResults.write(out.resolve("results.json"), an, o, model.cfg());
         return new Summary(o, an, out, json, html, csv, tensors, rep.plotCount(), total);
@@ -177,6 +178,32 @@ public final class NumericCompareStudy {
             return file;
         } finally {
             t.values().forEach(Tensor::close);
+        }
+    }
+
+    /**
+     * Wall and process CPU seconds of each stage: on a shared machine the CPU seconds (all threads, OpenBLAS's too)
+     * say what the work costs, the wall seconds what the load made of it.
+     */
+    static final class Stage {
+        private final Map<String, Double> secs;
+        private final long cpu0 = cpuNanos();
+        private long wall = System.nanoTime(), cpu = cpu0;
+
+        Stage(Map<String, Double> secs) { this.secs = secs; }
+
+        void done(String name) {
+            long w = System.nanoTime(), c = cpuNanos();
+            secs.put(name + "_s", (w - wall) / 1e9);
+            if (c >= 0) secs.put(name + "_cpu_s", (c - cpu) / 1e9);
+            wall = w; cpu = c;
+        }
+
+        void restart() { wall = System.nanoTime(); cpu = cpuNanos(); }
+        double cpuSinceStart() { return cpu0 < 0 ? Double.NaN : (cpuNanos() - cpu0) / 1e9; }
+
+        static long cpuNanos() {
+            return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os ? os.getProcessCpuTime() : -1;
         }
     }
 

@@ -20,20 +20,19 @@ final class Readout {
     /** [layer][group][truth: 0 No, 1 Yes] accuracy and mean gap. */
     double[][][] accuracyByTruth, meanGapByTruth;
 
-    static Readout run(HookedTransformer model, Collected c) {
+    static Readout run(HookedTransformer model, Collected c) { // W_U: only the yes / no columns, never all of it
         Config cfg = model.cfg();
         int L = c.layers, D = c.dModel, G = c.groups.size(), n = c.size();
-        float[] wU = model.readWeights(w -> w.W_U().toFloatArray()); // [D, V]
-        int V = cfg.dVocabOut();
         float[] lnW = model.readWeights(w -> w.has("ln_final.w") ? w.get("ln_final.w").toFloatArray() : null);
         float[] lnB = model.readWeights(w -> w.has("ln_final.b") ? w.get("ln_final.b").toFloatArray() : null);
+        YesNoMargin yesNo = c.yesNo != null ? c.yesNo : new YesNoMargin(model);
         Map<Long, double[]> dirs = new HashMap<>();
         Readout r = new Readout();
         r.gap = new double[L][n];
         double[] h = new double[D];
         for (int i = 0; i < n; i++) {
             Prompt p = c.prompts.get(i);
-            double[] dir = dirs.computeIfAbsent(((long) p.yes() << 32) | p.no(), k -> direction(wU, D, V, p.yes(), p.no()));
+            double[] dir = dirs.computeIfAbsent(((long) p.yes() << 32) | p.no(), k -> direction(yesNo.columns(p.yes(), p.no()), D, 2, 0, 1));
             for (int l = 0; l < L; l++) {
                 for (int d = 0; d < D; d++) h[d] = c.resid[l][i * D + d];
                 normalize(cfg, h, lnW, lnB);
