@@ -549,6 +549,9 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     /** State of one forward pass: hooks, cache, the scope that owns intermediates. */
+    /** Below this many rows (batch x positions) the per-pass repack of Q/K/V weights in Run.project costs more than it saves. */
+    static final long MIN_ROWS_TO_REPACK = 64;
+
     private final class Run {
         final RunOptions o;
         final boolean logitsLastOnly;
@@ -752,13 +755,15 @@ public final class HookedTransformer implements AutoCloseable {
          * out[:, :, h] = x @ W[h] + b[h] from TL's layout W [heads, d_model, d_head]. Float32 weights are repacked for this
          * pass only into [d_model, heads * d_head] (a transient copy, so it never goes stale on edits and costs no resident
          * memory) and multiplied in one GEMM: one GEMM per head re-packs x for every head and runs narrow (N = d_head)
-         * tiles, measured at 7x the time of the same FLOPs fused. bf16 weights keep one GEMM per head (their kernel packs per call).
+         * tiles, measured at 7x the time of the same FLOPs fused. Few rows (a KV-cached generation step) keep one GEMM per
+         * head: there the repack would read and write the weights once more per token for a GEMM that reads them once.
+         * bf16 weights keep one GEMM per head too (their kernel packs per call).
          */
         Tensor project(Tensor x, Tensor W, Tensor b, int heads) {
             int dh = cfg.dHead, D = cfg.dModel;
             long rows = x.numel() / D;
             Tensor out = z(B, S, heads, dh);
-            if (W.dtype() == DType.F32 && heads > 1 && W.device() == Device.CPU) {
+            if (W.dtype() == DType.F32 && heads > 1 && rows >= MIN_ROWS_TO_REPACK && W.device() == Device.CPU) {
                 try (Tensor packed = TensorOps.transpose(W, 0, 1)) {
                     backend.gemm(false, false, rows, (long) heads * dh, D, 1f, x, 0, D, packed, 0, (long) heads * dh, 0f, out, 0, (long) heads * dh, b, 0);
                 }
