@@ -21,15 +21,9 @@ final class GemmaFamily {
 
     static void configure(Config c, HfFields f) {
         c.originalArchitecture = f.architecture("GemmaForCausalLM");
-        c.dModel = f.positiveInt("hidden_size");
-        c.nLayers = f.positiveInt("num_hidden_layers");
-        c.nHeads = f.positiveInt("num_attention_heads");
-        int kv = f.positiveInt("num_key_value_heads", c.nHeads);
-        c.nKeyValueHeads = kv == c.nHeads ? null : kv;
+        f.readLlamaShape(c);
+        f.readKeyValueHeads(c);
         c.dHead = f.positiveInt("head_dim");
-        c.dMlp = f.positiveInt("intermediate_size");
-        c.dVocab = f.positiveInt("vocab_size");
-        c.nCtx = f.positiveInt("max_position_embeddings");
         c.eps = f.positiveNumber("rms_norm_eps", 1e-6);
         c.rotaryBase = f.positiveNumber("rope_theta", 10000);
         // HF's GemmaMLP uses hidden_activation; configs from before it existed meant the tanh approximation

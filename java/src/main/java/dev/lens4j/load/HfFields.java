@@ -69,5 +69,24 @@ final class HfFields {
 
     String architecture(String def) { return hf.path("architectures").path(0).asText(def); }
 
+    /**
+     * The fields every Llama-descended config names the same way (Llama's names: hidden_size, num_hidden_layers,
+     * num_attention_heads, intermediate_size, vocab_size, max_position_embeddings); families read the rest.
+     */
+    void readLlamaShape(dev.lens4j.model.Config c) {
+        c.dModel = positiveInt("hidden_size");
+        c.nLayers = positiveInt("num_hidden_layers");
+        c.nHeads = positiveInt("num_attention_heads");
+        c.dMlp = positiveInt("intermediate_size");
+        c.dVocab = positiveInt("vocab_size");
+        c.nCtx = positiveInt("max_position_embeddings");
+    }
+
+    /** num_key_value_heads (default: one per head); TL keeps plain W_K names, without grouping, when they are equal. */
+    void readKeyValueHeads(dev.lens4j.model.Config c) {
+        int kv = positiveInt("num_key_value_heads", c.nHeads);
+        c.nKeyValueHeads = kv == c.nHeads ? null : kv;
+    }
+
     CheckpointException error(String msg) { return new CheckpointException(file + ": " + msg); }
 }

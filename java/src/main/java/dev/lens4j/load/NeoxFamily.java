@@ -17,12 +17,7 @@ final class NeoxFamily {
 
     static void configure(Config c, HfFields f) {
         c.originalArchitecture = f.architecture("GPTNeoXForCausalLM");
-        c.dModel = f.positiveInt("hidden_size");
-        c.nLayers = f.positiveInt("num_hidden_layers");
-        c.nHeads = f.positiveInt("num_attention_heads");
-        c.dMlp = f.positiveInt("intermediate_size");
-        c.dVocab = f.positiveInt("vocab_size");
-        c.nCtx = f.positiveInt("max_position_embeddings");
+        f.readLlamaShape(c); // GPT-NeoX's config uses Llama's names for these
         if (c.dModel % c.nHeads != 0)
             throw f.error("hidden_size " + c.dModel + " is not a multiple of num_attention_heads " + c.nHeads);
         c.dHead = c.dModel / c.nHeads;

@@ -19,14 +19,8 @@ final class Qwen2Family {
 
     static void configure(Config c, HfFields f) {
         c.originalArchitecture = f.architecture("Qwen2ForCausalLM");
-        c.dModel = f.positiveInt("hidden_size");
-        c.nLayers = f.positiveInt("num_hidden_layers");
-        c.nHeads = f.positiveInt("num_attention_heads");
-        int kv = f.positiveInt("num_key_value_heads", c.nHeads);
-        c.nKeyValueHeads = kv == c.nHeads ? null : kv; // TL keeps plain W_K names without grouping
-        c.dMlp = f.positiveInt("intermediate_size");
-        c.dVocab = f.positiveInt("vocab_size");
-        c.nCtx = f.positiveInt("max_position_embeddings");
+        f.readLlamaShape(c);
+        f.readKeyValueHeads(c);
         if (!f.present("head_dim") && c.dModel % c.nHeads != 0)
             throw f.error("hidden_size " + c.dModel + " is not a multiple of num_attention_heads " + c.nHeads);
         c.dHead = f.positiveInt("head_dim", c.dModel / c.nHeads);
