@@ -14,8 +14,7 @@ extern "C" int l4j_sum_rows(int64_t rows, int64_t d, const float *x, float *out)
 extern "C" int l4j_embed_backward(int64_t n_tokens, const int32_t *tokens, const float *dout, int64_t d_vocab,
                                   int64_t d_model, float *dW_E) {
     L4J_CHECK(n_tokens >= 0 && tokens && dout && dW_E && d_vocab > 0 && d_model > 0);
-    for (int64_t i = 0; i < n_tokens; i++)
-        if (tokens[i] < 0 || tokens[i] >= d_vocab) return L4J_ERR_RANGE;
+    if (!l4j_tokens_in_range(n_tokens, tokens, d_vocab)) return L4J_ERR_RANGE;
     try {
         // A stable sort by token groups repeated tokens; each vocabulary row is then owned by one task and
         // summed in token order: no atomics, same bits for any thread count.

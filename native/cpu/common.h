@@ -8,6 +8,13 @@
 
 #define L4J_CHECK(cond) do { if (!(cond)) return L4J_ERR_ARG; } while (0)
 
+/* Every token id in [0, d_vocab): the embedding kernels check this before touching any row. */
+static inline bool l4j_tokens_in_range(int64_t n_tokens, const int32_t *tokens, int64_t d_vocab) {
+    for (int64_t i = 0; i < n_tokens; i++)
+        if (tokens[i] < 0 || tokens[i] >= d_vocab) return false;
+    return true;
+}
+
 // Below this many elements, thread start-up costs more than the work.
 static constexpr int64_t L4J_PAR_MIN = 1 << 14;
 

@@ -240,8 +240,7 @@ extern "C" int l4j_bf16_to_f32(int64_t n, const uint16_t *src, float *dst) {
 extern "C" int l4j_embed_bf16(int64_t n_tokens, const int32_t *tokens, const uint16_t *W_E, int64_t d_vocab,
                               int64_t d_model, float *out) {
     L4J_CHECK(n_tokens >= 0 && tokens && W_E && out && d_vocab > 0 && d_model > 0);
-    for (int64_t i = 0; i < n_tokens; i++)
-        if (tokens[i] < 0 || tokens[i] >= d_vocab) return L4J_ERR_RANGE;
+    if (!l4j_tokens_in_range(n_tokens, tokens, d_vocab)) return L4J_ERR_RANGE;
 #pragma omp parallel for schedule(static) if (n_tokens * d_model > L4J_PAR_MIN)
     for (int64_t i = 0; i < n_tokens; i++) {
         const uint16_t *row = W_E + (int64_t)tokens[i] * d_model;
