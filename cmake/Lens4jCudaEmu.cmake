@@ -1,0 +1,34 @@
+# lens4j_cuda_emu: native/cuda/*.cu compiled as C++ against the CUDA emulation (native/cuda/emu), so the kernels'
+# code runs without a GPU. Each .cu is included from a generated .cpp (a source file cannot be CUDA in one target
+# and C++ in another). cuBLAS is emulated with OpenBLAS (column-major, as cuBLAS).
+set(L4JC_EMU_WRAPPERS "")
+foreach(cu ${L4JC_SOURCES})
+  get_filename_component(stem ${cu} NAME_WE)
+  set(wrapper ${CMAKE_CURRENT_BINARY_DIR}/cuda_emu/${stem}.cpp)
+  file(CONFIGURE OUTPUT ${wrapper} CONTENT "#include \"${cu}\"\n")
+  list(APPEND L4JC_EMU_WRAPPERS ${wrapper})
+endforeach()
+add_library(lens4j_cuda_emu SHARED ${L4JC_EMU_WRAPPERS} ${CMAKE_CURRENT_SOURCE_DIR}/cuda/emu/emu.cpp)
+target_include_directories(lens4j_cuda_emu PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/cuda)
+target_compile_definitions(lens4j_cuda_emu PRIVATE L4J_CUDA_EMU=1)
+# no -ffast-math: the emulated kernels should round as the GPU's IEEE float does
+target_compile_options(lens4j_cuda_emu PRIVATE -O2 -fno-math-errno -Wall -Wno-unused-parameter -Wno-unused-function)
+target_link_libraries(lens4j_cuda_emu PRIVATE bytedeco_openblas ${CMAKE_DL_LIBS})
+set_target_properties(lens4j_cuda_emu PROPERTIES BUILD_RPATH "\$ORIGIN" INSTALL_RPATH "\$ORIGIN")
+
+# the kernel checks (native/cuda/check): every l4jc_* kernel against its l4j_* CPU twin on random inputs
+if(L4JC_CHECK_SOURCES)
+  add_executable(lens4j_cuda_emu_check ${L4JC_CHECK_SOURCES})
+  target_include_directories(lens4j_cuda_emu_check PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/include ${CMAKE_CURRENT_SOURCE_DIR}/cuda/check)
+  target_compile_options(lens4j_cuda_emu_check PRIVATE -O2 -Wall -Wno-unused-parameter)
+  target_link_libraries(lens4j_cuda_emu_check PRIVATE lens4j_cuda_emu lens4j_cpu)
+  set_target_properties(lens4j_cuda_emu_check PROPERTIES BUILD_RPATH "\$ORIGIN")
+  add_test(NAME cuda_kernels_emulated COMMAND lens4j_cuda_emu_check)
+endif()
+
+# The CUDA libraries travel in the jar beside lens4j_cpu (dev/lens4j/nativ/<platform>/), where CudaRuntime finds them.
+if(LENS4J_CUDA_LIB_DIR)
+  add_custom_command(TARGET lens4j_cuda_emu POST_BUILD
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${LENS4J_CUDA_LIB_DIR}
+    COMMAND ${CMAKE_COMMAND} -E copy $<TARGET_FILE:lens4j_cuda_emu> ${LENS4J_CUDA_LIB_DIR}/)
+endif()
