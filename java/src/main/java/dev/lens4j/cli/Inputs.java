@@ -45,6 +45,7 @@ final class Inputs {
         meta.put("model", m.model.toString());
         meta.put("process_weights", Boolean.toString(!m.noProcessWeights));
         meta.put("dtype", m.dtype);
+        meta.put("device", m.device);
         meta.put("producer", "lens4j 0.1.0");
         return meta;
     }

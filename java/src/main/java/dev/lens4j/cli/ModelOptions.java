@@ -34,6 +34,20 @@ final class ModelOptions {
             description = "weight matrices in memory: f32 (default) or bf16 (half the memory; activations stay f32)")
     String dtype;
 
+    @Option(names = "--device", paramLabel = "cpu|cuda|cuda-emulated", defaultValue = "cpu",
+            description = "where the model runs: cpu (default), cuda (an NVIDIA GPU), or cuda-emulated (the CUDA kernels run on the CPU: slow, for checks)")
+    String device;
+
+    /** The backend a --device value names; a one-line error for an unknown value or a missing GPU. */
+    static dev.lens4j.backend.Backend parseDevice(String s) {
+        return switch (s) {
+            case "cpu" -> dev.lens4j.backend.CpuBackend.get();
+            case "cuda" -> dev.lens4j.backend.CudaBackend.gpu();
+            case "cuda-emulated" -> dev.lens4j.backend.CudaBackend.emulated();
+            default -> throw new IllegalArgumentException("--device must be cpu, cuda or cuda-emulated, got '" + s + "'");
+        };
+    }
+
     static dev.lens4j.tensor.DType parseDtype(String s) {
         return switch (s) {
             case "f32" -> dev.lens4j.tensor.DType.F32;
@@ -47,7 +61,9 @@ final class ModelOptions {
     /** These options as strings, for loading the model elsewhere (Spark executors). */
     SparkJobs.ModelSpec spec() {
         parseDtype(dtype); // a bad value fails here, before any Spark job starts
+        if (!java.util.List.of("cpu", "cuda", "cuda-emulated").contains(device))
+            throw new IllegalArgumentException("--device must be cpu, cuda or cuda-emulated, got '" + device + "'");
         return new SparkJobs.ModelSpec(model.toString(), config == null ? null : config.toString(), tokenizer == null ? null : tokenizer.toString(),
-                noProcessWeights, allowNonFinite, threads, dtype);
+                noProcessWeights, allowNonFinite, threads, dtype, device);
     }
 }

@@ -19,17 +19,23 @@ import java.util.ServiceLoader;
 public interface SparkJobs {
     /** How every executor loads the model: the --model options, as given. */
     record ModelSpec(String model, String config, String tokenizer, boolean noProcessWeights, boolean allowNonFinite, Integer threads,
-                     String dtype) implements java.io.Serializable {
-        /** f32 weights. */
+                     String dtype, String device) implements java.io.Serializable {
+        /** f32 weights on the CPU. */
         public ModelSpec(String model, String config, String tokenizer, boolean noProcessWeights, boolean allowNonFinite, Integer threads) {
-            this(model, config, tokenizer, noProcessWeights, allowNonFinite, threads, "f32");
+            this(model, config, tokenizer, noProcessWeights, allowNonFinite, threads, "f32", "cpu");
+        }
+
+        /** On the CPU. */
+        public ModelSpec(String model, String config, String tokenizer, boolean noProcessWeights, boolean allowNonFinite, Integer threads,
+                         String dtype) {
+            this(model, config, tokenizer, noProcessWeights, allowNonFinite, threads, dtype, "cpu");
         }
 
         public HookedTransformer load() {
             if (threads != null) CpuBackend.get().setNumThreads(threads);
             LoadOptions opts = (noProcessWeights ? LoadOptions.noProcessing() : LoadOptions.defaults())
                     .config(config == null ? null : Path.of(config)).allowNonFinite(allowNonFinite).dtype(ModelOptions.parseDtype(dtype));
-            return HookedTransformer.fromPretrained(Path.of(model), tokenizer == null ? null : Path.of(tokenizer), opts, CpuBackend.get());
+            return HookedTransformer.fromPretrained(Path.of(model), tokenizer == null ? null : Path.of(tokenizer), opts, ModelOptions.parseDevice(device));
         }
     }
 

@@ -56,7 +56,7 @@ public final class ActivationCache implements AutoCloseable {
             if (t.rank() == 0 || t.size(0) != 1)
                 throw new IllegalStateException("remove_batch_dim needs a batch of one, but '" + e.getKey() + "' is " + t.describe());
             long[] s = java.util.Arrays.copyOfRange(t.shape(), 1, t.rank());
-            out.put(e.getKey(), Tensor.of(t.toFloatArray(), s.length == 0 ? new long[] {1} : s));
+            try (Tensor view = t.reshape(s.length == 0 ? new long[] {1} : s)) { out.put(e.getKey(), view.copy()); } // stays on its device
         }
         return out;
     }

@@ -97,13 +97,12 @@ final class Backprop {
         be.linearBackward(h, w.W_U(), dLogits, dhRows, wgrad("unembed.W_U"), wgrad("unembed.b_U"));
         Tensor dh;
         if (tape.lastOnly) {
+            // each row's gradient to its last (real) position, zero elsewhere: a scatter into distinct rows, which is
+            // what the embedding's backward does (on the backend's device)
+            int[] lastRows = new int[B];
+            for (int b = 0; b < B; b++) lastRows[b] = b * S + (tape.lastIndices == null ? S - 1 : tape.lastIndices[b]);
             dh = z(B, S, D);
-            float[] src = dhRows.toFloatArray(), dst = new float[(int) (N * D)];
-            for (int b = 0; b < B; b++) {
-                int last = tape.lastIndices == null ? S - 1 : tape.lastIndices[b]; // each row's last real token
-                System.arraycopy(src, (int) (b * D), dst, (int) (((long) b * S + last) * D), (int) D);
-            }
-            dh.set(dst);
+            be.embedBackward(Tensor.ofInts(lastRows, B), dhRows, dh.reshape(N, D));
         } else {
             dh = dhRows.reshape(B, S, D);
         }

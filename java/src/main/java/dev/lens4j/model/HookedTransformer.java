@@ -54,7 +54,7 @@ public final class HookedTransformer implements AutoCloseable {
             this.cfg = cfg.validate();
             this.act = Activation.of(cfg.actFn);
             checkWeights();
-            rot = cfg.isRotary() ? new RotaryTables(cfg) : null;
+            rot = cfg.isRotary() ? new RotaryTables(cfg, this.backend.device()) : null;
             this.rotary = rot;
             this.hookNames = List.copyOf(HookNames.all(cfg));
         } catch (RuntimeException | Error e) {
@@ -344,6 +344,7 @@ public final class HookedTransformer implements AutoCloseable {
             int P = (int) logits.size(1), V = (int) logits.size(2);
             String bad = o.checkFinite ? FiniteCheck.problem(logits) : null;
             if (bad != null) throw FiniteCheck.locate(this, tokens, o, bad, pad, false);
+            // the metric runs on the host: the logits come down, dLogits goes up (one copy each way on a device)
             float[] lg = logits.toFloatArray(), dl = new float[lg.length];
             out.value = pad == null || P == 1 ? metric.evaluate(lg, B, P, V, dl) : metric.evaluate(lg, B, P, V, dl, pad.attentionMask());
             if (!Double.isFinite(out.value)) throw new ArithmeticException("the metric's value is " + out.value);
@@ -661,16 +662,17 @@ public final class HookedTransformer implements AutoCloseable {
         private Tensor lastRealRows(Tensor t, String name) {
             int dim = name.endsWith("hook_attn_scores") || name.endsWith("hook_pattern") ? 2 : 1;
             long[] shape = t.shape();
-            int outer = 1, inner = 1;
+            int outer = 1;
             for (int i = 1; i < dim; i++) outer *= (int) shape[i];
-            for (int i = dim + 1; i < shape.length; i++) inner *= (int) shape[i];
-            float[] src = t.toFloatArray(), dst = new float[B * outer * inner];
+            long inner = t.numel() / ((long) B * outer * S);
+            // rows of t viewed as [B * outer * S, inner]: row (b, o, lastIndices[b]), gathered on the model's device
+            int[] rows = new int[B * outer];
             for (int b = 0; b < B; b++)
-                for (int o = 0; o < outer; o++)
-                    System.arraycopy(src, ((b * outer + o) * S + lastIndices[b]) * inner, dst, (b * outer + o) * inner, inner);
+                for (int o = 0; o < outer; o++) rows[b * outer + o] = (b * outer + o) * S + lastIndices[b];
             shape[dim] = 1;
-            Tensor out = Tensor.of(dst, shape);
+            Tensor out = Tensor.empty(backend.device(), DType.F32, shape);
             scope.release(out);
+            backend.gather(t.reshape((long) B * outer * S, inner), 0, rows, out.reshape(rows.length, inner));
             return out;
         }
 
@@ -763,7 +765,7 @@ public final class HookedTransformer implements AutoCloseable {
             int dh = cfg.dHead, D = cfg.dModel;
             long rows = x.numel() / D;
             Tensor out = z(B, S, heads, dh);
-            if (W.dtype() == DType.F32 && heads > 1 && rows >= MIN_ROWS_TO_REPACK && W.device() == Device.CPU) {
+            if (W.dtype() == DType.F32 && heads > 1 && rows >= MIN_ROWS_TO_REPACK) {
                 try (Tensor packed = TensorOps.transpose(W, 0, 1)) {
                     backend.gemm(false, false, rows, (long) heads * dh, D, 1f, x, 0, D, packed, 0, (long) heads * dh, 0f, out, 0, (long) heads * dh, b, 0);
                 }
@@ -798,7 +800,7 @@ public final class HookedTransformer implements AutoCloseable {
             }
             int K = S; // keys: with a KV cache, the cached positions' and these
             if (kv != null) {
-                Tensor[] all = kv.append(l, k, v);
+                Tensor[] all = kv.append(l, k, v, backend);
                 K = (int) all[0].size(1);
                 // hooks see (and may edit) this run's copy of every key, as TL re-rotates its cached keys each step
                 k = cfg.isRotary() ? fire(HookNames.rotK(l), l, hooked(HookNames.rotK(l)) ? all[0].copy() : all[0]) : all[0];

@@ -1,5 +1,6 @@
 package dev.lens4j.model;
 
+import dev.lens4j.backend.Backend;
 import dev.lens4j.tensor.Tensor;
 import dev.lens4j.tensor.TensorScope;
 import org.bytedeco.javacpp.BytePointer;
@@ -26,9 +27,9 @@ final class KvCache implements AutoCloseable {
     int past() { return past; }
 
     /** Appends a layer's new keys and values [batch, new, kv_heads, d_head]; returns the layer's whole {keys, values}. */
-    Tensor[] append(int layer, Tensor newK, Tensor newV) {
-        keys[layer] = concat(keys[layer], newK);
-        values[layer] = concat(values[layer], newV);
+    Tensor[] append(int layer, Tensor newK, Tensor newV, Backend backend) {
+        keys[layer] = concat(keys[layer], newK, backend);
+        values[layer] = concat(values[layer], newV, backend);
         return new Tensor[] {keys[layer], values[layer]};
     }
 
@@ -36,9 +37,8 @@ final class KvCache implements AutoCloseable {
     void advance(int newPositions) { past += newPositions; }
 
     /** [B, T, ...] ++ [B, S, ...] along dim 1, as a new tensor this cache owns (the old one is freed). */
-    private static Tensor concat(Tensor old, Tensor add) {
-        // host memcpy: a device backend needs its own copy kernel before it can cache keys
-        if (!add.device().isCpu()) throw new UnsupportedOperationException("the KV cache runs on the CPU only, not on " + add.device());
+    private static Tensor concat(Tensor old, Tensor add, Backend backend) {
+        if (!add.device().isCpu()) return concatOnDevice(old, add, backend);
         long B = add.size(0), S = add.size(1), T = old == null ? 0 : old.size(1);
         long row = add.numel() / (B * S) * add.dtype().bytes; // bytes per position
         long[] shape = add.shape();
@@ -52,6 +52,34 @@ final class KvCache implements AutoCloseable {
         }
         if (old != null) old.close();
         return out;
+    }
+
+    /** concat on the backend's device: both parts' rows scattered into a zeroed [B * (T + S), row] (exact: 0 + x = x). */
+    private static Tensor concatOnDevice(Tensor old, Tensor add, Backend backend) {
+        int B = (int) add.size(0), S = (int) add.size(1), T = old == null ? 0 : (int) old.size(1);
+        long row = add.numel() / ((long) B * S);
+        long[] shape = add.shape();
+        shape[1] = T + S;
+        Tensor out = TensorScope.detach(Tensor.zeros(add.device(), add.dtype(), shape));
+        try (Tensor flat = out.reshape((long) B * (T + S), row)) {
+            scatterRows(backend, old, B, T, 0, T + S, flat);
+            scatterRows(backend, add, B, S, T, T + S, flat);
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+        if (old != null) old.close();
+        return out;
+    }
+
+    /** Rows [B, n, ...] of part to positions at.. of each batch row of flat [B * len, row]. */
+    private static void scatterRows(Backend backend, Tensor part, int B, int n, int at, int len, Tensor flat) {
+        if (part == null || n == 0) return;
+        int[] rows = new int[B * n];
+        for (int b = 0; b < B; b++) for (int i = 0; i < n; i++) rows[b * n + i] = b * len + at + i;
+        try (Tensor idx = TensorScope.detach(Tensor.ofInts(rows, rows.length)); Tensor src = part.reshape(rows.length, flat.size(1))) {
+            backend.embedBackward(idx, src, flat);
+        }
     }
 
     @Override public void close() {

@@ -55,7 +55,9 @@ final class Pretrained {
             tok = tokPath == null ? null : Tokenizer.load(tokPath);
             if (tok != null && tok.vocabSize() > ckpt.config().dVocab)
                 throw new IllegalArgumentException("tokenizer has " + tok.vocabSize() + " tokens but the model's d_vocab is " + ckpt.config().dVocab);
-            if (options.dtype() == dev.lens4j.tensor.DType.BF16) dev.lens4j.load.Bf16Weights.convert(ckpt.weights(), backend);
+            // processed and rounded on the host, then moved to the backend's device
+            if (options.dtype() == dev.lens4j.tensor.DType.BF16) dev.lens4j.load.Bf16Weights.convert(ckpt.weights(), dev.lens4j.backend.CpuBackend.get());
+            if (backend != null) ckpt.weights().to(backend.device());
         } catch (RuntimeException | Error e) {
             ckpt.close();
             if (tok != null) tok.close();

@@ -1,5 +1,6 @@
 package dev.lens4j.model;
 
+import dev.lens4j.tensor.Device;
 import dev.lens4j.tensor.Tensor;
 import dev.lens4j.tensor.TensorScope;
 
@@ -9,7 +10,8 @@ import java.util.List;
 /**
  * cos / sin of the rotary angles, [positions, rotary_dim / 2], built only for the positions runs use and grown on
  * demand: configs may declare an n_ctx of 131072 or more (real Llama 3 configs do, and a hostile one 10^9), and tables
- * for all of it would cost n_ctx * rotary_dim floats before the first token.
+ * for all of it would cost n_ctx * rotary_dim floats before the first token. Computed on the host (in double), then kept
+ * on the model's device.
  */
 final class RotaryTables implements AutoCloseable {
     // built up front so that ordinary prompts never allocate during a run (1 MB at rotary_dim 128)
@@ -18,12 +20,16 @@ final class RotaryTables implements AutoCloseable {
     private final int half;
     private final double[] invFreq;
     private final int nCtx;
+    private final Device device;
     private Tensor cos, sin;
     // tables replaced by larger ones; a forward on another thread may still read them, so they live until close()
     private final List<Tensor> retired = new ArrayList<>();
     private boolean closed;
 
-    RotaryTables(Config cfg) {
+    RotaryTables(Config cfg) { this(cfg, Device.CPU); }
+
+    RotaryTables(Config cfg, Device device) {
+        this.device = device;
         this.half = cfg.rotaryDim() / 2;
         this.invFreq = Rotary.inverseFrequencies(cfg); // with Llama 3's rope_scaling where configured
         this.nCtx = cfg.nCtx;
@@ -54,9 +60,13 @@ final class RotaryTables implements AutoCloseable {
                 c[p * half + i] = (float) Math.cos(angle);
                 s[p * half + i] = (float) Math.sin(angle);
             }
-        Tensor cosT = TensorScope.detach(Tensor.of(c, n, half).named("rotary.cos"));
-        Tensor sinT = TensorScope.detach(Tensor.of(s, n, half).named("rotary.sin"));
-        return new Tensor[] {cosT, sinT};
+        return new Tensor[] {onDevice(c, n, "rotary.cos"), onDevice(s, n, "rotary.sin")};
+    }
+
+    private Tensor onDevice(float[] values, int n, String name) {
+        Tensor host = TensorScope.detach(Tensor.of(values, n, half).named(name));
+        if (device.isCpu()) return host;
+        try (host) { return TensorScope.detach(host.to(device)); }
     }
 
     /** Positions the current tables cover (0 before the first run). */

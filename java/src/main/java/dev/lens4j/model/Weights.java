@@ -89,6 +89,22 @@ public final class Weights implements AutoCloseable {
     public static String mlp(int l, String w) { return "blocks." + l + ".mlp." + w; }
     public static String ln(int l, int which, String w) { return "blocks." + l + ".ln" + which + "." + w; }
 
+    /**
+     * Moves every weight to a device, in place, one tensor at a time (each host copy is freed as its device copy
+     * replaces it; bf16 stays bf16). A no-op for weights already there. On failure the weights are left partly moved:
+     * the caller closes them.
+     */
+    public Weights to(dev.lens4j.tensor.Device device) {
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            Tensor t = e.getValue();
+            if (t.device().equals(device)) continue;
+            Tensor moved = dev.lens4j.tensor.TensorScope.detach(t.to(device)).named(e.getKey());
+            e.setValue(moved);
+            t.close();
+        }
+        return this;
+    }
+
     @Override public void close() {
         for (Tensor t : tensors.values()) t.close();
         tensors.clear();

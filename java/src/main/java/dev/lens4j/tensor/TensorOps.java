@@ -1,10 +1,10 @@
 package dev.lens4j.tensor;
 
 import dev.lens4j.nativ.CpuKernels;
-import dev.lens4j.nativ.OpsKernels;
-import org.bytedeco.javacpp.FloatPointer;
 
 import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Tensor operations for analysis code, in native code (native/cpu/tensor_ops.cpp, lens4j_ops.h), as the methods of
@@ -13,11 +13,27 @@ import java.util.Arrays;
  * <p>lens4j tensors are always contiguous, so that every kernel can take a raw pointer: slice, select, narrow,
  * indexSelect, transpose and permute return new tensors (a strided gather, which also makes views of views
  * cheap to express), and only reshape shares memory. Results are owned by the caller (or the open TensorScope).
- * Dimensions may be negative (counted from the end), as in torch. CPU tensors only for now (the CUDA backend
- * implements the same C ABI).
+ * Dimensions may be negative (counted from the end), as in torch. Results live on the operands' device: CUDA
+ * tensors run the l4jc_* twins of these kernels (registered by the CUDA backend), on the device.
  */
 public final class TensorOps {
+    private static final Map<Device.Kind, DeviceOps> OPS = new ConcurrentHashMap<>(Map.of(Device.Kind.CPU, CpuOps.INSTANCE));
+
     private TensorOps() {}
+
+    /** The kernels for tensors of one device kind (the CUDA backend registers its own). */
+    public static void registerDeviceOps(Device.Kind kind, DeviceOps ops) { OPS.put(kind, ops); }
+
+    private static DeviceOps ops(Tensor t) {
+        DeviceOps o = OPS.get(t.device().kind);
+        if (o == null) throw new UnsupportedOperationException("no tensor operations registered for " + t.device() + " (create its backend first)");
+        return o;
+    }
+
+    private static void sameDevice(String what, Tensor a, Tensor b) {
+        if (!a.device().equals(b.device()))
+            throw new IllegalArgumentException(what + ": " + a.describe() + " and " + b.describe() + " are on different devices");
+    }
 
     // ---------------------------------------------------------------- views (as copies)
 
@@ -43,10 +59,9 @@ public final class TensorOps {
         int d = dim(t, dim);
         long n = t.size(d), i = index < 0 ? index + n : index;
         if (i < 0 || i >= n) throw new IndexOutOfBoundsException("index " + index + " is outside dimension " + d + " of size " + n + " of " + t.describe());
-        try (Tensor one = narrowChecked(t, d, i, 1)) {
-            long[] shape = removeDim(t.shape(), d);
-            return Tensor.of(one.toFloatArray(), shape);
-        }
+        requireF32(t, "select");
+        long[] strides = strides(t.shape());
+        return gather(t, removeDim(t.shape(), d), removeDim(strides, d), i * strides[d], "select");
     }
 
     /** torch.index_select: the entries `indices` (in that order, repeats allowed) along dim. */
@@ -57,8 +72,8 @@ public final class TensorOps {
         for (int i : indices) if (i < 0 || i >= n) throw new IndexOutOfBoundsException("index " + i + " is outside dimension " + d + " of size " + n + " of " + t.describe());
         long[] shape = t.shape();
         shape[d] = indices.length;
-        Tensor out = Tensor.empty(Device.CPU, DType.F32, shape);
-        check(OpsKernels.l4j_index_select(outer(t, d), n, inner(t, d), t.floatPointer(), indices.length, indices, out.floatPointer()), "index_select", out);
+        Tensor out = Tensor.empty(t.device(), DType.F32, shape);
+        check(ops(t).indexSelect(outer(t, d), n, inner(t, d), t, indices, out), "index_select", out);
         return out;
     }
 
@@ -98,8 +113,8 @@ public final class TensorOps {
 
     private static Tensor gather(Tensor t, long[] shape, long[] strides, long offset, String what) {
         if (shape.length > 16) throw new IllegalArgumentException(what + ": at most 16 dimensions, got " + shape.length);
-        Tensor out = Tensor.empty(Device.CPU, DType.F32, shape);
-        check(OpsKernels.l4j_strided_copy(shape.length, shape, strides, offset, t.floatPointer(), out.floatPointer()), what, out);
+        Tensor out = Tensor.empty(t.device(), DType.F32, shape);
+        check(ops(t).stridedCopy(shape, strides, offset, t, out), what, out);
         return out;
     }
 
@@ -112,6 +127,7 @@ public final class TensorOps {
     public static Tensor matmul(Tensor a, Tensor b) {
         requireF32(a, "matmul");
         requireF32(b, "matmul");
+        sameDevice("matmul", a, b);
         if (a.rank() == 0 || b.rank() == 0) throw new IllegalArgumentException("matmul of a 0-d tensor (" + a.describe() + ", " + b.describe() + ")");
         long[] as = a.rank() == 1 ? new long[] {1, a.size(0)} : a.shape();
         long[] bs = b.rank() == 1 ? new long[] {b.size(0), 1} : b.shape();
@@ -124,9 +140,9 @@ public final class TensorOps {
         long[] outShape = Arrays.copyOf(batch, batch.length + 2);
         outShape[batch.length] = M;
         outShape[batch.length + 1] = N;
-        Tensor out = Tensor.zeros(outShape);
+        Tensor out = Tensor.zeros(a.device(), DType.F32, outShape);
         try {
-            FloatPointer pa = a.floatPointer(), pb = b.floatPointer(), pc = out.floatPointer();
+            DeviceOps ops = ops(a);
             for (long i = 0; i < nb; i++) {
                 long oa = 0, ob = 0, rest = i;
                 for (int d = batch.length - 1; d >= 0; d--) {
@@ -135,8 +151,7 @@ public final class TensorOps {
                     oa += idx * aSt[d];
                     ob += idx * bSt[d];
                 }
-                check(CpuKernels.l4j_gemm(0, 0, M, N, K, 1f, new FloatPointer(pa).position(oa * M * K), K,
-                        new FloatPointer(pb).position(ob * K * N), N, 0f, new FloatPointer(pc).position(i * M * N), N, null), "matmul", null);
+                check(ops.matmul(M, N, K, a, oa * M * K, b, ob * K * N, out, i * M * N), "matmul", null);
             }
         } catch (RuntimeException e) {
             out.close();
@@ -145,7 +160,7 @@ public final class TensorOps {
         if (a.rank() == 1 || b.rank() == 1) {
             long[] s = a.rank() == 1 && b.rank() == 1 ? new long[0]
                     : a.rank() == 1 ? removeDim(outShape, outShape.length - 2) : removeDim(outShape, outShape.length - 1);
-            try (out) { return Tensor.of(out.toFloatArray(), s); }
+            try (out; Tensor view = out.reshape(s)) { return view.copy(); }
         }
         return out;
     }
@@ -158,24 +173,25 @@ public final class TensorOps {
     public static Tensor binary(Binary op, Tensor a, Tensor b) {
         requireF32(a, op.name().toLowerCase());
         requireF32(b, op.name().toLowerCase());
+        sameDevice(op.name().toLowerCase(), a, b);
         long[] shape = broadcastShape(a.shape(), b.shape(), op.name().toLowerCase() + " of " + a.describe() + " and " + b.describe());
         if (shape.length > 16) throw new IllegalArgumentException("at most 16 dimensions");
-        Tensor out = Tensor.empty(Device.CPU, DType.F32, shape);
-        check(OpsKernels.l4j_binary(op.ordinal(), shape.length, shape, a.floatPointer(), broadcastStrides(a.shape(), shape),
-                b.floatPointer(), broadcastStrides(b.shape(), shape), out.floatPointer()), op.name().toLowerCase(), out);
+        Tensor out = Tensor.empty(a.device(), DType.F32, shape);
+        check(ops(a).binary(op.ordinal(), shape, a, broadcastStrides(a.shape(), shape), b, broadcastStrides(b.shape(), shape), out),
+                op.name().toLowerCase(), out);
         return out;
     }
 
     public static Tensor binary(Binary op, Tensor a, float s) {
-        try (Tensor b = Tensor.of(new float[] {s})) { return binary(op, a, b); }
+        try (Tensor h = Tensor.of(new float[] {s}); Tensor b = a.device().isCpu() ? h.reshape(1) : h.to(a.device())) { return binary(op, a, b); }
     }
 
     public enum Unary { NEG, EXP, LOG, ABS, SQRT, SQUARE }
 
     public static Tensor unary(Unary op, Tensor t) {
         requireF32(t, op.name().toLowerCase());
-        Tensor out = Tensor.empty(Device.CPU, DType.F32, t.shape());
-        check(OpsKernels.l4j_unary(op.ordinal(), t.numel(), t.floatPointer(), out.floatPointer()), op.name().toLowerCase(), out);
+        Tensor out = Tensor.empty(t.device(), DType.F32, t.shape());
+        check(ops(t).unary(op.ordinal(), t, out), op.name().toLowerCase(), out);
         return out;
     }
 
@@ -189,8 +205,8 @@ public final class TensorOps {
         int d = dim(t, dim);
         if ((op == Reduction.MAX || op == Reduction.MIN) && t.size(d) == 0 && outerInner(t, d) > 0)
             throw new IllegalArgumentException(op.name().toLowerCase() + " over an empty dimension " + d + " of " + t.describe());
-        Tensor out = Tensor.empty(Device.CPU, DType.F32, reducedShape(t, d, keepDim));
-        check(OpsKernels.l4j_reduce(op.ordinal(), outer(t, d), t.size(d), inner(t, d), t.floatPointer(), out.floatPointer()), op.name().toLowerCase(), out);
+        Tensor out = Tensor.empty(t.device(), DType.F32, reducedShape(t, d, keepDim));
+        check(ops(t).reduce(op.ordinal(), outer(t, d), t.size(d), inner(t, d), t, out), op.name().toLowerCase(), out);
         return out;
     }
 
@@ -205,8 +221,8 @@ public final class TensorOps {
         int d = dim(t, dim);
         if (t.size(d) == 0) throw new IllegalArgumentException((max ? "argmax" : "argmin") + " over an empty dimension " + d + " of " + t.describe());
         if (t.size(d) > Integer.MAX_VALUE) throw new IllegalArgumentException("dimension " + d + " is too long for int32 indices");
-        Tensor out = Tensor.empty(Device.CPU, DType.I32, reducedShape(t, d, keepDim));
-        check(OpsKernels.l4j_arg_reduce(max ? 1 : 0, outer(t, d), t.size(d), inner(t, d), t.floatPointer(), out.intPointer()), "argmax", out);
+        Tensor out = Tensor.empty(t.device(), DType.I32, reducedShape(t, d, keepDim));
+        check(ops(t).argReduce(max, outer(t, d), t.size(d), inner(t, d), t, out), "argmax", out);
         return out;
     }
 
@@ -221,8 +237,8 @@ public final class TensorOps {
         if (k < 0 || k > t.size(d)) throw new IllegalArgumentException("topk: k = " + k + " for dimension " + d + " of size " + t.size(d) + " of " + t.describe());
         long[] shape = t.shape();
         shape[d] = k;
-        Tensor v = Tensor.empty(Device.CPU, DType.F32, shape), i = Tensor.empty(Device.CPU, DType.I32, shape);
-        int rc = OpsKernels.l4j_topk(outer(t, d), t.size(d), inner(t, d), k, t.floatPointer(), v.floatPointer(), i.intPointer());
+        Tensor v = Tensor.empty(t.device(), DType.F32, shape), i = Tensor.empty(t.device(), DType.I32, shape);
+        int rc = ops(t).topk(outer(t, d), t.size(d), inner(t, d), k, t, v, i);
         if (rc != CpuKernels.L4J_OK) { v.close(); i.close(); check(rc, "topk", null); }
         return new TopK(v, i);
     }
@@ -231,8 +247,8 @@ public final class TensorOps {
     public static Tensor softmax(Tensor t, int dim, boolean log) {
         requireF32(t, "softmax");
         int d = dim(t, dim);
-        Tensor out = Tensor.empty(Device.CPU, DType.F32, t.shape());
-        check(OpsKernels.l4j_softmax_dim(log ? 1 : 0, outer(t, d), t.size(d), inner(t, d), t.floatPointer(), out.floatPointer()), "softmax", out);
+        Tensor out = Tensor.empty(t.device(), DType.F32, t.shape());
+        check(ops(t).softmaxDim(log, outer(t, d), t.size(d), inner(t, d), t, out), "softmax", out);
         return out;
     }
 
@@ -240,10 +256,11 @@ public final class TensorOps {
     public static Tensor cosineSimilarity(Tensor a, Tensor b, int dim) {
         requireF32(a, "cosine_similarity");
         requireF32(b, "cosine_similarity");
+        sameDevice("cosine_similarity", a, b);
         if (!Arrays.equals(a.shape(), b.shape())) throw new IllegalArgumentException("cosine_similarity of " + a.describe() + " and " + b.describe() + ": shapes differ");
         int d = dim(a, dim);
-        Tensor out = Tensor.empty(Device.CPU, DType.F32, reducedShape(a, d, false));
-        check(OpsKernels.l4j_cosine_dim(outer(a, d), a.size(d), inner(a, d), a.floatPointer(), b.floatPointer(), 1e-8f, out.floatPointer()), "cosine_similarity", out);
+        Tensor out = Tensor.empty(a.device(), DType.F32, reducedShape(a, d, false));
+        check(ops(a).cosineDim(outer(a, d), a.size(d), inner(a, d), a, b, 1e-8f, out), "cosine_similarity", out);
         return out;
     }
 
@@ -318,7 +335,6 @@ public final class TensorOps {
         if (t == null) throw new IllegalArgumentException(what + ": tensor is null");
         t.checkOpen();
         if (t.dtype() != DType.F32) throw new IllegalArgumentException(what + ": " + t.describe() + " is " + t.dtype() + ", needs F32");
-        if (!t.device().isCpu()) throw new UnsupportedOperationException(what + " on " + t.device() + " is not implemented yet (CPU tensors only)");
     }
 
     private static void check(int rc, String what, Tensor out) {
