@@ -123,9 +123,9 @@ final class BackendChecks {
     }
 
     /** Rotary and its backward: {batch, seq, heads, d_head, n_ctx} of x (or dOut) against the tables. */
-    static long[] rotary(String op, Tensor x, long rotaryDim, long offset, Tensor cos, Tensor sin, Tensor out) {
-        req(op, "input", x);
-        if (x.rank() != 4) throw new IllegalArgumentException(op + ": expected [batch, pos, head, d_head], got " + x.describe());
+    static long[] rotary(String op, String inName, Tensor x, long rotaryDim, long offset, Tensor cos, Tensor sin, String outName, Tensor out) {
+        req(op, inName, x);
+        if (x.rank() != 4) throw new IllegalArgumentException(op + ": " + inName + " must be [batch, pos, head, d_head], got " + x.describe());
         long batch = x.size(0), seq = x.size(1), heads = x.size(2), dHead = x.size(3);
         if (rotaryDim <= 0 || rotaryDim % 2 != 0 || rotaryDim > dHead)
             throw new IllegalArgumentException(op + ": rotary_dim " + rotaryDim + " must be even and in (0, d_head=" + dHead + "]");
@@ -136,7 +136,7 @@ final class BackendChecks {
             throw new IllegalArgumentException(op + ": tables " + cos.describe() + " / " + sin.describe() + " do not match rotary_dim " + rotaryDim);
         if (offset < 0 || offset + seq > nCtx)
             throw new IllegalArgumentException(op + ": positions " + offset + ".." + (offset + seq - 1) + " exceed n_ctx " + nCtx);
-        req(op, "output", out);
+        req(op, outName, out);
         sameShape(op, x, out);
         return new long[] {batch, seq, heads, dHead, nCtx};
     }

@@ -192,7 +192,7 @@ public final class CudaBackend implements Backend {
     }
 
     @Override public void rotary(Tensor x, long rotaryDim, long offset, Tensor cos, Tensor sin, boolean adjacentPairs, Tensor out) {
-        long[] s = BackendChecks.rotary("rotary", x, rotaryDim, offset, cos, sin, out);
+        long[] s = BackendChecks.rotary("rotary", "x", x, rotaryDim, offset, cos, sin, "out", out);
         check(CudaKernels.l4jc_rotary(s[0], s[1], s[2], s[3], rotaryDim, offset, f(cos), f(sin), s[4], adjacentPairs ? 1 : 0,
                 f(x), f(out), stream), "rotary");
     }
@@ -342,7 +342,7 @@ public final class CudaBackend implements Backend {
     }
 
     @Override public void rotaryBackward(Tensor dOut, long rotaryDim, long offset, Tensor cos, Tensor sin, boolean adjacentPairs, Tensor dx) {
-        long[] s = BackendChecks.rotary("rotary_backward", dOut, rotaryDim, offset, cos, sin, dx);
+        long[] s = BackendChecks.rotary("rotary_backward", "dOut", dOut, rotaryDim, offset, cos, sin, "dx", dx);
         check(CudaKernels.l4jc_rotary_backward(s[0], s[1], s[2], s[3], rotaryDim, offset, f(cos), f(sin), s[4], adjacentPairs ? 1 : 0,
                 f(dOut), f(dx), stream), "rotary_backward");
     }

@@ -82,7 +82,7 @@ class CudaBackendTest {
             c("gemm", List.of("gemm"), (be, r) -> {
                 Tensor a = rand(be, r, 7, 9), b = rand(be, r, 9, 5), bias = rand(be, r, 5), cc = rand(be, r, 7, 5);
                 be.gemm(false, false, 7, 5, 9, 0.5f, a, 0, 9, b, 0, 5, 0.25f, cc, 0, 5, bias, 0);
-                Tensor t = rand(be, r, 3, 20), u = be.zeros(4, 4);
+                Tensor t = rand(be, r, 4, 20), u = be.zeros(4, 4);
                 be.gemm(true, true, 4, 4, 3, 1f, t, 2, 20, t, 5, 20, 0f, u, 0, 4, null, 0); // offsets and transposes
                 return out(cc, u);
             }),
