@@ -29,6 +29,10 @@ public final class CudaRuntime {
             throw new IllegalStateException("the " + loaded.name().toLowerCase() + " CUDA library is already loaded in this JVM; one kind per process");
         CpuKernels.load();
         CudaKernels.load();
+        // an earlier failed load (no GPU) leaves its library bound: the dispatch binds one library per process
+        if (CudaKernels.l4jd_loaded() == 1 && (CudaKernels.l4jc_is_emulated() == 1) != (kind == Kind.EMULATED))
+            throw new IllegalStateException("CUDA: an earlier attempt in this JVM bound the " + (kind == Kind.EMULATED ? "GPU" : "emulated")
+                    + " CUDA library; one kind per process");
         String path = libraryPath(kind);
         try (BytePointer err = new BytePointer(1024)) {
             if (CudaKernels.l4jd_open(path, err, 1024) != CpuKernels.L4J_OK)

@@ -22,6 +22,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--iters", defaultValue = "5") int iters;
     @Option(names = "--threads", description = "native threads (default: all cores)") Integer threads;
     @Option(names = "--dtype", defaultValue = "f32", description = "weight matrices: f32 or bf16") String dtype;
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or cuda-emulated") String device;
 
     @Override public Integer call() {
         if (!mode.equals("forward") && !mode.equals("cache"))
@@ -37,7 +38,15 @@ final class BenchCommand implements Callable<Integer> {
         if (weightDtype == dev.lens4j.tensor.DType.BF16) {
             try { dev.lens4j.load.Bf16Weights.convert(weights, CpuBackend.get()); } catch (RuntimeException e) { weights.close(); throw e; }
         }
-        try (HookedTransformer model = new HookedTransformer(cfg, weights)) {
+        dev.lens4j.backend.Backend backend;
+        try {
+            backend = ModelOptions.parseDevice(device);
+            weights.to(backend.device());
+        } catch (RuntimeException | Error e) {
+            weights.close();
+            throw e;
+        }
+        try (HookedTransformer model = new HookedTransformer(cfg, weights, null, backend)) {
             SplittableRandom r = new SplittableRandom(7);
             int[][] tokens = new int[batch][seq];
             for (int[] row : tokens) for (int i = 0; i < seq; i++) row[i] = r.nextInt(cfg.dVocab);
@@ -46,9 +55,11 @@ final class BenchCommand implements Callable<Integer> {
             try (var o = model.run(tokens, opts)) { /* warm-up */ }
             long t0 = System.nanoTime();
             for (int i = 0; i < iters; i++) try (var o = model.run(tokens, opts)) { /* timed */ }
+            if (backend instanceof dev.lens4j.backend.CudaBackend cuda) cuda.synchronize();
             double secs = (System.nanoTime() - t0) / 1e9;
-            System.out.printf("%s %s batch %d x seq %d, %d threads: %.1f tokens/s (%.1f ms per pass), %s weights%n", shape, mode, batch, seq,
-                    CpuBackend.get().numThreads(), (double) batch * seq * iters / secs, 1000 * secs / iters, dtype);
+            String where = backend.device().isCpu() ? CpuBackend.get().numThreads() + " threads" : device + " (" + dev.lens4j.backend.CudaRuntime.deviceName() + ")";
+            System.out.printf("%s %s batch %d x seq %d, %s: %.1f tokens/s (%.1f ms per pass), %s weights%n", shape, mode, batch, seq,
+                    where, (double) batch * seq * iters / secs, 1000 * secs / iters, dtype);
         }
         return 0;
     }

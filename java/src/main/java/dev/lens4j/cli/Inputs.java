@@ -46,6 +46,7 @@ final class Inputs {
         meta.put("process_weights", Boolean.toString(!m.noProcessWeights));
         meta.put("dtype", m.dtype);
         meta.put("device", m.device);
+        meta.put("tf32", Boolean.toString(m.tf32));
         meta.put("producer", "lens4j 0.1.0");
         return meta;
     }

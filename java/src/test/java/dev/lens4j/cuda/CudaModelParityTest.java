@@ -4,6 +4,7 @@ import dev.lens4j.backend.Backend;
 import dev.lens4j.backend.CpuBackend;
 import dev.lens4j.backend.CudaBackend;
 import dev.lens4j.hooks.ActivationCache;
+import dev.lens4j.hooks.Hooks;
 import dev.lens4j.hooks.Positions;
 import dev.lens4j.model.GenerateOptions;
 import dev.lens4j.model.HookedTransformer;
@@ -107,6 +108,34 @@ class CudaModelParityTest {
             for (int i = 0; i < want.length; i++) assertArrayEquals(want[i], got[i], label + " KV-cached greedy generation, prompt " + i);
         }
         assertEquals(live, Tensor.liveBytes(), "no native memory left behind");
+    }
+
+    @Test
+    void hooksReceiveDeviceTensorsAndEditThemWithTensorOpsOrCopies() {
+        assumeKernels(MODEL_KERNELS);
+        assumeKernels("binary");
+        CudaBackend cuda = backend();
+        long live = Tensor.liveBytes();
+        try (HookedTransformer cpu = model("gpt2", CpuBackend.get()); HookedTransformer gpu = model("gpt2", cuda)) {
+            java.util.List<dev.lens4j.tensor.Device> seen = new java.util.ArrayList<>();
+            Hooks hooks = Hooks.none()
+                    .add("blocks.1.mlp.hook_post", (act, hp) -> { seen.add(act.device()); return act.mul(0.5f); }) // a device op
+                    .add("blocks.0.attn.hook_z", (z, hp) -> { // the slow path: a round trip through Java
+                        float[] v = z.toFloatArray();
+                        for (int i = 0; i < v.length; i += 12) v[i] = 0f;
+                        z.set(v);
+                        return null;
+                    });
+            try (Tensor a = cpu.runWithHooks(TOKENS, hooks); Tensor b = gpu.runWithHooks(TOKENS, hooks); Tensor plain = gpu.forward(TOKENS)) {
+                assertEquals(List.of(dev.lens4j.tensor.Device.CPU, cuda.device()), seen);
+                assertClose("hooked logits", a.toFloatArray(), b.toFloatArray(), TOL);
+                float[] p = plain.toFloatArray(), h = b.toFloatArray();
+                double diff = 0;
+                for (int i = 0; i < p.length; i++) diff = Math.max(diff, Math.abs(p[i] - h[i]));
+                assertTrue(diff > 1e-2, "the hooks changed the run on the device (max change " + diff + ")");
+            }
+        }
+        assertEquals(live, Tensor.liveBytes());
     }
 
     /**

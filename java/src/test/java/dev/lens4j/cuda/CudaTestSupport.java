@@ -11,30 +11,30 @@ import java.util.Set;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The emulated CUDA backend for tests (every build has it) and CPU-vs-CUDA comparisons. */
-final class CudaTestSupport {
+public final class CudaTestSupport {
     private CudaTestSupport() {}
 
     /** Every kernel a model forward and backward (GPT-2, Llama, Gemma 2) can call, by l4jc_ name. */
-    static final List<String> MODEL_KERNELS = List.of("gemm", "gemm_bf16", "bf16_to_f32", "embed", "pos_embed", "embed_backward",
+    public static final List<String> MODEL_KERNELS = List.of("gemm", "gemm_bf16", "bf16_to_f32", "embed", "pos_embed", "embed_backward",
             "pos_embed_backward", "layernorm", "rmsnorm", "layernorm_backward", "rmsnorm_backward", "rotary", "rotary_backward",
             "attn_scores_masked", "attn_apply_kv", "attention_masked", "softcap", "softcap_backward", "attn_scores_backward_masked",
             "attn_apply_backward", "activation", "gated_activation", "scale_cols", "add_bias", "sum_rows", "activation_backward",
             "gated_activation_backward", "scale_cols_backward", "softmax", "softmax_backward", "index_select", "strided_copy");
 
-    static CudaBackend backend() { return CudaBackend.emulated(); }
+    public static CudaBackend backend() { return CudaBackend.emulated(); }
 
     /** Skips (never passes) a test whose kernels the emulated library does not have yet, naming them. */
-    static void assumeKernels(List<String> kernels) {
+    public static void assumeKernels(List<String> kernels) {
         backend();
         Set<String> missing = new java.util.HashSet<>(Arrays.asList(CudaRuntime.missingFunctions().split(" ")));
         List<String> lacking = kernels.stream().filter(missing::contains).toList();
         Assumptions.assumeTrue(lacking.isEmpty(), "the CUDA library lacks " + lacking + ": skipped until those kernels land");
     }
 
-    static void assumeKernels(String... kernels) { assumeKernels(Arrays.asList(kernels)); }
+    public static void assumeKernels(String... kernels) { assumeKernels(Arrays.asList(kernels)); }
 
     /** max |cpu - cuda| <= rel * max |cpu| (infinities must match exactly; NaN nowhere). */
-    static void assertClose(String what, float[] cpu, float[] cuda, double rel) {
+    public static void assertClose(String what, float[] cpu, float[] cuda, double rel) {
         assertEquals(cpu.length, cuda.length, what + ": lengths");
         double maxRef = 0, maxDiff = 0;
         int worst = -1;
