@@ -71,10 +71,17 @@ public final class CudaBackend implements Backend {
 
     private static void check(int status, String op) { CudaRuntime.check(status, op); }
 
-    private static FloatPointer f(Tensor t) {
-        if (t == null) return null;
+    private static FloatPointer f(Tensor t) { return t == null ? null : devF32(t); }
+
+    // device addresses (Tensor's floatPointer() & co. are host memory only); never dereferenced in Java
+    static FloatPointer devF32(Tensor t) { return new FloatPointer(dev(t, DType.F32)).capacity(t.numel()); }
+    static IntPointer devI32(Tensor t) { return new IntPointer(dev(t, DType.I32)).capacity(t.numel()); }
+    static ShortPointer devBf16(Tensor t) { return new ShortPointer(dev(t, DType.BF16)).capacity(t.numel()); }
+
+    private static Pointer dev(Tensor t, DType dtype) {
         onDevice(t);
-        return t.floatPointer();
+        if (t.dtype() != dtype) throw new IllegalArgumentException(t.describe() + " is " + t.dtype() + ", not " + dtype);
+        return t.pointer();
     }
 
     private static FloatPointer f(Tensor t, long offset) {
@@ -140,7 +147,7 @@ public final class CudaBackend implements Backend {
                 throw new IllegalArgumentException("gemm: with a bf16 weight " + B.describe() + " as B, A must be F32 and not transposed, got "
                         + A.describe() + (transA ? " transposed" : ""));
             onDevice(B);
-            ShortPointer b = B.bf16Pointer();
+            ShortPointer b = devBf16(B);
             check(CudaKernels.l4jc_gemm_bf16(transB ? 1 : 0, M, N, K, alpha, f(A, offA), lda, offB == 0 ? b : new ShortPointer(b).position(offB), ldb,
                     beta, f(C, offC), ldc, f(bias, offBias), 0, stream), "gemm_bf16");
             return;
@@ -154,7 +161,7 @@ public final class CudaBackend implements Backend {
         onDevice(t);
         Tensor out = Tensor.empty(DEVICE, DType.F32, Math.max(n, 1));
         try {
-            if (n > 0) check(CudaKernels.l4jc_bf16_to_f32(n, new ShortPointer(t.bf16Pointer()).position(off), out.floatPointer(), stream), "bf16_to_f32");
+            if (n > 0) check(CudaKernels.l4jc_bf16_to_f32(n, new ShortPointer(devBf16(t)).position(off), devF32(out), stream), "bf16_to_f32");
         } catch (RuntimeException e) {
             out.close();
             throw e;
@@ -168,9 +175,9 @@ public final class CudaBackend implements Backend {
         try {
             onDevice(W_E);
             if (W_E.dtype() == DType.BF16)
-                check(CudaKernels.l4jc_embed_bf16(tokens.numel(), t.intPointer(), W_E.bf16Pointer(), s[0], s[1], f(out), stream), "embed");
+                check(CudaKernels.l4jc_embed_bf16(tokens.numel(), devI32(t), devBf16(W_E), s[0], s[1], f(out), stream), "embed");
             else
-                check(CudaKernels.l4jc_embed(tokens.numel(), t.intPointer(), f(W_E), s[0], s[1], f(out), stream), "embed");
+                check(CudaKernels.l4jc_embed(tokens.numel(), devI32(t), f(W_E), s[0], s[1], f(out), stream), "embed");
         } finally {
             closeCopy(t, tokens);
         }
@@ -274,8 +281,8 @@ public final class CudaBackend implements Backend {
             for (int j = 0; j < idx.length; j++) {
                 long from = (a * n + idx[j]) * inner, to = (a * idx.length + j) * inner;
                 if (widen)
-                    check(CudaKernels.l4jc_bf16_to_f32(inner, new ShortPointer(src.bf16Pointer()).position(from),
-                            new FloatPointer(out.floatPointer()).position(to), stream), "gather");
+                    check(CudaKernels.l4jc_bf16_to_f32(inner, new ShortPointer(devBf16(src)).position(from),
+                            new FloatPointer(devF32(out)).position(to), stream), "gather");
                 else
                     check(CudaKernels.l4jc_memcpy_async(at(out.pointer(), to * oes), at(src.pointer(), from * es), inner * es, 2, stream), "gather");
             }
@@ -301,7 +308,7 @@ public final class CudaBackend implements Backend {
         long[] s = BackendChecks.crossEntropy(logits, targets, loss);
         Tensor t = ints(targets);
         try {
-            check(CudaKernels.l4jc_cross_entropy(s[0], s[1], f(logits), t.intPointer(), f(loss), stream), "cross_entropy");
+            check(CudaKernels.l4jc_cross_entropy(s[0], s[1], f(logits), devI32(t), f(loss), stream), "cross_entropy");
         } finally {
             closeCopy(t, targets);
         }
@@ -318,7 +325,7 @@ public final class CudaBackend implements Backend {
         long[] s = BackendChecks.embedBackward(tokens, dOut, dW_E);
         Tensor t = ints(tokens);
         try {
-            check(CudaKernels.l4jc_embed_backward(tokens.numel(), t.intPointer(), f(dOut), s[0], s[1], f(dW_E), stream), "embed_backward");
+            check(CudaKernels.l4jc_embed_backward(tokens.numel(), devI32(t), f(dOut), s[0], s[1], f(dW_E), stream), "embed_backward");
         } finally {
             closeCopy(t, tokens);
         }
@@ -391,7 +398,7 @@ public final class CudaBackend implements Backend {
         long[] s = BackendChecks.crossEntropyBackward(logits, targets, dLoss, dLogits);
         Tensor t = ints(targets);
         try {
-            check(CudaKernels.l4jc_cross_entropy_backward(s[0], s[1], f(logits), t.intPointer(), f(dLoss), f(dLogits), stream), "cross_entropy_backward");
+            check(CudaKernels.l4jc_cross_entropy_backward(s[0], s[1], f(logits), devI32(t), f(dLoss), f(dLogits), stream), "cross_entropy_backward");
         } finally {
             closeCopy(t, targets);
         }

@@ -21,7 +21,7 @@ final class CudaOps implements DeviceOps {
 
     @Override public int stridedCopy(long[] shape, long[] strides, long offset, Tensor src, Tensor out) {
         try (LongPointer sh = new LongPointer(shape); LongPointer st = new LongPointer(strides)) {
-            return CudaKernels.l4jc_strided_copy(shape.length, sh, st, offset, src.floatPointer(), out.floatPointer(), stream);
+            return CudaKernels.l4jc_strided_copy(shape.length, sh, st, offset, CudaBackend.devF32(src), CudaBackend.devF32(out), stream);
         }
     }
 
@@ -33,7 +33,7 @@ final class CudaOps implements DeviceOps {
             Pointer dev = pp.get(0);
             try {
                 s = CudaKernels.l4jc_memcpy_async(dev, host, 4L * idx.length, 0, stream); // pageable source: staged before return
-                return s != 0 ? s : CudaKernels.l4jc_index_select(outer, n, inner, src.floatPointer(), idx.length, new IntPointer(dev), out.floatPointer(), stream);
+                return s != 0 ? s : CudaKernels.l4jc_index_select(outer, n, inner, CudaBackend.devF32(src), idx.length, new IntPointer(dev), CudaBackend.devF32(out), stream);
             } finally {
                 CudaKernels.l4jc_free(dev); // cudaFree waits for the kernel
             }
@@ -42,37 +42,37 @@ final class CudaOps implements DeviceOps {
 
     @Override public int binary(int op, long[] shape, Tensor a, long[] aStrides, Tensor b, long[] bStrides, Tensor out) {
         try (LongPointer sh = new LongPointer(shape); LongPointer as = new LongPointer(aStrides); LongPointer bs = new LongPointer(bStrides)) {
-            return CudaKernels.l4jc_binary(op, shape.length, sh, a.floatPointer(), as, b.floatPointer(), bs, out.floatPointer(), stream);
+            return CudaKernels.l4jc_binary(op, shape.length, sh, CudaBackend.devF32(a), as, CudaBackend.devF32(b), bs, CudaBackend.devF32(out), stream);
         }
     }
 
     @Override public int unary(int op, Tensor x, Tensor out) {
-        return CudaKernels.l4jc_unary(op, x.numel(), x.floatPointer(), out.floatPointer(), stream);
+        return CudaKernels.l4jc_unary(op, x.numel(), CudaBackend.devF32(x), CudaBackend.devF32(out), stream);
     }
 
     @Override public int reduce(int op, long outer, long n, long inner, Tensor x, Tensor out) {
-        return CudaKernels.l4jc_reduce(op, outer, n, inner, x.floatPointer(), out.floatPointer(), stream);
+        return CudaKernels.l4jc_reduce(op, outer, n, inner, CudaBackend.devF32(x), CudaBackend.devF32(out), stream);
     }
 
     @Override public int argReduce(boolean max, long outer, long n, long inner, Tensor x, Tensor out) {
-        return CudaKernels.l4jc_arg_reduce(max ? 1 : 0, outer, n, inner, x.floatPointer(), out.intPointer(), stream);
+        return CudaKernels.l4jc_arg_reduce(max ? 1 : 0, outer, n, inner, CudaBackend.devF32(x), CudaBackend.devI32(out), stream);
     }
 
     @Override public int topk(long outer, long n, long inner, long k, Tensor x, Tensor values, Tensor indices) {
-        return CudaKernels.l4jc_topk(outer, n, inner, k, x.floatPointer(), values.floatPointer(), indices.intPointer(), stream);
+        return CudaKernels.l4jc_topk(outer, n, inner, k, CudaBackend.devF32(x), CudaBackend.devF32(values), CudaBackend.devI32(indices), stream);
     }
 
     @Override public int softmaxDim(boolean log, long outer, long n, long inner, Tensor x, Tensor out) {
-        return CudaKernels.l4jc_softmax_dim(log ? 1 : 0, outer, n, inner, x.floatPointer(), out.floatPointer(), stream);
+        return CudaKernels.l4jc_softmax_dim(log ? 1 : 0, outer, n, inner, CudaBackend.devF32(x), CudaBackend.devF32(out), stream);
     }
 
     @Override public int cosineDim(long outer, long n, long inner, Tensor a, Tensor b, float eps, Tensor out) {
-        return CudaKernels.l4jc_cosine_dim(outer, n, inner, a.floatPointer(), b.floatPointer(), eps, out.floatPointer(), stream);
+        return CudaKernels.l4jc_cosine_dim(outer, n, inner, CudaBackend.devF32(a), CudaBackend.devF32(b), eps, CudaBackend.devF32(out), stream);
     }
 
     @Override public int matmul(long M, long N, long K, Tensor a, long offA, Tensor b, long offB, Tensor c, long offC) {
         return CudaKernels.l4jc_gemm(0, 0, M, N, K, 1f, at(a, offA), K, at(b, offB), N, 0f, at(c, offC), N, null, stream);
     }
 
-    private static FloatPointer at(Tensor t, long off) { return new FloatPointer(t.floatPointer()).position(off); }
+    private static FloatPointer at(Tensor t, long off) { return new FloatPointer(CudaBackend.devF32(t)).position(off); }
 }

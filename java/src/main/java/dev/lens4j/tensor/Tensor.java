@@ -140,24 +140,31 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalStateException("tensor " + (name != null ? "'" + name + "' " : "") + Arrays.toString(shape) + " is closed");
     }
 
+    /** Typed pointers are host memory that Java may read: a device tensor's must go through its backend (or .to(CPU)). */
+    private void checkHost() {
+        checkOpen();
+        if (!device.isCpu())
+            throw new IllegalStateException(describe() + " is device memory: copy it to the host first (.to(Device.CPU), toFloatArray())");
+    }
+
     /** Raw address of the first element (for native calls). Throws if closed. */
     public Pointer pointer() { checkOpen(); return data; }
 
     public FloatPointer floatPointer() {
-        checkOpen();
+        checkHost();
         if (dtype != DType.F32) throw new IllegalStateException(describe() + " is " + dtype + ", not F32");
         return new FloatPointer(data).capacity(numel);
     }
 
     /** The raw bf16 bits of a BF16 tensor. */
     public ShortPointer bf16Pointer() {
-        checkOpen();
+        checkHost();
         if (dtype != DType.BF16) throw new IllegalStateException(describe() + " is " + dtype + ", not BF16");
         return new ShortPointer(data).capacity(numel);
     }
 
     public IntPointer intPointer() {
-        checkOpen();
+        checkHost();
         if (dtype != DType.I32) throw new IllegalStateException(describe() + " is " + dtype + ", not I32");
         return new IntPointer(data).capacity(numel);
     }

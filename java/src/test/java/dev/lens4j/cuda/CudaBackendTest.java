@@ -290,6 +290,7 @@ class CudaBackendTest {
             assertArrayEquals(new float[] {9, 8, 7, 6, 5}, d2.toFloatArray());
             assertArrayEquals(v, d.toFloatArray(), "a device copy is independent");
             assertThrows(IllegalStateException.class, () -> d.get(0), "get() reads host memory");
+            assertThrows(IllegalStateException.class, d::floatPointer, "Java never gets a host pointer over device memory");
             assertTrue(cuda.memInfo()[0] < free, "device memory is in use");
         }
         assertEquals(live, Tensor.liveBytes());
