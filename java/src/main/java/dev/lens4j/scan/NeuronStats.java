@@ -51,7 +51,11 @@ public final class NeuronStats implements AutoCloseable {
      */
     public void update(Tensor act, long[] doc, int[] pos) {
         check();
-        if (act.dtype() != DType.F32 || !act.device().isCpu()) throw new IllegalArgumentException("scan: " + act.describe() + " must be F32 on the CPU");
+        if (act.dtype() != DType.F32) throw new IllegalArgumentException("scan: " + act.describe() + " must be F32");
+        if (!act.device().isCpu()) { // a model on a GPU: the activations come to the host (one copy per batch)
+            try (Tensor host = act.to(dev.lens4j.tensor.Device.CPU)) { update(host, doc, pos); }
+            return;
+        }
         if (act.size(-1) != n) throw new IllegalArgumentException("scan: " + act.describe() + " has " + act.size(-1) + " neurons, stats hold " + n);
         long rows = act.numel() / n;
         if (doc.length != rows || pos.length != rows)
