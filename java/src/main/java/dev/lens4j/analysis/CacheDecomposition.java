@@ -263,15 +263,12 @@ public final class CacheDecomposition {
                     for (int d = 0; d < D; d++) x[r * D + d] = x[r * D + d] * g[d] + (b == null ? 0f : b[d]);
             }
             int V = cfg.dVocabOut();
-            try (Tensor in = Tensor.of(x, rows, D)) {
-                Tensor out = Tensor.zeros(s.size(), s.batch(), s.pos(), V); // linear reads it as [rows, V]
-                try {
-                    model.backend().linear(in, w.W_U(), w.b_U(), out);
-                } catch (RuntimeException e) {
-                    out.close();
-                    throw e;
-                }
-                return out;
+            // the unembedding runs where the model does; the result comes back to the host as the other analyses' do
+            dev.lens4j.backend.Backend be = model.backend();
+            try (Tensor host = Tensor.of(x, rows, D); Tensor in = be.device().isCpu() ? host.reshape(rows, D) : host.to(be.device());
+                 Tensor out = be.zeros(s.size(), s.batch(), s.pos(), V)) { // linear reads it as [rows, V]
+                be.linear(in, w.W_U(), w.b_U(), out);
+                return out.to(dev.lens4j.tensor.Device.CPU);
             }
         }
     }

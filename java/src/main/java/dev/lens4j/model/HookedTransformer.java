@@ -338,7 +338,7 @@ public final class HookedTransformer implements AutoCloseable {
             Run r = new Run(o, metric.lastPositionOnly(), cache, scope, B, S, tape).ragged(pad, null);
             // from a residual (start_at_layer) only the later blocks run, and the reverse pass stops at them
             int first = fromResidual ? o.startAtLayer : 0;
-            Tensor x = fromResidual ? o.startResidual.copy() : r.embed(tokens);
+            Tensor x = fromResidual ? o.startResidual.to(backend.device()) : r.embed(tokens);
             for (int l = first; l < cfg.nLayers; l++) x = r.block(l, x);
             Tensor logits = r.unembed(x);
             int P = (int) logits.size(1), V = (int) logits.size(2);
@@ -470,7 +470,7 @@ public final class HookedTransformer implements AutoCloseable {
         boolean ok = false;
         try (TensorScope scope = TensorScope.open()) {
             Run r = new Run(o, o.logitsLastOnly, cache, scope, B, S, null).ragged(pad, kv);
-            Tensor x = fromResidual ? o.startResidual.copy() : r.embed(tokens); // the copy: hooks may write it in place
+            Tensor x = fromResidual ? o.startResidual.to(backend.device()) : r.embed(tokens); // a copy: hooks may write it in place
             int first = fromResidual ? o.startAtLayer : 0, last = o.stopAtLayer >= 0 ? o.stopAtLayer : cfg.nLayers;
             for (int l = first; l < last; l++) x = r.block(l, x);
             if (o.stopAtLayer >= 0) {
@@ -522,7 +522,7 @@ public final class HookedTransformer implements AutoCloseable {
             throw new IllegalArgumentException("stop_at_layer " + o.stopAtLayer + " is before start_at_layer " + o.startAtLayer);
         if (r.dtype() != DType.F32 || r.rank() != 3 || r.size(2) != cfg.dModel || r.size(0) == 0)
             throw new IllegalArgumentException("start_at_layer needs a residual stream F32 [batch, pos, d_model = " + cfg.dModel + "], got " + r.describe());
-        if (!backend.device().equals(r.device()))
+        if (!backend.device().equals(r.device()) && !r.device().isCpu()) // a host residual is copied to the model's device
             throw new IllegalArgumentException("start_at_layer residual is on " + r.device() + ", model runs on " + backend.device());
         long S = r.size(1);
         if (S == 0) throw new IllegalArgumentException("empty residual stream: no positions to run");

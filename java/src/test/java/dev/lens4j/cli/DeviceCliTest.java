@@ -37,6 +37,46 @@ class DeviceCliTest {
         assertEquals(live, Tensor.liveBytes(), "the command freed its device memory");
     }
 
+    /**
+     * Every analysis command that writes tensors gives the CPU's tensors on the (emulated) CUDA device: the model runs
+     * there and the analyses read what it produced (copies to the host where they compute on the host).
+     */
+    @Test
+    void analysisCommandsWriteTheCpusTensorsOnTheDevice(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        String model = stories();
+        CudaTestSupport.assumeKernels(CudaTestSupport.MODEL_KERNELS);
+        java.nio.file.Path corpus = java.nio.file.Files.writeString(dir.resolve("corpus.txt"), "Once upon a time, Lily saw a big dog. Tim had a ball.");
+        String clean = GradientCommandsTest.CLEAN, corrupt = GradientCommandsTest.CORRUPT;
+        String[][] commands = {
+            {"cache", "--prompt", clean, "--out", "{OUT}.safetensors"},
+            {"grads", "--prompt", clean, "--answer", " Tim", "--wrong", " Lily", "--out", "{OUT}.safetensors"},
+            {"attribute", "--clean", clean, "--corrupt", corrupt, "--answer", " Tim", "--wrong", " Lily", "--out", "{OUT}.safetensors"},
+            {"score-neurons", "--prompt", "Lily said", "--yes", " she", "--no", " he", "--truth", "yes", "--out", "{OUT}.safetensors"},
+            {"lens", "--prompt", clean, "--answer", " Tim", "--wrong", " Lily", "--out", "{OUT}", "lens.safetensors"},
+            {"patch", "--clean", clean, "--corrupt", corrupt, "--answer", " Tim", "--wrong", " Lily", "--what", "head", "--out", "{OUT}", "patch.safetensors"},
+            {"heads", "--seq", "10", "--seed", "3", "--out", "{OUT}", "heads.safetensors"},
+            {"congruence", "--tokens", "Lily,big", "--top", "3", "--out", "{OUT}", "congruence.safetensors"},
+            {"scan", "--corpus", corpus.toString(), "--top-k", "3", "--out", "{OUT}", "neurons.safetensors"}};
+        for (String[] c : commands) {
+            boolean dirOut = !c[c.length - 1].startsWith("{OUT}");
+            java.nio.file.Path[] files = new java.nio.file.Path[2];
+            for (int d = 0; d < 2; d++) {
+                String device = d == 0 ? "cpu" : "cuda-emulated", out = dir.resolve(c[0] + "-" + device).toString();
+                java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of(c[0], "--model", model, "--device", device));
+                for (int i = 1; i < (dirOut ? c.length - 1 : c.length); i++) args.add(c[i].replace("{OUT}", out));
+                CliTest.Result r = cli(args.toArray(new String[0]));
+                assertEquals(0, r.code(), c[0] + " on " + device + ": " + r.err());
+                files[d] = dirOut ? java.nio.file.Path.of(out, c[c.length - 1]) : java.nio.file.Path.of(out + ".safetensors");
+            }
+            try (var a = dev.lens4j.load.SafeTensors.open(files[0]); var b = dev.lens4j.load.SafeTensors.open(files[1])) {
+                assertEquals(a.names(), b.names(), c[0]);
+                for (String n : a.names())
+                    if (a.info(n).isFloat())
+                        CudaTestSupport.assertClose(c[0] + " " + n, a.readFloats(n), b.readFloats(n), 1e-3);
+            }
+        }
+    }
+
     /** In a JVM of its own, as `./lens4j` runs (this test JVM runs the emulation, and a process binds one CUDA library). */
     @Test
     void cudaWithoutAGpuExitsTwoWithOneLine() throws Exception {
