@@ -43,13 +43,10 @@ __device__ __forceinline__ float dact(float x) {
 }
 }  // namespace l4jc_act
 
-// CALL(KIND) for a run-time activation kind (KIND a constant); returns L4J_ERR_UNSUPPORTED for an unknown one.
-#define L4JC_ACT_DISPATCH(kind, CALL)                                            \
-    switch (kind) {                                                              \
-        case L4J_ACT_RELU: CALL(L4J_ACT_RELU); break;                            \
-        case L4J_ACT_GELU: CALL(L4J_ACT_GELU); break;                            \
-        case L4J_ACT_GELU_NEW: CALL(L4J_ACT_GELU_NEW); break;                    \
-        case L4J_ACT_GELU_PYTORCH_TANH: CALL(L4J_ACT_GELU_PYTORCH_TANH); break;  \
-        case L4J_ACT_SILU: CALL(L4J_ACT_SILU); break;                            \
-        default: return L4J_ERR_UNSUPPORTED;                                     \
-    }
+// kernel<KIND> for a run-time activation kind; nullptr for an unknown one
+#define L4JC_ACT_KERNEL(kernel, kind)                                                        \
+    ((kind) == L4J_ACT_RELU ? &kernel<L4J_ACT_RELU>                                          \
+     : (kind) == L4J_ACT_GELU ? &kernel<L4J_ACT_GELU>                                        \
+     : (kind) == L4J_ACT_GELU_NEW ? &kernel<L4J_ACT_GELU_NEW>                                \
+     : (kind) == L4J_ACT_GELU_PYTORCH_TANH ? &kernel<L4J_ACT_GELU_PYTORCH_TANH>              \
+     : (kind) == L4J_ACT_SILU ? &kernel<L4J_ACT_SILU> : nullptr)

@@ -32,23 +32,15 @@ struct ProductTerm {
 
 extern "C" int l4jc_activation_backward(int kind, int64_t n, const float *x, const float *dout, float *dx, void *stream) {
     L4JC_CHECK(n >= 0 && x && dout && dx);
-    if (kind < L4J_ACT_RELU || kind > L4J_ACT_SILU) return L4J_ERR_UNSUPPORTED;
-    if (n == 0) return L4J_OK;
-#define CALL(KIND) { auto k = &activation_backward_kernel<KIND>; L4J_LAUNCH(k, l4jc_blocks(n, 256), 256, 0, stream, n, x, dout, dx); }
-    L4JC_ACT_DISPATCH(kind, CALL)
-#undef CALL
-    return L4JC_LAUNCHED("activation_backward");
+    return l4jc_launch_elements(L4JC_ACT_KERNEL(activation_backward_kernel, kind), n, stream, "activation_backward", x,
+                                dout, dx);
 }
 
 extern "C" int l4jc_gated_activation_backward(int kind, int64_t n, const float *gate_pre, const float *linear,
                                               const float *dout, float *dgate, float *dlinear, void *stream) {
     L4JC_CHECK(n >= 0 && gate_pre && linear && dout);
-    if (kind < L4J_ACT_RELU || kind > L4J_ACT_SILU) return L4J_ERR_UNSUPPORTED;
-    if (n == 0 || (!dgate && !dlinear)) return L4J_OK;
-#define CALL(KIND) { auto k = &gated_activation_backward_kernel<KIND>; L4J_LAUNCH(k, l4jc_blocks(n, 256), 256, 0, stream, n, gate_pre, linear, dout, dgate, dlinear); }
-    L4JC_ACT_DISPATCH(kind, CALL)
-#undef CALL
-    return L4JC_LAUNCHED("gated_activation_backward");
+    return l4jc_launch_elements(L4JC_ACT_KERNEL(gated_activation_backward_kernel, kind), n, stream,
+                                "gated_activation_backward", gate_pre, linear, dout, dgate, dlinear);
 }
 
 extern "C" int l4jc_scale_cols_backward(int64_t rows, int64_t d, const float *x, const float *w, const float *dout,
@@ -56,6 +48,6 @@ extern "C" int l4jc_scale_cols_backward(int64_t rows, int64_t d, const float *x,
     L4JC_CHECK(rows >= 0 && d > 0 && x && w && dout);
     if (rows == 0) return L4J_OK;
     if (dw) l4jc_col_reduce(rows, d, dw, ProductTerm{dout, x, d}, stream);  // first: dx may alias dout
-    if (dx) L4J_LAUNCH(scale_cols_backward_kernel, l4jc_blocks(rows, 1), l4jc_row_threads(d), 0, stream, rows, d, dout, w, dx);
-    return L4JC_LAUNCHED("scale_cols_backward");
+    if (!dx) return L4JC_LAUNCHED("scale_cols_backward dw");
+    return l4jc_launch_rows(scale_cols_backward_kernel, rows, d, stream, "scale_cols_backward", dout, w, dx);
 }

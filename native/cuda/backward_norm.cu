@@ -97,10 +97,8 @@ extern "C" int l4jc_layernorm_backward(int64_t rows, int64_t d, const float *x, 
         if (launched || freed) return launched ? launched : freed;
     }
     if (db) l4jc_col_reduce(rows, d, db, Element{dout, d}, stream);
-    if (dx || dscale)
-        L4J_LAUNCH(layernorm_backward_kernel, l4jc_blocks(rows, 1), l4jc_row_threads(d), 0, stream, rows, d, x, w, scale,
-                   dout, dx, dscale);
-    return L4JC_LAUNCHED("layernorm_backward");
+    if (!dx && !dscale) return L4JC_LAUNCHED("layernorm_backward db");
+    return l4jc_launch_rows(layernorm_backward_kernel, rows, d, stream, "layernorm_backward", x, w, scale, dout, dx, dscale);
 }
 
 extern "C" int l4jc_rmsnorm_backward(int64_t rows, int64_t d, const float *x, const float *w, const float *scale,
@@ -109,8 +107,7 @@ extern "C" int l4jc_rmsnorm_backward(int64_t rows, int64_t d, const float *x, co
     L4JC_CHECK(rows >= 0 && d > 0 && x && scale && dout);
     if (rows == 0) return L4J_OK;
     if (dw) l4jc_col_reduce(rows, d, dw, RmsNormDw{x, dout, scale, d}, stream);
-    if (dx || dscale || dnormalized)
-        L4J_LAUNCH(rmsnorm_backward_kernel, l4jc_blocks(rows, 1), l4jc_row_threads(d), 0, stream, rows, d, x, w, scale,
-                   dout, dx, dnormalized, dscale);
-    return L4JC_LAUNCHED("rmsnorm_backward");
+    if (!dx && !dscale && !dnormalized) return L4JC_LAUNCHED("rmsnorm_backward dw");
+    return l4jc_launch_rows(rmsnorm_backward_kernel, rows, d, stream, "rmsnorm_backward", x, w, scale, dout, dx,
+                            dnormalized, dscale);
 }

@@ -53,24 +53,18 @@ __global__ void cross_entropy_backward_kernel(int64_t rows, int64_t n, const flo
 
 extern "C" int l4jc_softmax_backward(int64_t rows, int64_t n, const float *y, const float *dout, float *dx, void *stream) {
     L4JC_CHECK(rows >= 0 && n > 0 && y && dout && dx);
-    if (rows == 0) return L4J_OK;
-    L4J_LAUNCH(softmax_backward_kernel, l4jc_blocks(rows, 1), l4jc_row_threads(n), 0, stream, rows, n, y, dout, dx);
-    return L4JC_LAUNCHED("softmax_backward");
+    return l4jc_launch_rows(softmax_backward_kernel, rows, n, stream, "softmax_backward", y, dout, dx);
 }
 
 extern "C" int l4jc_log_softmax_backward(int64_t rows, int64_t n, const float *y, const float *dout, float *dx,
                                          void *stream) {
     L4JC_CHECK(rows >= 0 && n > 0 && y && dout && dx);
-    if (rows == 0) return L4J_OK;
-    L4J_LAUNCH(log_softmax_backward_kernel, l4jc_blocks(rows, 1), l4jc_row_threads(n), 0, stream, rows, n, y, dout, dx);
-    return L4JC_LAUNCHED("log_softmax_backward");
+    return l4jc_launch_rows(log_softmax_backward_kernel, rows, n, stream, "log_softmax_backward", y, dout, dx);
 }
 
 extern "C" int l4jc_cross_entropy_backward(int64_t rows, int64_t n, const float *logits, const int32_t *targets,
                                            const float *dloss, float *dlogits, void *stream) {
     L4JC_CHECK(rows >= 0 && n > 0 && logits && targets && dloss && dlogits);
-    if (rows == 0) return L4J_OK;
-    L4J_LAUNCH(cross_entropy_backward_kernel, l4jc_blocks(rows, 1), l4jc_row_threads(n), 0, stream, rows, n, logits,
-               targets, dloss, dlogits);
-    return L4JC_LAUNCHED("cross_entropy_backward");
+    return l4jc_launch_rows(cross_entropy_backward_kernel, rows, n, stream, "cross_entropy_backward", logits, targets,
+                            dloss, dlogits);
 }

@@ -26,35 +26,22 @@ __global__ void add_bias_kernel(int64_t rows, int64_t d, const float *x, const f
 
 extern "C" int l4jc_activation(int kind, int64_t n, const float *x, float *out, void *stream) {
     L4JC_CHECK(n >= 0 && x && out);
-    if (kind < L4J_ACT_RELU || kind > L4J_ACT_SILU) return L4J_ERR_UNSUPPORTED;
-    if (n == 0) return L4J_OK;
-#define CALL(KIND) { auto k = &activation_kernel<KIND>; L4J_LAUNCH(k, l4jc_blocks(n, 256), 256, 0, stream, n, x, out); }
-    L4JC_ACT_DISPATCH(kind, CALL)
-#undef CALL
-    return L4JC_LAUNCHED("activation");
+    return l4jc_launch_elements(L4JC_ACT_KERNEL(activation_kernel, kind), n, stream, "activation", x, out);
 }
 
 extern "C" int l4jc_gated_activation(int kind, int64_t n, const float *gate_pre, const float *linear, float *out,
                                      void *stream) {
     L4JC_CHECK(n >= 0 && gate_pre && linear && out);
-    if (kind < L4J_ACT_RELU || kind > L4J_ACT_SILU) return L4J_ERR_UNSUPPORTED;
-    if (n == 0) return L4J_OK;
-#define CALL(KIND) { auto k = &gated_activation_kernel<KIND>; L4J_LAUNCH(k, l4jc_blocks(n, 256), 256, 0, stream, n, gate_pre, linear, out); }
-    L4JC_ACT_DISPATCH(kind, CALL)
-#undef CALL
-    return L4JC_LAUNCHED("gated_activation");
+    return l4jc_launch_elements(L4JC_ACT_KERNEL(gated_activation_kernel, kind), n, stream, "gated_activation", gate_pre,
+                                linear, out);
 }
 
 extern "C" int l4jc_scale_cols(int64_t rows, int64_t d, const float *x, const float *w, float *out, void *stream) {
     L4JC_CHECK(rows >= 0 && d > 0 && x && w && out);
-    if (rows == 0) return L4J_OK;
-    L4J_LAUNCH(scale_cols_kernel, l4jc_blocks(rows, 1), l4jc_row_threads(d), 0, stream, rows, d, x, w, out);
-    return L4JC_LAUNCHED("scale_cols");
+    return l4jc_launch_rows(scale_cols_kernel, rows, d, stream, "scale_cols", x, w, out);
 }
 
 extern "C" int l4jc_add_bias(int64_t rows, int64_t d, const float *x, const float *bias, float *out, void *stream) {
     L4JC_CHECK(rows >= 0 && d > 0 && x && bias && out);
-    if (rows == 0) return L4J_OK;
-    L4J_LAUNCH(add_bias_kernel, l4jc_blocks(rows, 1), l4jc_row_threads(d), 0, stream, rows, d, x, bias, out);
-    return L4JC_LAUNCHED("add_bias");
+    return l4jc_launch_rows(add_bias_kernel, rows, d, stream, "add_bias", x, bias, out);
 }

@@ -50,16 +50,11 @@ __global__ void rmsnorm_kernel(int64_t rows, int64_t d, const float *x, const fl
 extern "C" int l4jc_layernorm(int64_t rows, int64_t d, const float *x, const float *w, const float *b, float eps,
                               float *out, float *scale, void *stream) {
     L4JC_CHECK(rows >= 0 && d > 0 && x && out);
-    if (rows == 0) return L4J_OK;
-    L4J_LAUNCH(layernorm_kernel, l4jc_blocks(rows, 1), l4jc_row_threads(d), 0, stream, rows, d, x, w, b, eps, out, scale);
-    return L4JC_LAUNCHED("layernorm");
+    return l4jc_launch_rows(layernorm_kernel, rows, d, stream, "layernorm", x, w, b, eps, out, scale);
 }
 
 extern "C" int l4jc_rmsnorm(int64_t rows, int64_t d, const float *x, const float *w, float eps, float *out, float *scale,
                             float *normalized, void *stream) {
     L4JC_CHECK(rows >= 0 && d > 0 && x && out);
-    if (rows == 0) return L4J_OK;
-    L4J_LAUNCH(rmsnorm_kernel, l4jc_blocks(rows, 1), l4jc_row_threads(d), 0, stream, rows, d, x, w, eps, out, scale,
-               normalized);
-    return L4JC_LAUNCHED("rmsnorm");
+    return l4jc_launch_rows(rmsnorm_kernel, rows, d, stream, "rmsnorm", x, w, eps, out, scale, normalized);
 }

@@ -57,3 +57,22 @@ struct Element {
 // A grid-stride loop over n elements.
 #define L4JC_FOR_ELEMENTS(i, n) \
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+
+// Launches k(rows, n, args...) with a block per row of n; nothing for no rows.
+template <class... P, class... A>
+static inline int l4jc_launch_rows(void (*k)(int64_t, int64_t, P...), int64_t rows, int64_t n, void *stream,
+                                   const char *what, A... args) {
+    if (rows == 0) return L4J_OK;
+    L4J_LAUNCH(k, l4jc_blocks(rows, 1), l4jc_row_threads(n), 0, stream, rows, n, args...);
+    return L4JC_LAUNCHED(what);
+}
+
+// Launches the element-wise kernel k(n, args...) over n elements; L4J_ERR_UNSUPPORTED when k is null (an unknown
+// activation kind, see L4JC_ACT_KERNEL).
+template <class... P, class... A>
+static inline int l4jc_launch_elements(void (*k)(int64_t, P...), int64_t n, void *stream, const char *what, A... args) {
+    if (!k) return L4J_ERR_UNSUPPORTED;
+    if (n == 0) return L4J_OK;
+    L4J_LAUNCH(k, l4jc_blocks(n, 256), 256, 0, stream, n, args...);
+    return L4JC_LAUNCHED(what);
+}

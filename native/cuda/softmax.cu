@@ -59,22 +59,16 @@ __global__ void cross_entropy_kernel(int64_t rows, int64_t n, const float *logit
 
 extern "C" int l4jc_softmax(int64_t rows, int64_t n, const float *x, float *out, void *stream) {
     L4JC_CHECK(rows >= 0 && n > 0 && x && out);
-    if (rows == 0) return L4J_OK;
-    L4J_LAUNCH(softmax_kernel, l4jc_blocks(rows, 1), l4jc_row_threads(n), 0, stream, rows, n, x, out);
-    return L4JC_LAUNCHED("softmax");
+    return l4jc_launch_rows(softmax_kernel, rows, n, stream, "softmax", x, out);
 }
 
 extern "C" int l4jc_log_softmax(int64_t rows, int64_t n, const float *x, float *out, void *stream) {
     L4JC_CHECK(rows >= 0 && n > 0 && x && out);
-    if (rows == 0) return L4J_OK;
-    L4J_LAUNCH(log_softmax_kernel, l4jc_blocks(rows, 1), l4jc_row_threads(n), 0, stream, rows, n, x, out);
-    return L4JC_LAUNCHED("log_softmax");
+    return l4jc_launch_rows(log_softmax_kernel, rows, n, stream, "log_softmax", x, out);
 }
 
 extern "C" int l4jc_cross_entropy(int64_t rows, int64_t n, const float *logits, const int32_t *targets, float *loss,
                                   void *stream) {
     L4JC_CHECK(rows >= 0 && n > 0 && logits && targets && loss);
-    if (rows == 0) return L4J_OK;
-    L4J_LAUNCH(cross_entropy_kernel, l4jc_blocks(rows, 1), l4jc_row_threads(n), 0, stream, rows, n, logits, targets, loss);
-    return L4JC_LAUNCHED("cross_entropy");
+    return l4jc_launch_rows(cross_entropy_kernel, rows, n, stream, "cross_entropy", logits, targets, loss);
 }
