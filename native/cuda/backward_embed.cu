@@ -59,7 +59,7 @@ __global__ void pos_embed_backward_kernel(int64_t batch, int64_t seq, int64_t of
 extern "C" int l4jc_sum_rows(int64_t rows, int64_t d, const float *x, float *out, void *stream) {
     L4JC_CHECK(rows >= 0 && d > 0 && x && out);
     if (rows == 0) return L4J_OK;
-    l4jc_col_reduce(rows, d, out, Element{x, d}, stream);
+    l4jc_col_reduce(rows, d, out, l4jc_entry{x, d}, stream);
     return L4JC_LAUNCHED("sum_rows");
 }
 

@@ -96,7 +96,7 @@ extern "C" int l4jc_layernorm_backward(int64_t rows, int64_t d, const float *x, 
         const int freed = l4jc_record(cudaFreeAsync(mean, L4JC_STREAM(stream)), "layernorm_backward scratch free");
         if (launched || freed) return launched ? launched : freed;
     }
-    if (db) l4jc_col_reduce(rows, d, db, Element{dout, d}, stream);
+    if (db) l4jc_col_reduce(rows, d, db, l4jc_entry{dout, d}, stream);
     if (!dx && !dscale) return L4JC_LAUNCHED("layernorm_backward db");
     return l4jc_launch_rows(layernorm_backward_kernel, rows, d, stream, "layernorm_backward", x, w, scale, dout, dx, dscale);
 }

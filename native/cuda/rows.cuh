@@ -18,7 +18,7 @@ constexpr int kColReduceCols = 32, kColReduceLanes = 16;
 
 template <class F>
 __global__ void __launch_bounds__(kColReduceCols * kColReduceLanes)
-col_reduce_kernel(int64_t rows, int64_t d, float *out, F f) {
+l4jc_col_reduce_kernel(int64_t rows, int64_t d, float *out, F f) {
     __shared__ double part[kColReduceLanes][kColReduceCols];
     const int tx = threadIdx.x, ty = threadIdx.y;
     for (int64_t c0 = (int64_t)blockIdx.x * kColReduceCols; c0 < d; c0 += (int64_t)gridDim.x * kColReduceCols) {
@@ -39,12 +39,12 @@ col_reduce_kernel(int64_t rows, int64_t d, float *out, F f) {
 
 template <class F>
 static inline void l4jc_col_reduce(int64_t rows, int64_t d, float *out, F f, void *stream) {
-    auto k = &col_reduce_kernel<F>;
+    auto k = &l4jc_col_reduce_kernel<F>;
     L4J_LAUNCH(k, l4jc_blocks(d, kColReduceCols), dim3(kColReduceCols, kColReduceLanes), 0, stream, rows, d, out, f);
 }
 
-// f(r, c) = x[r, c] of a [rows, d] matrix: sum_rows, bias gradients
-struct Element {
+// f(r, c) = x[r, c] of a [rows, d] matrix (sum_rows, bias gradients); prefixed: a global name shared by every .cu
+struct l4jc_entry {
     const float *x;
     int64_t d;
     __device__ float operator()(int64_t r, int64_t c) const { return x[r * d + c]; }
