@@ -179,6 +179,23 @@ class DeviceKernelsTest {
         compare(at, logits, B, P, V, TokenWeights.setSumDiff(setA, setB), Metrics.probSetDiff(setA, setB), true);
     }
 
+    @Test
+    void metricsRefuseBadArgumentsBeforeNativeCode() {
+        try (Tensor lg = Tensor.zeros(2, 3, 10); Tensor value = Tensor.zeros(2); Tensor wrongValue = Tensor.zeros(3)) {
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> DeviceKernels.logitMetric(lg, TokenWeights.logitDiff(new int[] {1}, new int[] {10}, 2), value, null));
+            assertEquals("token 10 is outside the vocabulary [0, 10)", e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> DeviceKernels.probMetric(lg, TokenWeights.logitDiff(new int[] {1, 2, 3}, new int[] {4}, 3), value, null));
+            assertEquals("3 token lists for 2 rows (give 1 or 2)", e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> DeviceKernels.logitMetric(lg, TokenWeights.setDiff(new int[] {1}, new int[] {2}), wrongValue, null));
+            assertEquals("metric value: expected shape [2], got [3]", e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> TokenWeights.logitDiff(new int[] {1, 2}, new int[] {3}, 3));
+            assertEquals("2 and 1 tokens for a batch of 3 (give 1 or 3)", e.getMessage());
+        }
+    }
+
     static void compare(Place at, float[] logits, int B, int P, int V, TokenWeights tw, Metric javaMetric, boolean prob) {
         float[] wantGrad = new float[logits.length];
         double want = javaMetric.evaluate(logits, B, P, V, wantGrad);
