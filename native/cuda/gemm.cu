@@ -20,7 +20,7 @@ namespace {
 // The few cuBLAS declarations used, with their documented values (no cuBLAS headers here; enums travel as int).
 typedef struct cublasContext *cublasHandle_t;
 typedef int cublasStatus_t;
-constexpr cublasStatus_t kCublasOk = 0, kCublasInvalidValue = 7;
+constexpr cublasStatus_t kCublasOk = 0;
 constexpr int kOpN = 0, kOpT = 1;                         // cublasOperation_t
 constexpr int kDefaultMath = 0, kTf32TensorOpMath = 3;    // cublasMath_t
 constexpr int kR32F = 0, kR16BF = 14;                     // cudaDataType_t
@@ -42,6 +42,7 @@ struct Cublas {
 // The emulated cuBLAS: column-major, argument checks as cuBLAS documents them, TF32 math rounding the inputs to
 // TF32's 10-bit mantissa, GemmEx on bf16 inputs by widening them. Streams run in order here, so it runs at once.
 struct cublasContext { int math = kDefaultMath; };
+constexpr cublasStatus_t kCublasInvalidValue = 7;
 cublasStatus_t emu_create(cublasHandle_t *h) { *h = new cublasContext(); return kCublasOk; }
 cublasStatus_t emu_destroy(cublasHandle_t h) { delete h; return kCublasOk; }
 cublasStatus_t emu_set_stream(cublasHandle_t, cudaStream_t) { return kCublasOk; }
