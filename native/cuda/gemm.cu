@@ -188,9 +188,13 @@ __global__ void scale_bias_kernel(int64_t M, int64_t N, float beta, const float 
 }
 }  // namespace
 
-int l4jc_scale_bias(int64_t M, int64_t N, float beta, const float *bias, float *C, int64_t ldc, void *stream) {
-    if (M == 0 || N == 0 || (!bias && beta == 1.0f)) return L4J_OK;
-    L4J_LAUNCH(scale_bias_kernel, l4jc_blocks(M * N, 256), 256, 0, stream, M, N, beta, bias, C, ldc);
+int l4jc_gemm_prologue(int64_t M, int64_t N, int64_t K, float *beta, const float *bias, float *C, int64_t ldc,
+                       void *stream, bool *done) {
+    *done = K == 0;
+    if (!bias && K > 0) return L4J_OK;  // cuBLAS applies beta itself
+    if (!bias && *beta == 1.0f) return L4J_OK;
+    L4J_LAUNCH(scale_bias_kernel, l4jc_blocks(M * N, 256), 256, 0, stream, M, N, *beta, bias, C, ldc);
+    *beta = 1.0f;
     return L4JC_LAUNCHED("gemm bias");
 }
 
@@ -224,11 +228,8 @@ extern "C" int l4jc_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K
     L4JC_CHECK(ldc >= N && lda >= (transA ? M : K) && ldb >= (transB ? K : N));
     L4JC_CHECK(l4jc_fits_int(M, N, K, lda, ldb, ldc));
     if (M == 0 || N == 0) return L4J_OK;
-    // as the CPU: the bias (and beta) go into C first, then the product accumulates with beta 1
-    if (bias || K == 0) {
-        if (int s = l4jc_scale_bias(M, N, beta, bias, C, ldc, stream)) return s;
-        if (K == 0) return L4J_OK;
-        beta = 1.0f;
-    }
+    bool done;
+    if (int s = l4jc_gemm_prologue(M, N, K, &beta, bias, C, ldc, stream, &done)) return s;
+    if (done) return L4J_OK;
     return l4jc_cublas_gemm(transA, transB, M, N, K, alpha, A, 0, lda, B, 0, ldb, beta, C, ldc, stream);
 }

@@ -8,9 +8,10 @@
 int l4jc_cublas_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const void *A, int a_bf16,
                      int64_t lda, const void *B, int b_bf16, int64_t ldb, float beta, float *C, int64_t ldc, void *stream);
 
-// C[M,N] = beta C + bias (bias NULL: beta C), where beta 0 overwrites C (garbage and NaN included), as l4j_gemm's
-// bias fill; the product is then added with beta 1.
-int l4jc_scale_bias(int64_t M, int64_t N, float beta, const float *bias, float *C, int64_t ldc, void *stream);
+// As l4j_gemm, beta and the bias go into C first: C = beta C + bias (beta 0 overwrites C, garbage and NaN included),
+// after which *beta is 1 for the product to accumulate. Sets *done when nothing is left to multiply (K == 0).
+int l4jc_gemm_prologue(int64_t M, int64_t N, int64_t K, float *beta, const float *bias, float *C, int64_t ldc,
+                       void *stream, bool *done);
 
 // cuBLAS takes int dimensions and leading dimensions
 static inline bool l4jc_fits_int(int64_t a, int64_t b, int64_t c, int64_t d, int64_t e, int64_t f) {

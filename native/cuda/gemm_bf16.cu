@@ -45,11 +45,9 @@ extern "C" int l4jc_gemm_bf16(int transB, int64_t M, int64_t N, int64_t K, float
     L4JC_CHECK(ldc >= N && lda >= K && ldb >= (transB ? K : N));
     L4JC_CHECK(l4jc_fits_int(M, N, K, lda, ldb, ldc));
     if (M == 0 || N == 0) return L4J_OK;
-    if (bias || K == 0) {
-        if (int s = l4jc_scale_bias(M, N, beta, bias, C, ldc, stream)) return s;
-        if (K == 0) return L4J_OK;
-        beta = 1.0f;
-    }
+    bool done;
+    if (int s = l4jc_gemm_prologue(M, N, K, &beta, bias, C, ldc, stream, &done)) return s;
+    if (done) return L4J_OK;
     void *tmp = nullptr;
     int status;
     if (mode == 0) {

@@ -6,6 +6,7 @@
 // one thread (neighbouring threads own neighbouring columns, so their loads are coalesced). A one-thread team adds in
 // the CPU's order; a warp team's double sums differ from it only in the last bits of the double.
 #include "l4jc.cuh"
+#include "../cpu/binary_op.h"
 
 namespace {
 constexpr int kThreads = 256;
@@ -45,17 +46,6 @@ __device__ __forceinline__ int64_t offset_of(int64_t i, const Dims &d, const Str
     return off;
 }
 
-template <class T> __device__ __forceinline__ T apply(int op, T a, T b) {
-    switch (op) {
-        case L4J_BIN_ADD: return a + b;
-        case L4J_BIN_SUB: return a - b;
-        case L4J_BIN_MUL: return a * b;
-        case L4J_BIN_DIV: return a / b;
-        case L4J_BIN_MAX: return (a != a || a > b) ? a : b;  // NaN propagates, as torch.maximum
-        default: return (a != a || a < b) ? a : b;
-    }
-}
-
 __global__ void strided_copy_kernel(int64_t n, Dims d, Strides st, int64_t offset, const float *src, float *out) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
         out[i] = src[offset + offset_of(i, d, st)];
@@ -72,7 +62,7 @@ __global__ void index_select_kernel(int64_t outer, int64_t n, int64_t inner, con
 
 __global__ void binary_kernel(int op, int64_t n, Dims d, const float *a, Strides sa, const float *b, Strides sb, float *out) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        out[i] = apply(op, a[offset_of(i, d, sa)], b[offset_of(i, d, sb)]);
+        out[i] = l4j_binary_op(op, a[offset_of(i, d, sa)], b[offset_of(i, d, sb)]);
 }
 
 __global__ void unary_kernel(int op, int64_t n, const float *x, float *out) {
@@ -118,8 +108,8 @@ __global__ void reduce_kernel(int op, int64_t outer, int64_t n, int64_t inner, c
         if (op == L4J_RED_MAX || op == L4J_RED_MIN) {  // n >= 1 here
             const int bop = op == L4J_RED_MAX ? L4J_BIN_MAX : L4J_BIN_MIN;
             r = p[0];  // a lane with no element of its own keeps p[0]: max / min do not mind a repeat
-            for (int64_t j = t.lane; j < n; j += t.size) r = apply(bop, r, (double)p[j * inner]);
-            r = team_reduce(t, r, [bop](double a, double b) { return apply(bop, a, b); });
+            for (int64_t j = t.lane; j < n; j += t.size) r = l4j_binary_op(bop, r, (double)p[j * inner]);
+            r = team_reduce(t, r, [bop](double a, double b) { return l4j_binary_op(bop, a, b); });
         } else {
             r = 0;
             for (int64_t j = t.lane; j < n; j += t.size) {

@@ -156,9 +156,9 @@ cudaError_t cudaGetDevice(int *d);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int d);
 cudaError_t cudaMalloc(void **p, size_t bytes);
 cudaError_t cudaFree(void *p);
-// stream-ordered allocation (streams run in order here: plain malloc / free)
-cudaError_t cudaMallocAsync(void **p, size_t bytes, cudaStream_t s);
-cudaError_t cudaFreeAsync(void *p, cudaStream_t s);
+// stream-ordered allocation: the emulation runs every launch at once, so this is plain allocation
+inline cudaError_t cudaMallocAsync(void **p, size_t bytes, cudaStream_t) { return cudaMalloc(p, bytes); }
+inline cudaError_t cudaFreeAsync(void *p, cudaStream_t) { return cudaFree(p); }
 cudaError_t cudaMallocHost(void **p, size_t bytes);
 cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned flags);
 cudaError_t cudaFreeHost(void *p);

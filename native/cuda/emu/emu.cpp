@@ -213,8 +213,6 @@ cudaError_t cudaFree(void *p) {
     std::free(p);
     return cudaSuccess;
 }
-cudaError_t cudaMallocAsync(void **p, size_t bytes, cudaStream_t) { return cudaMalloc(p, bytes); }
-cudaError_t cudaFreeAsync(void *p, cudaStream_t) { return cudaFree(p); }
 cudaError_t cudaMallocHost(void **p, size_t bytes) {
     if (!p) return fail(cudaErrorInvalidValue);
     *p = std::malloc(std::max<size_t>(bytes, 1));
