@@ -82,6 +82,32 @@ L4JC_CHECK_CASE(gemm_k0_and_arguments) {
             ok(l4jc_gemm(0, 0, M, N, 0, 1.0f, nullptr, 1, nullptr, N, beta, dc.p, ldc, bias ? db.p : nullptr, nullptr), "l4jc_gemm K=0");
             expect_equal(dc.get(), want, "gemm K=0 beta=" + std::to_string(beta));
         }
+    // gemm_bf16 with K = 0 is the same C = beta C + bias (against l4j_gemm: l4j_gemm_bf16 passes ldb 1 to l4j_gemm
+    // for K = 0 and so rejects any N > 1)
+    for (float beta : {0.0f, 0.5f}) {
+        const int64_t M = 3, N = 6;
+        std::vector<float> c = randn(M * N, 42), bs = randn(N, 43), want = c;
+        ok(l4j_gemm(0, 0, M, N, 0, 1.0f, nullptr, 1, nullptr, N, beta, want.data(), N, bs.data()), "l4j_gemm K=0");
+        Dev<float> dc(c), db(bs);
+        for (int mode : {0, 1}) {
+            dc.upload(c);
+            ok(l4jc_gemm_bf16(0, M, N, 0, 1.0f, nullptr, 1, nullptr, N, beta, dc.p, N, db.p, mode, nullptr), "l4jc_gemm_bf16 K=0");
+            expect_equal(dc.get(), want, "gemm_bf16 K=0 mode " + std::to_string(mode));
+        }
+    }
+    // on a stream of its own
+    {
+        void *s = nullptr;
+        ok(l4jc_stream_create(&s), "stream_create");
+        const int64_t M = 7, N = 9, K = 11;
+        std::vector<float> a = randn(M * K, 44), b = randn(K * N, 45), want(M * N);
+        ok(l4j_gemm(0, 0, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, want.data(), N, nullptr), "l4j_gemm");
+        Dev<float> da(a), db(b), dc(M * N);
+        ok(l4jc_gemm(0, 0, M, N, K, 1.0f, da.p, K, db.p, N, 0.0f, dc.p, N, nullptr, s), "l4jc_gemm on a stream");
+        ok(l4jc_stream_synchronize(s), "stream_synchronize");
+        expect_close(dc.get(), want, 1e-5f, "gemm on a stream");
+        ok(l4jc_stream_destroy(s), "stream_destroy");
+    }
     Dev<float> a(64), b(64), c(64);
     if (l4jc_gemm(0, 0, 4, 4, 4, 1.0f, a.p, 4, b.p, 4, 0.0f, c.p, 3, nullptr, nullptr) != L4J_ERR_ARG) fail("ldc < N accepted");
     if (l4jc_gemm(1, 0, 4, 4, 4, 1.0f, a.p, 3, b.p, 4, 0.0f, c.p, 4, nullptr, nullptr) != L4J_ERR_ARG) fail("lda < M (transA) accepted");
