@@ -101,11 +101,13 @@ __global__ void __launch_bounds__(NT) qk_kernel(AttnShape s, AttnMask m, const f
     if (lo < j1 && hi_last > j0 && lo < hi_last)  // the same for the whole block
         tile_dot(rows + ((b * s.q_len + i0) * s.n_heads + h) * D, s.n_heads * D, i1 - i0,
                  keys + ((b * s.k_len + j0) * s.n_kv_heads + kh) * D, s.n_kv_heads * D, j1 - j0, D, as, bs, acc);
+    UNROLL
     for (int r = 0; r < 4; r++) {
         const int64_t i = i0 + ty + 16 * r;
         if (i >= i1) continue;
         visible(s, m, ks, ke, i, lo, hi);
         float *o = out + (bh * s.q_len + i) * s.k_len;
+        UNROLL
         for (int c = 0; c < 8; c++) {
             const int64_t j = j0 + tx + 8 * c;
             if (j < j1) o[j] = j >= lo && j < hi ? cap_score(scale * acc[r][c], softcap) : -INFINITY;
@@ -135,8 +137,9 @@ __global__ void __launch_bounds__(NT) pv_kernel(AttnShape s, AttnMask m, const f
             const int64_t i = i0 + r, j = j0 + c;
             float val = 0.0f;
             if (i < i1 && j < s.k_len) {
-                visible(s, m, ks, ke, i, lo, hi);
-                if (j >= lo && j < hi) val = sq[(bh * s.q_len + i) * s.k_len + j];
+                int64_t lo_i, hi_i;
+                visible(s, m, ks, ke, i, lo_i, hi_i);
+                if (j >= lo_i && j < hi_i) val = sq[(bh * s.q_len + i) * s.k_len + j];
             }
             ps[r][c] = val;
         }
@@ -159,10 +162,12 @@ UNROLL
         }
         __syncthreads();
     }
+    UNROLL
     for (int r = 0; r < 4; r++) {
         const int64_t i = i0 + ty + 16 * r;
         if (i >= i1) continue;
         float *o = out + ((b * s.q_len + i) * s.n_heads + h) * D;
+        UNROLL
         for (int c = 0; c < 8; c++) {
             const int64_t d = d0 + tx + 8 * c;
             if (d < D) o[d] = scale * acc[r][c];
@@ -221,10 +226,12 @@ UNROLL
             __syncthreads();
         }
     }
+    UNROLL
     for (int r = 0; r < 4; r++) {
         const int64_t j = j0 + ty + 16 * r;
         if (j >= j1) continue;
         float *o = out + ((b * s.k_len + j) * s.n_kv_heads + kh) * D;
+        UNROLL
         for (int c = 0; c < 8; c++) {
             const int64_t d = d0 + tx + 8 * c;
             if (d < D) o[d] = scale * acc[r][c];
@@ -241,7 +248,8 @@ __global__ void __launch_bounds__(NT) flash_kernel(AttnShape s, AttnMask m, cons
     constexpr int NJ = MAXD / 8, VK = MAXD <= 128 ? 16 : 8;  // shared memory stays under the 48 KiB static limit
     __shared__ float as[T][KC + 1], bs[T][KC + 1], ps[T][T + 1], vs[VK][MAXD];
     const int t = threadIdx.x, tx = t & 7, ty = t >> 3;
-    const int64_t D = s.d_head, ntq = (s.q_len + T - 1) / T, tq = blockIdx.x % ntq, bh = blockIdx.x / ntq;
+    // the last query tiles (most keys) first, so the long blocks do not trail at the end of the grid
+    const int64_t D = s.d_head, ntq = (s.q_len + T - 1) / T, tq = ntq - 1 - blockIdx.x % ntq, bh = blockIdx.x / ntq;
     const int64_t b = bh / s.n_heads, h = bh % s.n_heads, kh = h / (s.n_heads / s.n_kv_heads);
     const int64_t i0 = tq * T, i1 = imin(i0 + T, s.q_len), dz0 = (int64_t)blockIdx.y * MAXD;
     const int64_t ldq = s.n_heads * D, ldk = s.n_kv_heads * D;
@@ -250,37 +258,45 @@ __global__ void __launch_bounds__(NT) flash_kernel(AttnShape s, AttnMask m, cons
     key_bounds(s, m, b, ks, ke);
     visible(s, m, ks, ke, i0, lo_first, hi_first);
     visible(s, m, ks, ke, i1 - 1, lo_last, hi_last);
+    UNROLL
     for (int r = 0; r < 4; r++) {
         lo[r] = hi[r] = 0;
         if (i0 + ty + 16 * r < i1) visible(s, m, ks, ke, i0 + ty + 16 * r, lo[r], hi[r]);
     }
     float acc[4][NJ] = {}, mrow[4], lrow[4];
+    UNROLL
     for (int r = 0; r < 4; r++) mrow[r] = -INFINITY, lrow[r] = 0.0f;
     for (int64_t j0 = lo_first / T * T; j0 < hi_last; j0 += T) {
         float sc[4][8] = {};
         tile_dot(q + ((b * s.q_len + i0) * s.n_heads + h) * D, ldq, i1 - i0, kb + j0 * ldk, ldk,
                  imin(T, s.k_len - j0), D, as, bs, sc);
+        UNROLL
         for (int r = 0; r < 4; r++) {
             float mx = -INFINITY;
+            UNROLL
             for (int c = 0; c < 8; c++) {
                 const int64_t j = j0 + tx + 8 * c;
                 sc[r][c] = j >= lo[r] && j < hi[r] ? cap_score(scale * sc[r][c], softcap) : -INFINITY;
                 mx = fmaxf(mx, sc[r][c]);
             }
             // a row's 64 keys sit in the 8 consecutive lanes sharing ty
+            UNROLL
             for (int o = 1; o < 8; o <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
             const float mnew = fmaxf(mrow[r], mx);
             float alpha = 1.0f, sum = 0.0f;
+            UNROLL
             for (int c = 0; c < 8; c++) {  // nothing visible yet (mnew = -inf): p = 0, no NaN from -inf - -inf
                 sc[r][c] = mnew == -INFINITY ? 0.0f : expf(sc[r][c] - mnew);
                 sum += sc[r][c];
             }
             if (mnew != -INFINITY) alpha = expf(mrow[r] - mnew);
+            UNROLL
             for (int o = 1; o < 8; o <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
             lrow[r] = lrow[r] * alpha + sum;
             mrow[r] = mnew;
 UNROLL
             for (int c = 0; c < NJ; c++) acc[r][c] *= alpha;
+            UNROLL
             for (int c = 0; c < 8; c++) ps[ty + 16 * r][tx + 8 * c] = sc[r][c];
         }
         for (int kc = 0; kc < T; kc += VK) {
@@ -304,11 +320,13 @@ UNROLL
             __syncthreads();
         }
     }
+    UNROLL
     for (int r = 0; r < 4; r++) {
         const int64_t i = i0 + ty + 16 * r;
         if (i >= i1) continue;
         const float inv = lrow[r] > 0.0f ? 1.0f / lrow[r] : 0.0f;  // a query that sees no key: z = 0
         float *o = z + ((b * s.q_len + i) * s.n_heads + h) * D;
+        UNROLL
         for (int c = 0; c < NJ; c++) {
             const int64_t d = dz0 + tx + 8 * c;
             if (d < D) o[d] = acc[r][c] * inv;
