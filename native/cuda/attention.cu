@@ -51,12 +51,46 @@ __device__ __forceinline__ void visible(const AttnShape &s, const AttnMask &m, i
     hi = imin(a + 1, ke);
 }
 
+// acc[r][j] += sum over c < KC of A(ty + 16 r, c) B(c, tx + 8 j), from shared memory: A(x, c) = a[x AX + c AC],
+// B(c, y) = b[c BC + y BY] (the strides say which way each staged tile lies)
+template <int AX, int AC, int BC, int BY>
+__device__ __forceinline__ void fma_tile(const float *a, const float *b, float acc[4][8]) {
+    const int tx = threadIdx.x & 7, ty = threadIdx.x >> 3;
+    for (int c = 0; c < KC; c++) {
+        float av[4], bv[8];
+UNROLL
+        for (int r = 0; r < 4; r++) av[r] = a[(ty + 16 * r) * AX + c * AC];
+UNROLL
+        for (int j = 0; j < 8; j++) bv[j] = b[c * BC + (tx + 8 * j) * BY];
+UNROLL
+        for (int r = 0; r < 4; r++)
+UNROLL
+            for (int j = 0; j < 8; j++) acc[r][j] = fmaf(av[r], bv[j], acc[r][j]);
+    }
+}
+
+// out[x ld + y] = scale * acc for the thread's rows x = x0 + ty + 16 r < x1 and columns y = y0 + tx + 8 j < y1
+__device__ __forceinline__ void store_tile(float *out, int64_t ld, int64_t x0, int64_t x1, int64_t y0, int64_t y1,
+                                           float scale, const float acc[4][8]) {
+    const int tx = threadIdx.x & 7, ty = threadIdx.x >> 3;
+UNROLL
+    for (int r = 0; r < 4; r++) {
+        const int64_t x = x0 + ty + 16 * r;
+        if (x >= x1) continue;
+UNROLL
+        for (int j = 0; j < 8; j++) {
+            const int64_t y = y0 + tx + 8 * j;
+            if (y < y1) out[x * ld + y] = scale * acc[r][j];
+        }
+    }
+}
+
 // acc[r][c] += A[ty + 16 r] . B[tx + 8 c] over d features, A and B row-major tiles of up to 64 rows (a_rows, b_rows
 // valid; the rest read as 0). Called by the whole block; ends with a barrier, so as / bs may be refilled at once.
 __device__ __forceinline__ void tile_dot(const float *A, int64_t lda, int64_t a_rows, const float *B, int64_t ldb,
                                          int64_t b_rows, int64_t d, float (*as)[KC + 1], float (*bs)[KC + 1],
                                          float acc[4][8]) {
-    const int t = threadIdx.x, tx = t & 7, ty = t >> 3;
+    const int t = threadIdx.x;
     for (int64_t d0 = 0; d0 < d; d0 += KC) {
         for (int e = t; e < T * KC; e += NT) {
             const int r = e / KC, c = e % KC;
@@ -65,17 +99,7 @@ __device__ __forceinline__ void tile_dot(const float *A, int64_t lda, int64_t a_
             bs[r][c] = in && r < b_rows ? B[r * ldb + d0 + c] : 0.0f;
         }
         __syncthreads();
-        for (int c = 0; c < KC; c++) {
-            float a[4], bv[8];
-UNROLL
-            for (int r = 0; r < 4; r++) a[r] = as[ty + 16 * r][c];
-UNROLL
-            for (int j = 0; j < 8; j++) bv[j] = bs[tx + 8 * j][c];
-UNROLL
-            for (int r = 0; r < 4; r++)
-UNROLL
-                for (int j = 0; j < 8; j++) acc[r][j] = fmaf(a[r], bv[j], acc[r][j]);
-        }
+        fma_tile<KC + 1, 1, 1, KC + 1>(&as[0][0], &bs[0][0], acc);
         __syncthreads();
     }
 }
@@ -101,13 +125,13 @@ __global__ void __launch_bounds__(NT) qk_kernel(AttnShape s, AttnMask m, const f
     if (lo < j1 && hi_last > j0 && lo < hi_last)  // the same for the whole block
         tile_dot(rows + ((b * s.q_len + i0) * s.n_heads + h) * D, s.n_heads * D, i1 - i0,
                  keys + ((b * s.k_len + j0) * s.n_kv_heads + kh) * D, s.n_kv_heads * D, j1 - j0, D, as, bs, acc);
-    UNROLL
+UNROLL
     for (int r = 0; r < 4; r++) {
         const int64_t i = i0 + ty + 16 * r;
         if (i >= i1) continue;
         visible(s, m, ks, ke, i, lo, hi);
         float *o = out + (bh * s.q_len + i) * s.k_len;
-        UNROLL
+    UNROLL
         for (int c = 0; c < 8; c++) {
             const int64_t j = j0 + tx + 8 * c;
             if (j < j1) o[j] = j >= lo && j < hi ? cap_score(scale * acc[r][c], softcap) : -INFINITY;
@@ -120,7 +144,7 @@ __global__ void __launch_bounds__(NT) pv_kernel(AttnShape s, AttnMask m, const f
                                                 float scale, float *out) {
     __shared__ float ps[T][KC + 1];  // sq: query rows x a chunk of keys
     __shared__ float vs[KC][T];      // keys: a chunk of keys x features
-    const int t = threadIdx.x, tx = t & 7, ty = t >> 3;
+    const int t = threadIdx.x;
     const int64_t D = s.d_head, ntd = (D + T - 1) / T, ntq = (s.q_len + T - 1) / T, x = blockIdx.x;
     const int64_t td = x % ntd, tq = x / ntd % ntq, bh = x / (ntd * ntq);
     const int64_t b = bh / s.n_heads, h = bh % s.n_heads, kh = h / (s.n_heads / s.n_kv_heads);
@@ -149,30 +173,10 @@ __global__ void __launch_bounds__(NT) pv_kernel(AttnShape s, AttnMask m, const f
             vs[r][c] = j < s.k_len && d < D ? kb[j * ldk + d] : 0.0f;
         }
         __syncthreads();
-        for (int c = 0; c < KC; c++) {
-            float a[4], bv[8];
-UNROLL
-            for (int r = 0; r < 4; r++) a[r] = ps[ty + 16 * r][c];
-UNROLL
-            for (int j = 0; j < 8; j++) bv[j] = vs[c][tx + 8 * j];
-UNROLL
-            for (int r = 0; r < 4; r++)
-UNROLL
-                for (int j = 0; j < 8; j++) acc[r][j] = fmaf(a[r], bv[j], acc[r][j]);
-        }
+        fma_tile<KC + 1, 1, T, 1>(&ps[0][0], &vs[0][0], acc);
         __syncthreads();
     }
-    UNROLL
-    for (int r = 0; r < 4; r++) {
-        const int64_t i = i0 + ty + 16 * r;
-        if (i >= i1) continue;
-        float *o = out + ((b * s.q_len + i) * s.n_heads + h) * D;
-        UNROLL
-        for (int c = 0; c < 8; c++) {
-            const int64_t d = d0 + tx + 8 * c;
-            if (d < D) o[d] = scale * acc[r][c];
-        }
-    }
+    store_tile(out + (b * s.q_len * s.n_heads + h) * D, s.n_heads * D, i0, i1, d0, D, scale, acc);
 }
 
 // one block per (b, kv head, 64-key tile, 64-feature tile): out = scale * sum over the group's heads (in order) of
@@ -181,7 +185,7 @@ __global__ void __launch_bounds__(NT) ptx_kernel(AttnShape s, AttnMask m, const 
                                                  float scale, float *out) {
     __shared__ float ps[KC][T + 1];  // sq: a chunk of queries x keys
     __shared__ float xs[KC][T];      // rows: a chunk of queries x features
-    const int t = threadIdx.x, tx = t & 7, ty = t >> 3;
+    const int t = threadIdx.x;
     const int64_t D = s.d_head, ntd = (D + T - 1) / T, ntk = (s.k_len + T - 1) / T, x = blockIdx.x;
     const int64_t td = x % ntd, tk = x / ntd % ntk, bk = x / (ntd * ntk);
     const int64_t b = bk / s.n_kv_heads, kh = bk % s.n_kv_heads, group = s.n_heads / s.n_kv_heads;
@@ -212,31 +216,11 @@ __global__ void __launch_bounds__(NT) ptx_kernel(AttnShape s, AttnMask m, const 
                 xs[r][c] = i < i_end && d < D ? xh[i * ldq + d] : 0.0f;
             }
             __syncthreads();
-            for (int c = 0; c < KC; c++) {
-                float a[4], bv[8];
-UNROLL
-                for (int r = 0; r < 4; r++) a[r] = ps[c][ty + 16 * r];
-UNROLL
-                for (int j = 0; j < 8; j++) bv[j] = xs[c][tx + 8 * j];
-UNROLL
-                for (int r = 0; r < 4; r++)
-UNROLL
-                    for (int j = 0; j < 8; j++) acc[r][j] = fmaf(a[r], bv[j], acc[r][j]);
-            }
+            fma_tile<1, T + 1, T, 1>(&ps[0][0], &xs[0][0], acc);
             __syncthreads();
         }
     }
-    UNROLL
-    for (int r = 0; r < 4; r++) {
-        const int64_t j = j0 + ty + 16 * r;
-        if (j >= j1) continue;
-        float *o = out + ((b * s.k_len + j) * s.n_kv_heads + kh) * D;
-        UNROLL
-        for (int c = 0; c < 8; c++) {
-            const int64_t d = d0 + tx + 8 * c;
-            if (d < D) o[d] = scale * acc[r][c];
-        }
-    }
+    store_tile(out + (b * s.k_len * s.n_kv_heads + kh) * D, s.n_kv_heads * D, j0, j1, d0, D, scale, acc);
 }
 
 // Flash attention: one block per (b, h, 64-query tile) and slice of MAXD features of z (d_head > 256 takes several
@@ -258,45 +242,45 @@ __global__ void __launch_bounds__(NT) flash_kernel(AttnShape s, AttnMask m, cons
     key_bounds(s, m, b, ks, ke);
     visible(s, m, ks, ke, i0, lo_first, hi_first);
     visible(s, m, ks, ke, i1 - 1, lo_last, hi_last);
-    UNROLL
+UNROLL
     for (int r = 0; r < 4; r++) {
         lo[r] = hi[r] = 0;
         if (i0 + ty + 16 * r < i1) visible(s, m, ks, ke, i0 + ty + 16 * r, lo[r], hi[r]);
     }
     float acc[4][NJ] = {}, mrow[4], lrow[4];
-    UNROLL
+UNROLL
     for (int r = 0; r < 4; r++) mrow[r] = -INFINITY, lrow[r] = 0.0f;
     for (int64_t j0 = lo_first / T * T; j0 < hi_last; j0 += T) {
         float sc[4][8] = {};
         tile_dot(q + ((b * s.q_len + i0) * s.n_heads + h) * D, ldq, i1 - i0, kb + j0 * ldk, ldk,
                  imin(T, s.k_len - j0), D, as, bs, sc);
-        UNROLL
+    UNROLL
         for (int r = 0; r < 4; r++) {
             float mx = -INFINITY;
-            UNROLL
+UNROLL
             for (int c = 0; c < 8; c++) {
                 const int64_t j = j0 + tx + 8 * c;
                 sc[r][c] = j >= lo[r] && j < hi[r] ? cap_score(scale * sc[r][c], softcap) : -INFINITY;
                 mx = fmaxf(mx, sc[r][c]);
             }
             // a row's 64 keys sit in the 8 consecutive lanes sharing ty
-            UNROLL
+UNROLL
             for (int o = 1; o < 8; o <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
             const float mnew = fmaxf(mrow[r], mx);
             float alpha = 1.0f, sum = 0.0f;
-            UNROLL
+UNROLL
             for (int c = 0; c < 8; c++) {  // nothing visible yet (mnew = -inf): p = 0, no NaN from -inf - -inf
                 sc[r][c] = mnew == -INFINITY ? 0.0f : expf(sc[r][c] - mnew);
                 sum += sc[r][c];
             }
             if (mnew != -INFINITY) alpha = expf(mrow[r] - mnew);
-            UNROLL
+UNROLL
             for (int o = 1; o < 8; o <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
             lrow[r] = lrow[r] * alpha + sum;
             mrow[r] = mnew;
 UNROLL
             for (int c = 0; c < NJ; c++) acc[r][c] *= alpha;
-            UNROLL
+UNROLL
             for (int c = 0; c < 8; c++) ps[ty + 16 * r][tx + 8 * c] = sc[r][c];
         }
         for (int kc = 0; kc < T; kc += VK) {
@@ -320,13 +304,13 @@ UNROLL
             __syncthreads();
         }
     }
-    UNROLL
+UNROLL
     for (int r = 0; r < 4; r++) {
         const int64_t i = i0 + ty + 16 * r;
         if (i >= i1) continue;
         const float inv = lrow[r] > 0.0f ? 1.0f / lrow[r] : 0.0f;  // a query that sees no key: z = 0
         float *o = z + ((b * s.q_len + i) * s.n_heads + h) * D;
-        UNROLL
+    UNROLL
         for (int c = 0; c < NJ; c++) {
             const int64_t d = dz0 + tx + 8 * c;
             if (d < D) o[d] = acc[r][c] * inv;
@@ -393,31 +377,33 @@ int flash(const AttnShape &s, const AttnMask &m, const float *q, const float *k,
 }
 }  // namespace
 
-int l4jc_attn_qk(const AttnShape &s, const AttnMask &m, const float *rows, const float *keys, float scale,
-                 float softcap, float *out, void *stream) {
-    const int64_t blocks = tiles(s.q_len) * tiles(s.k_len) * s.batch * s.n_heads;
+namespace {
+// one 128-thread block per output tile
+template <class Kernel, class... Args>
+int launch_tiles(Kernel kernel, int64_t blocks, const char *what, void *stream, Args... args) {
     if (blocks == 0) return L4J_OK;
     L4JC_CHECK(blocks <= kMaxGrid);
-    L4J_LAUNCH(qk_kernel, (unsigned)blocks, NT, 0, stream, s, m, rows, keys, scale, softcap, out);
-    return L4JC_LAUNCHED("attention scores");
+    L4J_LAUNCH(kernel, (unsigned)blocks, NT, 0, stream, args...);
+    return L4JC_LAUNCHED(what);
+}
+}  // namespace
+
+int l4jc_attn_qk(const AttnShape &s, const AttnMask &m, const float *rows, const float *keys, float scale,
+                 float softcap, float *out, void *stream) {
+    return launch_tiles(&qk_kernel, tiles(s.q_len) * tiles(s.k_len) * s.batch * s.n_heads, "attention scores", stream,
+                        s, m, rows, keys, scale, softcap, out);
 }
 
 int l4jc_attn_pv(const AttnShape &s, const AttnMask &m, const float *sq, const float *keys, float scale, float *out,
                  void *stream) {
-    const int64_t blocks = tiles(s.q_len) * tiles(s.d_head) * s.batch * s.n_heads;
-    if (blocks == 0) return L4J_OK;
-    L4JC_CHECK(blocks <= kMaxGrid);
-    L4J_LAUNCH(pv_kernel, (unsigned)blocks, NT, 0, stream, s, m, sq, keys, scale, out);
-    return L4JC_LAUNCHED("attention pattern @ v");
+    return launch_tiles(&pv_kernel, tiles(s.q_len) * tiles(s.d_head) * s.batch * s.n_heads, "attention pattern @ v",
+                        stream, s, m, sq, keys, scale, out);
 }
 
 int l4jc_attn_ptx(const AttnShape &s, const AttnMask &m, const float *sq, const float *rows, float scale, float *out,
                   void *stream) {
-    const int64_t blocks = tiles(s.k_len) * tiles(s.d_head) * s.batch * s.n_kv_heads;
-    if (blocks == 0) return L4J_OK;
-    L4JC_CHECK(blocks <= kMaxGrid);
-    L4J_LAUNCH(ptx_kernel, (unsigned)blocks, NT, 0, stream, s, m, sq, rows, scale, out);
-    return L4JC_LAUNCHED("attention transposed product");
+    return launch_tiles(&ptx_kernel, tiles(s.k_len) * tiles(s.d_head) * s.batch * s.n_kv_heads,
+                        "attention transposed product", stream, s, m, sq, rows, scale, out);
 }
 
 extern "C" int l4jc_attn_scores_masked(int64_t batch, int64_t q_len, int64_t k_len, int64_t n_heads,
