@@ -151,6 +151,17 @@ L4JC_CHECK_CASE(attention_flash_hand_computed) {
     expect_close(z.get(), want, 1e-6f, "mean of the window");
 }
 
+// By hand: seq 2, d_head 1, q = (1, 2), k = (3, 4), dscores 1 where causal (NaN above the diagonal), scale 1:
+// dq_0 = k_0 = 3, dq_1 = k_0 + k_1 = 7, dk_0 = q_0 + q_1 = 3, dk_1 = q_1 = 2. Two query heads share the kv head
+// (its q and dscores both doubled, so its dq doubles and its dk quadruples): dk sums the group, 3 + 12 and 2 + 8.
+L4JC_CHECK_CASE(attention_backward_hand_computed) {
+    const std::vector<float> q{1, 2, 2, 4}, k{3, 4}, ds{1, kNaN, 1, 1, 2, kNaN, 2, 2};  // q [seq, heads]
+    Dev<float> dq_in(q), dk_in(k), dds(ds), gq(nans(4)), gk(nans(2));
+    ok(l4jc_attn_scores_backward(1, 2, 2, 1, 1, dq_in.p, dk_in.p, dds.p, 1.0f, 0, gq.p, gk.p, nullptr), "backward");
+    expect_close(gq.get(), {3, 6, 7, 14}, 0.0f, "dq by hand");
+    expect_close(gk.get(), {15, 10}, 0.0f, "dk by hand");
+}
+
 // one long sequence through the flash path (tiles above the diagonal skipped): still a few seconds emulated
 L4JC_CHECK_CASE(attention_flash_long_sequence) {
     const Cfg c{1, 2048, 2048, 1, 1, 64, 0, 0, {}};
