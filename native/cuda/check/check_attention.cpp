@@ -23,7 +23,8 @@ struct Cfg {
         if (!key_range.empty()) s += " key_range";
         return s;
     }
-    float scale() const { return 1.0f / std::sqrt((float)d); }
+    // with a cap, scores of tens (|s| ~ 10) so the cap bends them (tanh far from linear)
+    float scale() const { return (cap > 0 ? 10.0f : 1.0f) / std::sqrt((float)d); }
     size_t rows() const { return (size_t)(batch * q_len * heads * d); }
     size_t keys() const { return (size_t)(batch * k_len * kv * d); }
     size_t square() const { return (size_t)(batch * heads * q_len * k_len); }
