@@ -47,7 +47,7 @@ __device__ __forceinline__ void visible(const AttnShape &s, const AttnMask &m, i
         return;
     }
     const int64_t a = s.k_len - s.q_len + i;
-    lo = imax(m.window > 0 ? a - m.window + 1 : 0, imax(ks, 0));
+    lo = imax(m.window > 0 ? a - m.window + 1 : 0, ks);
     hi = imin(a + 1, ke);
 }
 
@@ -58,13 +58,13 @@ __device__ __forceinline__ void fma_tile(const float *a, const float *b, float a
     const int tx = threadIdx.x & 7, ty = threadIdx.x >> 3;
     for (int c = 0; c < KC; c++) {
         float av[4], bv[8];
-UNROLL
+        UNROLL
         for (int r = 0; r < 4; r++) av[r] = a[(ty + 16 * r) * AX + c * AC];
-UNROLL
+        UNROLL
         for (int j = 0; j < 8; j++) bv[j] = b[c * BC + (tx + 8 * j) * BY];
-UNROLL
+        UNROLL
         for (int r = 0; r < 4; r++)
-UNROLL
+            UNROLL
             for (int j = 0; j < 8; j++) acc[r][j] = fmaf(av[r], bv[j], acc[r][j]);
     }
 }
@@ -73,11 +73,11 @@ UNROLL
 __device__ __forceinline__ void store_tile(float *out, int64_t ld, int64_t x0, int64_t x1, int64_t y0, int64_t y1,
                                            float scale, const float acc[4][8]) {
     const int tx = threadIdx.x & 7, ty = threadIdx.x >> 3;
-UNROLL
+    UNROLL
     for (int r = 0; r < 4; r++) {
         const int64_t x = x0 + ty + 16 * r;
         if (x >= x1) continue;
-UNROLL
+        UNROLL
         for (int j = 0; j < 8; j++) {
             const int64_t y = y0 + tx + 8 * j;
             if (y < y1) out[x * ld + y] = scale * acc[r][j];
@@ -125,13 +125,13 @@ __global__ void __launch_bounds__(NT) qk_kernel(AttnShape s, AttnMask m, const f
     if (lo < j1 && hi_last > j0 && lo < hi_last)  // the same for the whole block
         tile_dot(rows + ((b * s.q_len + i0) * s.n_heads + h) * D, s.n_heads * D, i1 - i0,
                  keys + ((b * s.k_len + j0) * s.n_kv_heads + kh) * D, s.n_kv_heads * D, j1 - j0, D, as, bs, acc);
-UNROLL
+    UNROLL
     for (int r = 0; r < 4; r++) {
         const int64_t i = i0 + ty + 16 * r;
         if (i >= i1) continue;
         visible(s, m, ks, ke, i, lo, hi);
         float *o = out + (bh * s.q_len + i) * s.k_len;
-    UNROLL
+        UNROLL
         for (int c = 0; c < 8; c++) {
             const int64_t j = j0 + tx + 8 * c;
             if (j < j1) o[j] = j >= lo && j < hi ? cap_score(scale * acc[r][c], softcap) : -INFINITY;
@@ -242,45 +242,45 @@ __global__ void __launch_bounds__(NT) flash_kernel(AttnShape s, AttnMask m, cons
     key_bounds(s, m, b, ks, ke);
     visible(s, m, ks, ke, i0, lo_first, hi_first);
     visible(s, m, ks, ke, i1 - 1, lo_last, hi_last);
-UNROLL
+    UNROLL
     for (int r = 0; r < 4; r++) {
         lo[r] = hi[r] = 0;
         if (i0 + ty + 16 * r < i1) visible(s, m, ks, ke, i0 + ty + 16 * r, lo[r], hi[r]);
     }
     float acc[4][NJ] = {}, mrow[4], lrow[4];
-UNROLL
+    UNROLL
     for (int r = 0; r < 4; r++) mrow[r] = -INFINITY, lrow[r] = 0.0f;
     for (int64_t j0 = lo_first / T * T; j0 < hi_last; j0 += T) {
         float sc[4][8] = {};
         tile_dot(q + ((b * s.q_len + i0) * s.n_heads + h) * D, ldq, i1 - i0, kb + j0 * ldk, ldk,
                  imin(T, s.k_len - j0), D, as, bs, sc);
-    UNROLL
+        UNROLL
         for (int r = 0; r < 4; r++) {
             float mx = -INFINITY;
-UNROLL
+            UNROLL
             for (int c = 0; c < 8; c++) {
                 const int64_t j = j0 + tx + 8 * c;
                 sc[r][c] = j >= lo[r] && j < hi[r] ? cap_score(scale * sc[r][c], softcap) : -INFINITY;
                 mx = fmaxf(mx, sc[r][c]);
             }
             // a row's 64 keys sit in the 8 consecutive lanes sharing ty
-UNROLL
+            UNROLL
             for (int o = 1; o < 8; o <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
             const float mnew = fmaxf(mrow[r], mx);
             float alpha = 1.0f, sum = 0.0f;
-UNROLL
+            UNROLL
             for (int c = 0; c < 8; c++) {  // nothing visible yet (mnew = -inf): p = 0, no NaN from -inf - -inf
                 sc[r][c] = mnew == -INFINITY ? 0.0f : expf(sc[r][c] - mnew);
                 sum += sc[r][c];
             }
             if (mnew != -INFINITY) alpha = expf(mrow[r] - mnew);
-UNROLL
+            UNROLL
             for (int o = 1; o < 8; o <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
             lrow[r] = lrow[r] * alpha + sum;
             mrow[r] = mnew;
-UNROLL
+            UNROLL
             for (int c = 0; c < NJ; c++) acc[r][c] *= alpha;
-UNROLL
+            UNROLL
             for (int c = 0; c < 8; c++) ps[ty + 16 * r][tx + 8 * c] = sc[r][c];
         }
         for (int kc = 0; kc < T; kc += VK) {
@@ -292,25 +292,25 @@ UNROLL
             __syncthreads();  // also publishes ps
             for (int rr = 0; rr < VK; rr++) {
                 float p[4];
-UNROLL
+                UNROLL
                 for (int r = 0; r < 4; r++) p[r] = ps[ty + 16 * r][kc + rr];
-UNROLL
+                UNROLL
                 for (int c = 0; c < NJ; c++) {
                     const float vv = vs[rr][tx + 8 * c];
-UNROLL
+                    UNROLL
                     for (int r = 0; r < 4; r++) acc[r][c] = fmaf(p[r], vv, acc[r][c]);
                 }
             }
             __syncthreads();
         }
     }
-UNROLL
+    UNROLL
     for (int r = 0; r < 4; r++) {
         const int64_t i = i0 + ty + 16 * r;
         if (i >= i1) continue;
         const float inv = lrow[r] > 0.0f ? 1.0f / lrow[r] : 0.0f;  // a query that sees no key: z = 0
         float *o = z + ((b * s.q_len + i) * s.n_heads + h) * D;
-    UNROLL
+        UNROLL
         for (int c = 0; c < NJ; c++) {
             const int64_t d = dz0 + tx + 8 * c;
             if (d < D) o[d] = acc[r][c] * inv;
