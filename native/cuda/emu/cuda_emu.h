@@ -57,13 +57,14 @@ static constexpr int warpSize = 32;
 inline void __syncthreads() { l4j_emu::sync_threads(); }
 inline void __syncwarp(unsigned = 0xffffffffu) { l4j_emu::sync_warp(); }
 
+// 32-bit values in one exchange; 64-bit ones (double, long long: CUDA's overloads) as two halves
 template <class T> inline T l4j_emu_shfl(T v, int src) {
-    static_assert(sizeof(T) == 4, "emulated shuffles move 32-bit values");
-    uint32_t bits;
-    std::memcpy(&bits, &v, 4);
-    bits = l4j_emu::warp_exchange(bits, src);
+    static_assert(sizeof(T) == 4 || sizeof(T) == 8, "emulated shuffles move 32- or 64-bit values");
+    uint32_t bits[sizeof(T) / 4];
+    std::memcpy(bits, &v, sizeof(T));
+    for (auto &b : bits) b = l4j_emu::warp_exchange(b, src);
     T out;
-    std::memcpy(&out, &bits, 4);
+    std::memcpy(&out, bits, sizeof(T));
     return out;
 }
 template <class T> inline T __shfl_sync(unsigned, T v, int src, int width = 32) {
@@ -113,6 +114,7 @@ inline float __fdividef(float x, float y) { return x / y; }
 inline float __frcp_rn(float x) { return 1.0f / x; }
 inline float __fsqrt_rn(float x) { return std::sqrt(x); }
 inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
+inline float __fmul_rn(float a, float b) { return a * b; }  // never contracted into an FMA (nor is it here: no -mfma)
 inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x); }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
@@ -155,6 +157,9 @@ cudaError_t cudaGetDevice(int *d);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int d);
 cudaError_t cudaMalloc(void **p, size_t bytes);
 cudaError_t cudaFree(void *p);
+// stream-ordered allocation: the emulation runs every launch at once, so this is plain allocation
+inline cudaError_t cudaMallocAsync(void **p, size_t bytes, cudaStream_t) { return cudaMalloc(p, bytes); }
+inline cudaError_t cudaFreeAsync(void *p, cudaStream_t) { return cudaFree(p); }
 cudaError_t cudaMallocHost(void **p, size_t bytes);
 cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned flags);
 cudaError_t cudaFreeHost(void *p);
