@@ -39,9 +39,9 @@ public final class DeviceKernels {
         Tensor.requireShape("neuron scores out", out, rows, F);
         FloatPointer hp = at(h, hl.offset), gp = at(g, gl.offset);
         if (dev.isCpu())
-            check(AnalysisKernels.l4j_neuron_scores(rows, F, D, hp, hl.stride, wOut.floatPointer(), gp, gl.stride, out.floatPointer()), "neuron_scores");
+            check(AnalysisKernels.l4j_neuron_scores(rows, F, D, hp, hl.stride, fp(wOut), gp, gl.stride, fp(out)), "neuron_scores");
         else
-            CudaRuntime.check(CudaKernels.l4jc_neuron_scores(rows, F, D, hp, hl.stride, wOut.floatPointer(), gp, gl.stride, out.floatPointer(), null), "neuron_scores");
+            CudaRuntime.check(CudaKernels.l4jc_neuron_scores(rows, F, D, hp, hl.stride, fp(wOut), gp, gl.stride, fp(out), stream(dev)), "neuron_scores");
     }
 
     /**
@@ -61,11 +61,11 @@ public final class DeviceKernels {
         for (int d = 0; d < keepDim; d++) outer *= corrupt.size(d);
         for (int d = keepDim + 1; d < r; d++) inner *= corrupt.size(d);
         Tensor.requireShape("attribution out", out, n);
-        FloatPointer c = clean == null ? null : clean.floatPointer();
+        FloatPointer c = clean == null ? null : fp(clean);
         if (dev.isCpu())
-            check(AnalysisKernels.l4j_attribution_reduce(outer, n, inner, c, corrupt.floatPointer(), grad.floatPointer(), out.floatPointer()), "attribution_reduce");
+            check(AnalysisKernels.l4j_attribution_reduce(outer, n, inner, c, fp(corrupt), fp(grad), fp(out)), "attribution_reduce");
         else
-            CudaRuntime.check(CudaKernels.l4jc_attribution_reduce(outer, n, inner, c, corrupt.floatPointer(), grad.floatPointer(), out.floatPointer(), null), "attribution_reduce");
+            CudaRuntime.check(CudaKernels.l4jc_attribution_reduce(outer, n, inner, c, fp(corrupt), fp(grad), fp(out), stream(dev)), "attribution_reduce");
     }
 
     /**
@@ -151,11 +151,11 @@ public final class DeviceKernels {
         int[] lastRow = new int[(int) rows];
         for (int b = 0; b < rows; b++) lastRow[b] = (int) (b * pos + pos - 1);
         long ld = lists == 1 ? 0 : tw.k();
-        FloatPointer dl = dlogits == null ? null : dlogits.floatPointer();
+        FloatPointer dl = dlogits == null ? null : fp(dlogits);
         if (dev.isCpu()) {
             try (IntPointer rowp = new IntPointer(lastRow); IntPointer ids = new IntPointer(tw.ids()); FloatPointer w = new FloatPointer(tw.weights())) {
-                check(prob ? AnalysisKernels.l4j_prob_metric(rows, vocab, logits.floatPointer(), rowp, tw.k(), ids, w, ld, value.floatPointer(), dl)
-                           : AnalysisKernels.l4j_logit_metric(rows, vocab, logits.floatPointer(), rowp, tw.k(), ids, w, ld, value.floatPointer(), dl),
+                check(prob ? AnalysisKernels.l4j_prob_metric(rows, vocab, fp(logits), rowp, tw.k(), ids, w, ld, fp(value), dl)
+                           : AnalysisKernels.l4j_logit_metric(rows, vocab, fp(logits), rowp, tw.k(), ids, w, ld, fp(value), dl),
                         prob ? "prob_metric" : "logit_metric");
             }
             return;
@@ -166,8 +166,8 @@ public final class DeviceKernels {
              DeviceCopy w = new DeviceCopy(new FloatPointer(tw.weights()), 4L * tw.weights().length)) {
             IntPointer rp = new IntPointer(rowp.ptr), ip = new IntPointer(ids.ptr);
             FloatPointer wp = new FloatPointer(w.ptr);
-            CudaRuntime.check(prob ? CudaKernels.l4jc_prob_metric(rows, vocab, logits.floatPointer(), rp, tw.k(), ip, wp, ld, value.floatPointer(), dl, null)
-                                   : CudaKernels.l4jc_logit_metric(rows, vocab, logits.floatPointer(), rp, tw.k(), ip, wp, ld, value.floatPointer(), dl, null),
+            CudaRuntime.check(prob ? CudaKernels.l4jc_prob_metric(rows, vocab, fp(logits), rp, tw.k(), ip, wp, ld, fp(value), dl, stream(dev))
+                                   : CudaKernels.l4jc_logit_metric(rows, vocab, fp(logits), rp, tw.k(), ip, wp, ld, fp(value), dl, stream(dev)),
                     prob ? "prob_metric" : "logit_metric");
         }
     }
@@ -202,8 +202,16 @@ public final class DeviceKernels {
     }
 
     private static FloatPointer at(Tensor t, long offset) {
-        return t.floatPointer().position(offset);
+        return fp(t).position(offset);
     }
+
+    /** The data as a float pointer on its own device (Tensor.floatPointer() is host memory only). */
+    private static FloatPointer fp(Tensor t) {
+        return t.device().isCpu() ? t.floatPointer() : new FloatPointer(t.pointer()).capacity(t.numel());
+    }
+
+    /** The CUDA backend's stream, so these kernels are ordered after the model's (null: the default stream). */
+    private static Pointer stream(Device d) { return dev.lens4j.backend.CudaBackend.streamOf(d); }
 
     private static Device sameDevice(Tensor... ts) {
         Device d = ts[0].device();

@@ -193,10 +193,12 @@ public final class NeuronScoring {
         }
     }
 
-    /** W_out of block `layer` as an F32 tensor [d_mlp, d_model] (a copy: the weights may be bf16); the caller closes it. */
+    /** W_out of block `layer` as an F32 tensor [d_mlp, d_model] on the model's device (a copy: the weights may be bf16); the caller closes it. */
     private static Tensor wOut(HookedTransformer model, int layer) {
         Config cfg = model.cfg();
-        return Tensor.of(model.readWeights(w -> w.W_out(layer).toFloatArray()), cfg.dMlp, cfg.dModel);
+        Tensor host = Tensor.of(model.readWeights(w -> w.W_out(layer).toFloatArray()), cfg.dMlp, cfg.dModel);
+        if (model.backend().device().isCpu()) return host;
+        try (host) { return host.to(model.backend().device()); }
     }
 
     /** The aligned forced-choice margin of the prompts in batch, recording each prompt's value in m. */

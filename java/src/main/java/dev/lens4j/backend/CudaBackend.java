@@ -50,6 +50,12 @@ public final class CudaBackend implements Backend {
 
     @Override public Device device() { return DEVICE; }
 
+    /** The stream this backend's kernels run on, for other CUDA code that must be ordered with them (null: none opened). */
+    public Pointer stream() { return stream; }
+
+    /** The opened CUDA backend's stream for tensors of device d (null for the CPU or before a CUDA backend exists). */
+    public static synchronized Pointer streamOf(Device d) { return d.isCpu() || instance == null ? null : instance.stream; }
+
     /** Native thread counts are a CPU notion: checked as the CPU checks them, then ignored. */
     @Override public void setNumThreads(int n) { BackendChecks.threads(n); }
 

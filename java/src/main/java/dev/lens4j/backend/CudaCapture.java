@@ -114,7 +114,7 @@ public final class CudaCapture implements AutoCloseable {
         CudaRuntime.check(CudaKernels.l4jc_stream_wait_event(computeStream, s.done), "stream_wait_event");
         new IntPointer(s.hostIdx).put(positions);
         CudaRuntime.check(CudaKernels.l4jc_memcpy_async(s.deviceIdx, s.hostIdx, 4L * k, 0, computeStream), "memcpy_async");
-        CudaRuntime.check(CudaKernels.l4jc_capture_async(outer, n, inner, src.floatPointer(), k, new IntPointer(s.deviceIdx),
+        CudaRuntime.check(CudaKernels.l4jc_capture_async(outer, n, inner, new FloatPointer(src.pointer()).capacity(src.numel()), k, new IntPointer(s.deviceIdx),
                 new FloatPointer(s.staging), new FloatPointer(s.hostDst), s.ready, s.done, copyStream, computeStream), "capture_async");
         Pending p = new Pending(s, new long[] {outer, k, inner});
         s.pending = p;
