@@ -39,14 +39,15 @@ class DeviceCliTest {
 
     /**
      * Every analysis command that writes tensors gives the CPU's tensors on the (emulated) CUDA device: the model runs
-     * there and the analyses read what it produced (copies to the host where they compute on the host).
+     * there and the analyses read what it produced (copies to the host where they compute on the host). (`heads` also
+     * runs there, but takes half a minute under the emulation: not part of this test.)
      */
     @Test
     void analysisCommandsWriteTheCpusTensorsOnTheDevice(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
         String model = stories();
         CudaTestSupport.assumeKernels(CudaTestSupport.MODEL_KERNELS);
         java.nio.file.Path corpus = java.nio.file.Files.writeString(dir.resolve("corpus.txt"), "Once upon a time, Lily saw a big dog. Tim had a ball.");
-        String clean = GradientCommandsTest.CLEAN, corrupt = GradientCommandsTest.CORRUPT;
+        String clean = "Lily gave the ball to", corrupt = "Tim gave the ball to"; // short: the emulation is slow
         String[][] commands = {
             {"cache", "--prompt", clean, "--out", "{OUT}.safetensors"},
             {"grads", "--prompt", clean, "--answer", " Tim", "--wrong", " Lily", "--out", "{OUT}.safetensors"},
@@ -54,7 +55,6 @@ class DeviceCliTest {
             {"score-neurons", "--prompt", "Lily said", "--yes", " she", "--no", " he", "--truth", "yes", "--out", "{OUT}.safetensors"},
             {"lens", "--prompt", clean, "--answer", " Tim", "--wrong", " Lily", "--out", "{OUT}", "lens.safetensors"},
             {"patch", "--clean", clean, "--corrupt", corrupt, "--answer", " Tim", "--wrong", " Lily", "--what", "head", "--out", "{OUT}", "patch.safetensors"},
-            {"heads", "--seq", "10", "--seed", "3", "--out", "{OUT}", "heads.safetensors"},
             {"congruence", "--tokens", "Lily,big", "--top", "3", "--out", "{OUT}", "congruence.safetensors"},
             {"scan", "--corpus", corpus.toString(), "--top-k", "3", "--out", "{OUT}", "neurons.safetensors"}};
         for (String[] c : commands) {
