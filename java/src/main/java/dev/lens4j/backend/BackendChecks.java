@@ -67,6 +67,13 @@ final class BackendChecks {
             throw new IllegalArgumentException("gemm: bias " + bias.describe() + " too small for N=" + N + " at offset " + offBias);
     }
 
+    /** A bf16 weight as B needs an F32, untransposed A (both backends' bf16 GEMMs). */
+    static void bf16Right(boolean transA, Tensor A, Tensor B) {
+        if (transA || A.dtype() != DType.F32)
+            throw new IllegalArgumentException("gemm: with a bf16 weight " + B.describe() + " as B, A must be F32 and not transposed, got "
+                    + A.describe() + (transA ? " transposed" : ""));
+    }
+
     /** Elements of A a transposed-or-not bf16 left operand spans (what a widening copy must hold). */
     static long leftSpan(boolean transA, long M, long K, long lda) {
         long rows = transA ? K : M, cols = transA ? M : K;

@@ -37,9 +37,7 @@ public final class Bf16Gemm {
     public static void gemm(Path path, boolean transA, boolean transB, long M, long N, long K, float alpha, Tensor A, long offA,
                             long lda, Tensor B, long offB, long ldb, float beta, Tensor C, long offC, long ldc, Tensor bias, long offBias) {
         if (B.dtype() != DType.BF16) throw new IllegalArgumentException("gemm: B " + B.describe() + " is not BF16");
-        if (transA || A.dtype() != DType.F32)
-            throw new IllegalArgumentException("gemm: with a bf16 weight " + B.describe() + " as B, A must be F32 and not transposed, got "
-                    + A.describe() + (transA ? " transposed" : ""));
+        BackendChecks.bf16Right(transA, A, B);
         check(CpuKernels.l4j_gemm_bf16(transB ? 1 : 0, M, N, K, alpha, f(A, offA), lda, s(B, offB), ldb, beta, f(C, offC), ldc,
                 bias == null ? null : f(bias, offBias), path.mode), "gemm_bf16");
     }

@@ -143,19 +143,17 @@ public final class CudaBackend implements Backend {
                      Tensor A, long offA, long lda, Tensor B, long offB, long ldb, float beta,
                      Tensor C, long offC, long ldc, Tensor bias, long offBias) {
         BackendChecks.gemm(M, N, K, transA, transB, A, offA, lda, B, offB, ldb, C, offC, ldc, bias, offBias);
-        if (A.dtype() == DType.BF16) { // a weight on the left (weight-based analyses): widen the span used
-            long n = BackendChecks.leftSpan(transA, M, K, lda);
-            try (Tensor a = widen(A, offA, n)) { gemm(transA, transB, M, N, K, alpha, a, 0, lda, B, offB, ldb, beta, C, offC, ldc, bias, offBias); }
-            return;
-        }
-        if (B.dtype() == DType.BF16) {
-            if (transA || A.dtype() != DType.F32)
-                throw new IllegalArgumentException("gemm: with a bf16 weight " + B.describe() + " as B, A must be F32 and not transposed, got "
-                        + A.describe() + (transA ? " transposed" : ""));
-            onDevice(B);
+        if (B.dtype() == DType.BF16 && A.dtype() != DType.BF16) { // a weight as B: cuBLAS's bf16 x f32 GEMM
+            BackendChecks.bf16Right(transA, A, B);
             ShortPointer b = devBf16(B);
             check(CudaKernels.l4jc_gemm_bf16(transB ? 1 : 0, M, N, K, alpha, f(A, offA), lda, offB == 0 ? b : new ShortPointer(b).position(offB), ldb,
                     beta, f(C, offC), ldc, f(bias, offBias), 0, stream), "gemm_bf16");
+            return;
+        }
+        if (A.dtype() == DType.BF16) { // a weight on the left (weight-based analyses): widen the span used
+            try (Tensor a = widen(A, offA, BackendChecks.leftSpan(transA, M, K, lda))) {
+                gemm(transA, transB, M, N, K, alpha, a, 0, lda, B, offB, ldb, beta, C, offC, ldc, bias, offBias);
+            }
             return;
         }
         check(CudaKernels.l4jc_gemm(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, f(A, offA), lda, f(B, offB), ldb,
