@@ -144,6 +144,9 @@ void launch(dim3 grid, dim3 block, size_t smem, void *stream, const std::functio
         return;
     }
     if (smem > kMaxSmem) { g_last_error = cudaErrorLaunchOutOfResources; return; }
+    // __shared__ arrays are static, one copy per kernel: kernels from several OS threads run one at a time
+    static std::recursive_mutex launch_mutex;
+    std::lock_guard<std::recursive_mutex> serial(launch_mutex);
     Block b;
     b.block_dim = block;
     b.grid_dim = grid;
