@@ -127,6 +127,17 @@ log "lens4j gpu-check $(date -u +%Y-%m-%dT%H:%M:%SZ) mode=$KIND commit=$(git -C 
     echo "python: $("$PY" -c 'import sys, torch; print(sys.version.split()[0], "torch", torch.__version__, "cuda", torch.cuda.is_available())' 2>&1 | tail -n 1)"
 } 2>&1 | tee -a "$LOG"
 
+# cuBLAS, which lens4j_cuda dlopens at run time: the toolkit's, else the one PyTorch's pip wheels carry
+if [ "$KIND" = cuda ]; then
+    CUBLAS_DIRS=$( { ls -d /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib 2>/dev/null
+        "$PY" -c 'import os, nvidia
+for root in nvidia.__path__:
+    for d, _, files in os.walk(root):
+        if any(f.startswith("libcublas.so") for f in files): print(d)' 2>/dev/null; } | tr '\n' ':')
+    export LD_LIBRARY_PATH="${CUBLAS_DIRS}${LD_LIBRARY_PATH:-}"
+    log "cuBLAS search path: ${CUBLAS_DIRS:-none found}"
+fi
+
 # ---- build
 find_openblas() {  # prints OPENBLAS_ROOT (unpacking a .tar.xz into WORK), or fails
     local src=$OPENBLAS
