@@ -100,10 +100,8 @@ def run(args, k, cfg, batch, seq, reps):
 
     # the all-neuron scan: every layer's mlp.hook_post of one batch folded into running moments and top-k
     if k.has(*gpt2.FORWARD_KERNELS):
-        cache = {}
-        with torch.no_grad():
-            m.forward(clean, cache=cache)
-        posts = [cache[f'blocks.{l}.mlp.hook_post'].reshape(tokens, Fm) for l in range(L)]
+        posts = []
+        m.forward(clean, posts=posts)
     else:
         posts = [torch.randn(tokens, Fm, device=dev) for _ in range(L)]  # scan_update alone needs no forward
     doc = torch.arange(tokens, dtype=torch.int64, device=dev) // seq
@@ -116,29 +114,25 @@ def run(args, k, cfg, batch, seq, reps):
         for x, st in zip(posts, states):
             k.scan_update(tokens, Fm, x, Fm, doc, pos, SCAN_K, *st)
 
-    def torch_scan():  # the eager way: top-k of (kept top-k, new batch) per neuron, moments by reductions
-        for x, (top, s1, s2) in zip(posts, torch_states):
+    def fold_torch(layer_posts):  # the eager way: top-k of (kept top-k, new batch) per neuron, moments by reductions
+        for x, (top, s1, s2) in zip(layer_posts, torch_states):
             top.copy_(torch.cat([top, x.T], 1).topk(SCAN_K, 1).values)
             xd = x.double()
             s1 += xd.sum(0)
             s2 += (xd * xd).sum(0)
-    bench('scan_all_neurons', ['scan_update'], l4j_scan, torch_scan, bytes_moved=4 * tokens * L * Fm)
+    bench('scan_all_neurons', ['scan_update'], l4j_scan, lambda: fold_torch(posts), bytes_moved=4 * tokens * L * Fm)
 
     def l4j_forward_scan():
-        c = {}
-        m.forward(clean, cache=c)
-        for l, st in enumerate(states):
-            k.scan_update(tokens, Fm, c[f'blocks.{l}.mlp.hook_post'], Fm, doc, pos, SCAN_K, *st)
+        layer_posts = []
+        m.forward(clean, posts=layer_posts)
+        for x, st in zip(layer_posts, states):
+            k.scan_update(tokens, Fm, x, Fm, doc, pos, SCAN_K, *st)
 
     def torch_forward_scan():
         c = {}
         with torch.no_grad():
             gpt2.torch_forward(cfg, w, clean, c)
-        for l, (top, s1, s2) in enumerate(torch_states):
-            x = c[f'blocks.{l}.mlp.hook_post'].reshape(tokens, Fm)
-            top.copy_(torch.cat([top, x.T], 1).topk(SCAN_K, 1).values)
-            s1 += x.double().sum(0)
-            s2 += (x.double() ** 2).sum(0)
+        fold_torch([c[f'blocks.{l}.mlp.hook_post'].reshape(tokens, Fm) for l in range(L)])
     bench('forward_plus_scan', gpt2.FORWARD_KERNELS + ['scan_update'], l4j_forward_scan, torch_forward_scan, fwd)
 
     missing = sorted({n for r in results for n in r.get('missing', [])})

@@ -148,8 +148,9 @@ class Lens4jGPT2:
         self.k.gemm(0, 0, rows, n_out, n_in, 1.0, x, n_in, W, n_out, 0.0, out, n_out, b)
         return out
 
-    def forward(self, tokens, cache=None, keep=False):
-        """logits [rows, V]. cache (a dict) receives TL's hook points; keep=True also keeps what backward needs."""
+    def forward(self, tokens, cache=None, keep=False, posts=None):
+        """logits [rows, V]. cache (a dict) receives TL's hook points; keep=True also keeps what backward needs;
+        posts (a list) receives each layer's mlp.hook_post [rows, d_mlp] alone (what a neuron scan reads)."""
         k, w, D, H, F, dh = self.k, self.w, self.D, self.H, self.F, self.dh
         B, S = tokens.shape
         rows = B * S
@@ -178,6 +179,8 @@ class Lens4jGPT2:
             post = self._empty(rows, F)
             k.activation(GELU_NEW, rows * F, pre, post)
             mlp_out = self._linear(post, w[p + 'mlp.W_out'], w[p + 'mlp.b_out'], rows, F, D)
+            if posts is not None:
+                posts.append(post)
             if cache is not None:
                 v4 = lambda t: t.view(B, S, H, dh)
                 cache.update({p + 'hook_resid_pre': x.view(B, S, D), p + 'ln1.hook_normalized': h.view(B, S, D),
