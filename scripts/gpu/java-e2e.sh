@@ -7,8 +7,10 @@ set -uo pipefail
 CARRY=$1 KIND=$2 LIB=$3 WORK=$4
 PY=${PY:-python3}
 J="$WORK/java/jre/bin/java"
-result() {  # STATUS NOTE
-    "$PY" -c 'import json, sys; json.dump({"status": sys.argv[1], "note": sys.argv[2]}, open(sys.argv[3], "w"))' "$1" "$2" "$WORK/java.json"
+result() {  # STATUS NOTE: java.json, with the CPU run's answer when there is one
+    "$PY" -c 'import json, os, sys
+cpu = json.load(open(sys.argv[4])) if os.path.isfile(sys.argv[4]) else None
+json.dump({"status": sys.argv[1], "note": sys.argv[2], "cpu": cpu}, open(sys.argv[3], "w"))' "$1" "$2" "$WORK/java.json" "$WORK/java-cpu.json"
     echo "java: $1: $2"
 }
 mkdir -p "$WORK/java"
@@ -34,7 +36,7 @@ fi
 cli -Dlens4j.cuda.library="$LIB" -cp "$CP" dev.lens4j.cli.Main run --model "$MODEL" --prompt "$PROMPT" --answer " Lily" \
     --top-k 5 --json --device cuda > "$WORK/java-cuda.json" || { result FAIL "run --device cuda failed"; exit 1; }
 echo "cuda: $(head -c 400 "$WORK/java-cuda.json")"
-# the same top tokens, logits within 1e-4 x max|logit|, found wherever the JSON keeps them
+# the same top tokens (run --json's topK), logits within 1e-4 x max|logit|, found wherever the JSON keeps them
 "$PY" - "$WORK/java-cpu.json" "$WORK/java-cuda.json" "$WORK/java.json" <<'EOF'
 import json, sys
 cpu, gpu = (json.load(open(p)) for p in sys.argv[1:3])
@@ -50,7 +52,7 @@ def strings(o):
 a, b = dict(numbers(cpu)), dict(numbers(gpu))
 scale = max([1.0] + [abs(v) for v in a.values()])
 err = max([abs(a[k] - b.get(k, float('inf'))) / scale for k in a] or [float('inf')])
-tokens_same = [t.get('token') for t in cpu.get('top', [])] == [t.get('token') for t in gpu.get('top', [])] if isinstance(cpu, dict) else None
+tokens_same = [t.get('token') for t in cpu.get('topK', [])] == [t.get('token') for t in gpu.get('topK', [])] if isinstance(cpu, dict) else None
 ok = err <= 1e-4 and tokens_same is not False
 json.dump({'status': 'pass' if ok else 'FAIL', 'logit_max_rel_err': err, 'logits_compared': len(a),
            'same_top_tokens': tokens_same, 'cpu': cpu, 'cuda': gpu}, open(sys.argv[3], 'w'))
