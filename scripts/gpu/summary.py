@@ -73,7 +73,8 @@ def main():
     bad = [s['step'] for s in st if s['status'] in ('FAIL', 'timeout')]
     summary = {
         'mode': a.mode,
-        'gpu_result': a.mode == 'cuda' and any(s['step'] == 'kernels' and s['status'] == 'pass' for s in st),
+        # something ran on a GPU (passing or not): the kernel checks found a device, or a Python step ran on one
+        'gpu_result': a.mode == 'cuda' and bool((kernel_checks(logs / 'kernels.log') or {}).get('device') or tc or bench),
         'note': 'GPU run' if a.mode == 'cuda' else 'EMULATED: no GPU was used; times mean nothing, correctness only',
         'commit': commit or None,
         'status': 'FAIL' if bad else ('incomplete' if missing else 'pass'),
