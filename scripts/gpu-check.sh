@@ -66,6 +66,12 @@ if [ "$PREPARE" = 1 ]; then exec "$ROOT/scripts/gpu/prepare-carry.sh" "$CARRY" "
 if [ -e "$OUTDIR" ] && [ ! -d "$OUTDIR" ]; then die "--out $OUTDIR: exists and is not a directory"; fi
 mkdir -p "$OUTDIR" || die "--out $OUTDIR: cannot create it"
 OUTDIR=$(cd "$OUTDIR" && pwd)
+# never write through a link or into a FIFO / device someone left under one of our names
+for f in gpu-check.log build.log kernels.log kernels-time.log torch-compare.log bench.log java.log summary.json; do
+    if [ -L "$OUTDIR/$f" ] || { [ -e "$OUTDIR/$f" ] && [ ! -f "$OUTDIR/$f" ]; }; then
+        die "--out $OUTDIR: $f exists and is not a regular file"
+    fi
+done
 if [ -n "$PREBUILT" ]; then
     [ -d "$PREBUILT" ] || die "--prebuilt $PREBUILT: not a directory"
     BUILD=$(cd "$PREBUILT" && pwd)

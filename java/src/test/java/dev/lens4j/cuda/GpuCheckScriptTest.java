@@ -81,6 +81,14 @@ class GpuCheckScriptTest {
         assertEquals(2, r.exit(), r.stderr());
         assertTrue(r.stderr().contains("not a directory"), r.stderr());
         assertEquals("keep me", Files.readString(file));
+
+        // a link under one of the script's file names is not written through
+        Path out = Files.createDirectory(dir.resolve("out"));
+        Files.createSymbolicLink(out.resolve("summary.json"), file);
+        r = script("--emulated", "--prebuilt", BUILD.toString(), "--out", out.toString());
+        assertEquals(2, r.exit(), r.stderr());
+        assertTrue(r.stderr().contains("summary.json exists and is not a regular file"), r.stderr());
+        assertEquals("keep me", Files.readString(file));
     }
 
     @Test
