@@ -218,7 +218,7 @@ extern "C" int l4j_gemm_bf16(int transB, int64_t M, int64_t N, int64_t K, float 
     L4J_CHECK(M >= 0 && N >= 0 && K >= 0 && C && (K == 0 || (A && B)) && (mode == 0 || mode == 1));
     L4J_CHECK(ldc >= N && lda >= K && ldb >= (transB ? K : N));
     if (M == 0 || N == 0) return L4J_OK;
-    if (K == 0) return l4j_gemm(0, 0, M, N, 0, alpha, A, lda, nullptr, 1, beta, C, ldc, bias);
+    if (K == 0) return l4j_gemm(0, 0, M, N, 0, alpha, A, lda, nullptr, N, beta, C, ldc, bias);
     if (mode == 0 && kHasBf16) return gemm_dpbf16(transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
     return gemm_widen(transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }

@@ -3,28 +3,7 @@
 // result is the same for any thread count.
 #include "common.h"
 #include "lens4j_scan.h"
-
-namespace {
-// a ranks before b: larger value, then earlier document, then earlier position
-inline bool before(float va, int64_t da, int32_t pa, float vb, int64_t db, int32_t pb) {
-    if (va != vb) return va > vb;
-    if (da != db) return da < db;
-    return pa < pb;
-}
-
-// Inserts (v, d, p) into one neuron's sorted top-k list if it ranks high enough.
-inline void offer(int64_t k, float v, int64_t d, int32_t p, float *tv, int64_t *td, int32_t *tp, int32_t *filled) {
-    int64_t f = *filled;
-    if (f == k && !before(v, d, p, tv[k - 1], td[k - 1], tp[k - 1])) return;
-    int64_t i = f < k ? f : k - 1;  // the slot that is free or gets dropped
-    while (i > 0 && before(v, d, p, tv[i - 1], td[i - 1], tp[i - 1])) {
-        tv[i] = tv[i - 1]; td[i] = td[i - 1]; tp[i] = tp[i - 1];
-        i--;
-    }
-    tv[i] = v; td[i] = d; tp[i] = p;
-    if (f < k) *filled = (int32_t)(f + 1);
-}
-}  // namespace
+#include "scan_neuron.h"
 
 extern "C" int l4j_scan_update(int64_t rows, int64_t n, const float *x, int64_t ldx, const int64_t *doc, const int32_t *pos,
                                int64_t k, double *count, double *mean, double *m2, float *maxv, double *npos,
@@ -40,17 +19,8 @@ extern "C" int l4j_scan_update(int64_t rows, int64_t n, const float *x, int64_t 
         float *tv = top_val + j * k;
         int64_t *td = top_doc + j * k;
         int32_t *tp = top_pos + j * k;
-        for (int64_t r = 0; r < rows; r++) {
-            if (pos[r] < 0) continue;
-            const float v = x[r * ldx + j];
-            c += 1;
-            const double delta = v - mu;
-            mu += delta / c;
-            s2 += delta * (v - mu);
-            if (c == 1 || v > mx || v != v) mx = (mx != mx) ? mx : v;  // NaN sticks
-            if (v > 0) np += 1;
-            if (k > 0) offer(k, v, doc[r], pos[r], tv, td, tp, filled + j);
-        }
+        for (int64_t r = 0; r < rows; r++)
+            if (pos[r] >= 0) l4j_scan_fold(x[r * ldx + j], doc[r], pos[r], k, c, mu, s2, mx, np, tv, td, tp, filled + j);
         count[j] = c; mean[j] = mu; m2[j] = s2; npos[j] = np; maxv[j] = mx;
     }
     return L4J_OK;
@@ -66,23 +36,8 @@ extern "C" int l4j_scan_merge(int64_t n, int64_t k,
     L4J_CHECK(count && mean && m2 && maxv && npos && filled && count_b && mean_b && m2_b && maxv_b && npos_b && filled_b);
     L4J_CHECK(k == 0 || (top_val && top_doc && top_pos && top_val_b && top_doc_b && top_pos_b));
 #pragma omp parallel for schedule(static) if (n * k > L4J_PAR_MIN)
-    for (int64_t j = 0; j < n; j++) {
-        const double ca = count[j], cb = count_b[j];
-        if (cb > 0) {
-            const double c = ca + cb, delta = mean_b[j] - mean[j];
-            if (ca == 0) {
-                mean[j] = mean_b[j]; m2[j] = m2_b[j]; maxv[j] = maxv_b[j];
-            } else {
-                mean[j] += delta * cb / c;
-                m2[j] += m2_b[j] + delta * delta * ca * cb / c;
-                if (maxv_b[j] > maxv[j] || maxv_b[j] != maxv_b[j]) maxv[j] = maxv_b[j];
-            }
-            count[j] = c;
-            npos[j] += npos_b[j];
-        }
-        for (int64_t i = 0; i < filled_b[j] && i < k; i++)
-            offer(k, top_val_b[j * k + i], top_doc_b[j * k + i], top_pos_b[j * k + i], top_val + j * k, top_doc + j * k,
-                  top_pos + j * k, filled + j);
-    }
+    for (int64_t j = 0; j < n; j++)
+        l4j_scan_merge_neuron(j, k, count, mean, m2, maxv, npos, top_val, top_doc, top_pos, filled, count_b, mean_b, m2_b,
+                              maxv_b, npos_b, top_val_b, top_doc_b, top_pos_b, filled_b);
     return L4J_OK;
 }

@@ -2,6 +2,7 @@
 // reductions along a dimension, top-k, softmax along a dimension, cosine similarity.
 #include "common.h"
 #include "lens4j_ops.h"
+#include "binary_op.h"
 #include <algorithm>
 #include <limits>
 #include <vector>
@@ -30,16 +31,7 @@ inline int64_t offset_of(int64_t i, int ndim, const int64_t *shape, const int64_
     return off;
 }
 
-inline float apply(int op, float a, float b) {
-    switch (op) {
-        case L4J_BIN_ADD: return a + b;
-        case L4J_BIN_SUB: return a - b;
-        case L4J_BIN_MUL: return a * b;
-        case L4J_BIN_DIV: return a / b;
-        case L4J_BIN_MAX: return (a != a || a > b) ? a : b;  // NaN propagates, as torch.maximum
-        default: return (a != a || a < b) ? a : b;
-    }
-}
+inline float apply(int op, float a, float b) { return l4j_binary_op(op, a, b); }
 }  // namespace
 
 extern "C" int l4j_strided_copy(int ndim, const int64_t *shape, const int64_t *strides, int64_t offset,

@@ -22,6 +22,8 @@
 
 // Records a CUDA failure for l4jc_last_error; returns L4J_ERR_DEVICE for it, L4J_OK for cudaSuccess.
 int l4jc_record(cudaError_t e, const char *what);
+// Records a failure that is not a cudaError_t (cuBLAS missing or failing) for l4jc_last_error; returns status.
+int l4jc_record_text(int status, const char *text);
 // The status of the kernels just launched (launch errors only: execution errors surface at the next sync).
 #define L4JC_LAUNCHED(what) l4jc_record(cudaGetLastError(), what)
 

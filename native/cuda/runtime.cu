@@ -16,6 +16,12 @@ int l4jc_record(cudaError_t e, const char *what) {
     return L4J_ERR_DEVICE;
 }
 
+int l4jc_record_text(int status, const char *text) {
+    std::lock_guard<std::mutex> g(g_error_mutex);
+    std::snprintf(g_error, sizeof g_error, "%s", text);
+    return status;
+}
+
 extern "C" int l4jc_last_error(char *buf, int len) {
     if (!buf || len <= 0) return L4J_ERR_ARG;
     std::lock_guard<std::mutex> g(g_error_mutex);

@@ -128,6 +128,24 @@ extern "C" {
     X(scan_update, (int64_t rows, int64_t n, const float *x, int64_t ldx, const int64_t *doc, const int32_t *pos, int64_t k, double *count, double *mean, double *m2, float *maxv, double *npos, float *top_val, int64_t *top_doc, int32_t *top_pos, int32_t *filled, void *stream), (rows, n, x, ldx, doc, pos, k, count, mean, m2, maxv, npos, top_val, top_doc, top_pos, filled, stream)) \
     X(scan_merge, (int64_t n, int64_t k, double *count, double *mean, double *m2, float *maxv, double *npos, float *top_val, int64_t *top_doc, int32_t *top_pos, int32_t *filled, const double *count_b, const double *mean_b, const double *m2_b, const float *maxv_b, const double *npos_b, const float *top_val_b, const int64_t *top_doc_b, const int32_t *top_pos_b, const int32_t *filled_b, void *stream), (n, k, count, mean, m2, maxv, npos, top_val, top_doc, top_pos, filled, count_b, mean_b, m2_b, maxv_b, npos_b, top_val_b, top_doc_b, top_pos_b, filled_b, stream))
 
+/* ---- analysis_kernels.cu: lens4j_analysis.h, plus activation capture to pinned host memory ----
+ * capture_async: gathers src [outer, n, inner] at positions idx [k] into the device buffer staging
+ * [outer, k, inner] on `stream`, records `ready` there, and copies staging to host_dst (pinned: host_alloc) on
+ * copy_stream once ready, then records `done` on copy_stream. The forward pass goes on on `stream` while the copy
+ * runs; read host_dst after event_synchronize(done), and make `stream` wait for `done` (stream_wait_event) before
+ * staging is reused. An idx outside [0, n) gathers zeros (callers validate first). */
+#define L4JC_API_ANALYSIS(X) \
+    X(neuron_scores, (int64_t rows, int64_t d_mlp, int64_t d_model, const float *h, int64_t ldh, const float *W_out, const float *g, int64_t ldg, float *out, void *stream), (rows, d_mlp, d_model, h, ldh, W_out, g, ldg, out, stream)) \
+    X(attribution_reduce, (int64_t outer, int64_t n, int64_t inner, const float *clean, const float *corrupt, const float *grad, float *out, void *stream), (outer, n, inner, clean, corrupt, grad, out, stream)) \
+    X(logit_metric, (int64_t rows, int64_t vocab, const float *logits, const int32_t *row_index, int64_t k, const int32_t *ids, const float *weights, int64_t ld_ids, float *value, float *dlogits, void *stream), (rows, vocab, logits, row_index, k, ids, weights, ld_ids, value, dlogits, stream)) \
+    X(prob_metric, (int64_t rows, int64_t vocab, const float *logits, const int32_t *row_index, int64_t k, const int32_t *ids, const float *weights, int64_t ld_ids, float *value, float *dlogits, void *stream), (rows, vocab, logits, row_index, k, ids, weights, ld_ids, value, dlogits, stream)) \
+    X(event_create, (void **event), (event)) \
+    X(event_destroy, (void *event), (event)) \
+    X(event_record, (void *event, void *stream), (event, stream)) \
+    X(event_synchronize, (void *event), (event)) \
+    X(stream_wait_event, (void *stream, void *event), (stream, event)) \
+    X(capture_async, (int64_t outer, int64_t n, int64_t inner, const float *src, int64_t k, const int32_t *idx, float *staging, float *host_dst, void *ready, void *done, void *copy_stream, void *stream), (outer, n, inner, src, k, idx, staging, host_dst, ready, done, copy_stream, stream))
+
 /* The whole API; a new group adds its own L4JC_API_<GROUP> list above and here. */
 #define L4JC_API(X) \
     L4JC_API_RUNTIME(X) \
@@ -139,7 +157,8 @@ extern "C" {
     L4JC_API_ELEMENTWISE(X) \
     L4JC_API_SOFTMAX(X) \
     L4JC_API_OPS(X) \
-    L4JC_API_SCAN(X)
+    L4JC_API_SCAN(X) \
+    L4JC_API_ANALYSIS(X)
 
 #define L4JC_PROTOTYPE(name, params, args) int l4jc_##name params;
 #define L4JD_PROTOTYPE(name, params, args) int l4jd_##name params;

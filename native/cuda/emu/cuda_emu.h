@@ -57,13 +57,14 @@ static constexpr int warpSize = 32;
 inline void __syncthreads() { l4j_emu::sync_threads(); }
 inline void __syncwarp(unsigned = 0xffffffffu) { l4j_emu::sync_warp(); }
 
+// 32-bit values in one exchange; 64-bit ones (double, long long: CUDA's overloads) as two halves
 template <class T> inline T l4j_emu_shfl(T v, int src) {
-    static_assert(sizeof(T) == 4, "emulated shuffles move 32-bit values");
-    uint32_t bits;
-    std::memcpy(&bits, &v, 4);
-    bits = l4j_emu::warp_exchange(bits, src);
+    static_assert(sizeof(T) == 4 || sizeof(T) == 8, "emulated shuffles move 32- or 64-bit values");
+    uint32_t bits[sizeof(T) / 4];
+    std::memcpy(bits, &v, sizeof(T));
+    for (auto &b : bits) b = l4j_emu::warp_exchange(b, src);
     T out;
-    std::memcpy(&out, &bits, 4);
+    std::memcpy(&out, bits, sizeof(T));
     return out;
 }
 template <class T> inline T __shfl_sync(unsigned, T v, int src, int width = 32) {

@@ -5,6 +5,7 @@ import dev.lens4j.hooks.Hooks;
 import dev.lens4j.model.Config;
 import dev.lens4j.model.HookedTransformer;
 import dev.lens4j.model.Metric;
+import dev.lens4j.tensor.DType;
 import dev.lens4j.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -134,12 +135,11 @@ public final class AttributionPatching {
                 return null;
             });
             Hooks bwd = Hooks.none().add(points::contains, (grad, hp) -> {
-                float[] d = cache.get(hp.name()).toFloatArray(), g = grad.toFloatArray();
                 int layer = hp.layer();
                 String n = hp.name();
-                if (n.endsWith("mlp.hook_post")) reduceLast(d, g, r.dMlp, 1, r.mlp, layer * r.dMlp);
-                else if (n.endsWith("attn.hook_z")) reduceLast(d, g, r.nHeads, cfg.dHead, r.heads, layer * r.nHeads);
-                else reducePositions(d, g, S, cfg.dModel, r.resid, layer * S);
+                if (n.endsWith("mlp.hook_post")) reduce(cache.get(n), grad, 2, r.mlp, layer * r.dMlp);           // [B, S, d_mlp]
+                else if (n.endsWith("attn.hook_z")) reduce(cache.get(n), grad, 2, r.heads, layer * r.nHeads);    // [B, S, H, d_head]
+                else reduce(cache.get(n), grad, 1, r.resid, layer * S);                                          // [B, S, d_model]
                 return null;
             });
             var o = new HookedTransformer.RunOptions().hooks(fwd).bwdHooks(bwd);
@@ -150,32 +150,14 @@ public final class AttributionPatching {
         return r;
     }
 
-    /** out[off + j] += sum over rows and the inner block of d * g, for data [rows, n, inner]. */
-    private static void reduceLast(float[] d, float[] g, int n, int inner, double[] out, int off) {
-        int rowLen = n * inner, rows = d.length / rowLen;
-        double[] acc = new double[n];
-        for (int r = 0; r < rows; r++) {
-            int base = r * rowLen;
-            for (int j = 0; j < n; j++) {
-                float s = 0;
-                int o = base + j * inner;
-                for (int k = 0; k < inner; k++) s += d[o + k] * g[o + k];
-                acc[j] += s;
-            }
+    /** out[off + j] += sum of delta * grad over every dimension but keepDim (a native kernel, on the tensors' device). */
+    private static void reduce(Tensor delta, Tensor grad, int keepDim, double[] out, int off) {
+        float[] v;
+        try (Tensor sums = Tensor.empty(grad.device(), DType.F32, grad.size(keepDim))) {
+            DeviceKernels.attributionReduce(null, delta, grad, keepDim, sums);
+            v = sums.toFloatArray();
         }
-        for (int j = 0; j < n; j++) out[off + j] += acc[j];
-    }
-
-    /** out[off + p] += sum over batch and d_model of d * g, for data [batch, S, D]. */
-    private static void reducePositions(float[] d, float[] g, int S, int D, double[] out, int off) {
-        int B = d.length / (S * D);
-        for (int b = 0; b < B; b++)
-            for (int p = 0; p < S; p++) {
-                double s = 0;
-                int o = (b * S + p) * D;
-                for (int k = 0; k < D; k++) s += d[o + k] * g[o + k];
-                out[off + p] += s;
-            }
+        for (int j = 0; j < v.length; j++) out[off + j] += v[j];
     }
 
     /** Clean and corrupt batches pair up position by position: same count, same length. */

@@ -4,10 +4,12 @@ import dev.lens4j.hooks.HookNames;
 import dev.lens4j.hooks.Hooks;
 import dev.lens4j.hooks.Positions;
 import dev.lens4j.model.Batches;
+import dev.lens4j.model.Config;
 import dev.lens4j.model.HookedTransformer;
 import dev.lens4j.model.PaddedBatch;
 import dev.lens4j.model.Metric;
 import dev.lens4j.model.Metrics;
+import dev.lens4j.tensor.DType;
 import dev.lens4j.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -115,17 +117,18 @@ public final class NeuronScoring {
         if (model.cfg().attnOnly) throw new IllegalArgumentException("an attention-only model has no MLP neurons to score");
         if (prompts.isEmpty()) throw new IllegalArgumentException("no prompts given");
         int F = model.cfg().dMlp, D = model.cfg().dModel, n = prompts.size();
-        float[] wOut = model.readWeights(w -> w.W_out(layer).toFloatArray());
         float[][] c = new float[n][], g = new float[n][];
         double[] margin = new double[n];
         String post = HookNames.mlpPost(layer), resid = HookNames.residPost(layer);
-        for (int[] batch : batches(prompts)) {
-            PaddedBatch tokens = padded(model, prompts, batch);
-            int B = batch.length, S = tokens.seq();
-            double[] m = new double[B];
-            var o = new HookedTransformer.RunOptions().cacheNames(post).cachePositions(Positions.last()).cacheGrads(resid::equals);
-            try (var gr = model.backward(tokens, marginMetric(prompts, batch, m), o)) {
-                keep(gr, layer, wOut, F, D, S, batch, m, c, g, margin);
+        try (Tensor wOut = wOut(model, layer)) {
+            for (int[] batch : batches(prompts)) {
+                PaddedBatch tokens = padded(model, prompts, batch);
+                int B = batch.length, S = tokens.seq();
+                double[] m = new double[B];
+                var o = new HookedTransformer.RunOptions().cacheNames(post).cachePositions(Positions.last()).cacheGrads(resid::equals);
+                try (var gr = model.backward(tokens, marginMetric(prompts, batch, m), o)) {
+                    keep(gr, layer, wOut, F, D, S, batch, m, c, g, margin);
+                }
             }
         }
         return new Scores(layer, prompts, c, g, margin);
@@ -143,46 +146,57 @@ public final class NeuronScoring {
         if (batches.size() != residPre.size())
             throw new IllegalArgumentException(batches.size() + " batches but " + residPre.size() + " cached residuals");
         int F = model.cfg().dMlp, D = model.cfg().dModel, n = prompts.size();
-        float[] wOut = model.readWeights(w -> w.W_out(layer).toFloatArray());
         float[][] c = new float[n][], g = new float[n][];
         double[] margin = new double[n];
         var o = new HookedTransformer.RunOptions().cacheNames(HookNames.mlpPost(layer)).cachePositions(Positions.last())
                 .cacheGrads(HookNames.residPost(layer)::equals);
-        for (int k = 0; k < batches.size(); k++) {
-            int[] batch = batches.get(k);
-            float[] start = residPre.get(k);
-            if (batch.length == 0 || start.length % ((long) batch.length * D) != 0)
-                throw new IllegalArgumentException("cached residual of batch " + k + " has " + start.length + " values, not " + batch.length + " x S x " + D);
-            int S = start.length / (batch.length * D);
-            for (int i : batch)
-                if (prompts.get(i).tokens().length != S)
-                    throw new IllegalArgumentException("prompt " + i + " has " + prompts.get(i).tokens().length + " tokens, its batch " + S);
-            double[] m = new double[batch.length];
-            try (Tensor r = Tensor.of(start, batch.length, S, D);
-                 var gr = model.backward((int[][]) null, marginMetric(prompts, batch, m), o.startAtLayer(layer, r))) {
-                keep(gr, layer, wOut, F, D, S, batch, m, c, g, margin);
+        try (Tensor wOut = wOut(model, layer)) {
+            for (int k = 0; k < batches.size(); k++) {
+                int[] batch = batches.get(k);
+                float[] start = residPre.get(k);
+                if (batch.length == 0 || start.length % ((long) batch.length * D) != 0)
+                    throw new IllegalArgumentException("cached residual of batch " + k + " has " + start.length + " values, not " + batch.length + " x S x " + D);
+                int S = start.length / (batch.length * D);
+                for (int i : batch)
+                    if (prompts.get(i).tokens().length != S)
+                        throw new IllegalArgumentException("prompt " + i + " has " + prompts.get(i).tokens().length + " tokens, its batch " + S);
+                double[] m = new double[batch.length];
+                try (Tensor r = Tensor.of(start, batch.length, S, D);
+                     var gr = model.backward((int[][]) null, marginMetric(prompts, batch, m), o.startAtLayer(layer, r))) {
+                    keep(gr, layer, wOut, F, D, S, batch, m, c, g, margin);
+                }
             }
         }
         for (int i = 0; i < n; i++) if (c[i] == null) throw new IllegalArgumentException("prompt " + i + " is in no batch");
         return new Scores(layer, prompts, c, g, margin);
     }
 
-    /** c, g and the margin of each prompt of a batch from its backward (last position: each row's last real token). */
-    private static void keep(HookedTransformer.Gradients gr, int layer, float[] wOut, int F, int D, int S, int[] batch, double[] m,
+    /**
+     * c, g and the margin of each prompt of a batch from its backward (last position: each row's last real token).
+     * c for the whole batch is one native kernel (DeviceKernels.neuronScores), on the device the run used.
+     */
+    private static void keep(HookedTransformer.Gradients gr, int layer, Tensor wOut, int F, int D, int S, int[] batch, double[] m,
                              float[][] c, float[][] g, double[] margin) {
-        float[] h = gr.cache().get(HookNames.mlpPost(layer)).toFloatArray();   // [B, 1, F]
-        float[] dr = gr.grads().get(HookNames.residPost(layer)).toFloatArray(); // [B, S, D]
-        for (int b = 0; b < batch.length; b++) {
-            float[] gb = Arrays.copyOfRange(dr, (b * S + S - 1) * D, (b * S + S) * D);
-            float[] cb = new float[F];
-            for (int j = 0; j < F; j++) {
-                double dot = 0;
-                for (int d = 0; d < D; d++) dot += wOut[j * D + d] * gb[d];
-                cb[j] = (float) (h[b * F + j] * dot);
-            }
-            int i = batch[b];
-            c[i] = cb; g[i] = gb; margin[i] = m[b];
+        Tensor h = gr.cache().get(HookNames.mlpPost(layer));    // [B, 1, F]
+        Tensor dr = gr.grads().get(HookNames.residPost(layer)); // [B, S, D]
+        float[] scores, last;
+        try (Tensor out = Tensor.empty(dr.device(), DType.F32, batch.length, F); Tensor lastPos = dr.narrow(1, S - 1, 1)) {
+            DeviceKernels.neuronScores(h, wOut, dr, out);
+            scores = out.toFloatArray();
+            last = lastPos.toFloatArray();
         }
+        for (int b = 0; b < batch.length; b++) {
+            int i = batch[b];
+            c[i] = Arrays.copyOfRange(scores, b * F, (b + 1) * F);
+            g[i] = Arrays.copyOfRange(last, b * D, (b + 1) * D);
+            margin[i] = m[b];
+        }
+    }
+
+    /** W_out of block `layer` as an F32 tensor [d_mlp, d_model] (a copy: the weights may be bf16); the caller closes it. */
+    private static Tensor wOut(HookedTransformer model, int layer) {
+        Config cfg = model.cfg();
+        return Tensor.of(model.readWeights(w -> w.W_out(layer).toFloatArray()), cfg.dMlp, cfg.dModel);
     }
 
     /** The aligned forced-choice margin of the prompts in batch, recording each prompt's value in m. */

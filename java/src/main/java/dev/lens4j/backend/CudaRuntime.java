@@ -32,7 +32,7 @@ public final class CudaRuntime {
         String path = libraryPath(kind);
         try (BytePointer err = new BytePointer(1024)) {
             if (CudaKernels.l4jd_open(path, err, 1024) != CpuKernels.L4J_OK)
-                throw new IllegalStateException("CUDA: " + err.getString());
+                throw new IllegalStateException("CUDA: " + cString(err));
         }
         boolean emulated = CudaKernels.l4jc_is_emulated() == 1;
         if (emulated != (kind == Kind.EMULATED))
@@ -42,7 +42,7 @@ public final class CudaRuntime {
             throw new IllegalStateException("CUDA: no GPU or NVIDIA driver found (cudaGetDeviceCount reports none); run on the CPU (--device cpu)");
         try (BytePointer name = new BytePointer(256)) {
             check(CudaKernels.l4jc_device_name(0, name, 256), "device_name");
-            deviceName = name.getString();
+            deviceName = cString(name);
         }
         loaded = kind;
     }
@@ -57,7 +57,7 @@ public final class CudaRuntime {
     public static String missingFunctions() {
         try (BytePointer buf = new BytePointer(8192)) {
             CudaKernels.l4jd_missing(buf, 8192);
-            return buf.getString();
+            return cString(buf);
         }
     }
 
@@ -76,8 +76,17 @@ public final class CudaRuntime {
     static String lastError() {
         try (BytePointer buf = new BytePointer(512)) {
             CudaKernels.l4jc_last_error(buf, 512);
-            return buf.getString();
+            return cString(buf);
         }
+    }
+
+    /** The NUL-terminated string at the start of buf (BytePointer.getString reads its whole capacity). */
+    static String cString(BytePointer buf) {
+        long n = 0, cap = buf.capacity();
+        while (n < cap && buf.get(n) != 0) n++;
+        byte[] bytes = new byte[(int) n];
+        buf.get(bytes);
+        return new String(bytes, java.nio.charset.StandardCharsets.UTF_8);
     }
 
     private static String libraryPath(Kind kind) {

@@ -105,4 +105,14 @@ public final class CudaKernels {
     @Name("l4jd_cosine_dim") public static native int l4jc_cosine_dim(long outer, long n, long inner, FloatPointer a, FloatPointer b, float eps, FloatPointer out, Pointer stream);
     @Name("l4jd_scan_update") public static native int l4jc_scan_update(long rows, long n, FloatPointer x, long ldx, @Cast("const int64_t *") LongPointer doc, IntPointer pos, long k, DoublePointer count, DoublePointer mean, DoublePointer m2, FloatPointer maxv, DoublePointer npos, FloatPointer top_val, @Cast("int64_t *") LongPointer top_doc, IntPointer top_pos, IntPointer filled, Pointer stream);
     @Name("l4jd_scan_merge") public static native int l4jc_scan_merge(long n, long k, DoublePointer count, DoublePointer mean, DoublePointer m2, FloatPointer maxv, DoublePointer npos, FloatPointer top_val, @Cast("int64_t *") LongPointer top_doc, IntPointer top_pos, IntPointer filled, DoublePointer count_b, DoublePointer mean_b, DoublePointer m2_b, FloatPointer maxv_b, DoublePointer npos_b, FloatPointer top_val_b, @Cast("const int64_t *") LongPointer top_doc_b, IntPointer top_pos_b, IntPointer filled_b, Pointer stream);
+    @Name("l4jd_neuron_scores") public static native int l4jc_neuron_scores(long rows, long d_mlp, long d_model, FloatPointer h, long ldh, FloatPointer W_out, FloatPointer g, long ldg, FloatPointer out, Pointer stream);
+    @Name("l4jd_attribution_reduce") public static native int l4jc_attribution_reduce(long outer, long n, long inner, FloatPointer clean, FloatPointer corrupt, FloatPointer grad, FloatPointer out, Pointer stream);
+    @Name("l4jd_logit_metric") public static native int l4jc_logit_metric(long rows, long vocab, FloatPointer logits, IntPointer row_index, long k, IntPointer ids, FloatPointer weights, long ld_ids, FloatPointer value, FloatPointer dlogits, Pointer stream);
+    @Name("l4jd_prob_metric") public static native int l4jc_prob_metric(long rows, long vocab, FloatPointer logits, IntPointer row_index, long k, IntPointer ids, FloatPointer weights, long ld_ids, FloatPointer value, FloatPointer dlogits, Pointer stream);
+    @Name("l4jd_event_create") public static native int l4jc_event_create(PointerPointer event);
+    @Name("l4jd_event_destroy") public static native int l4jc_event_destroy(Pointer event);
+    @Name("l4jd_event_record") public static native int l4jc_event_record(Pointer event, Pointer stream);
+    @Name("l4jd_event_synchronize") public static native int l4jc_event_synchronize(Pointer event);
+    @Name("l4jd_stream_wait_event") public static native int l4jc_stream_wait_event(Pointer stream, Pointer event);
+    @Name("l4jd_capture_async") public static native int l4jc_capture_async(long outer, long n, long inner, FloatPointer src, long k, IntPointer idx, FloatPointer staging, FloatPointer host_dst, Pointer ready, Pointer done, Pointer copy_stream, Pointer stream);
 }

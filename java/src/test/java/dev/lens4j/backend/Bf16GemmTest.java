@@ -1,8 +1,11 @@
 package dev.lens4j.backend;
 
+import dev.lens4j.nativ.CpuKernels;
 import dev.lens4j.tensor.DType;
 import dev.lens4j.tensor.Device;
 import dev.lens4j.tensor.Tensor;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.ShortPointer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -82,6 +85,20 @@ class Bf16GemmTest {
                     assertEquals(want, got[i * ldc + j], tol, path + " " + Arrays.toString(s) + " at " + i + "," + j);
                 }
                 for (int j = N; j < ldc; j++) assertEquals(c0[i * ldc + j], got[i * ldc + j], "padding of C is untouched");
+            }
+        }
+    }
+
+    // K = 0: C = beta * C + bias for every N (the empty product once passed ldb = 1 and was refused for N > 1)
+    @Test void emptyProductScalesCAndAddsTheBias() {
+        try (FloatPointer c = new FloatPointer(2f, 4f, 6f, 8f, 10f, 12f); FloatPointer bias = new FloatPointer(1f, 1f, 1f, 2f, 2f, 2f);
+             FloatPointer a = new FloatPointer(1); ShortPointer w = new ShortPointer(1)) {
+            for (int mode = 0; mode <= 1; mode++) {
+                c.put(new float[] {2f, 4f, 6f, 8f, 10f, 12f});
+                assertEquals(0, CpuKernels.l4j_gemm_bf16(0, 1, 6, 0, 1f, a, 1, w, 6, 0.5f, c, 6, bias, mode), "mode " + mode);
+                float[] got = new float[6];
+                c.get(got);
+                assertArrayEquals(new float[] {2f, 3f, 4f, 6f, 7f, 8f}, got, "mode " + mode);
             }
         }
     }

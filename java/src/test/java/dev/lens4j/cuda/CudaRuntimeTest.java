@@ -16,6 +16,7 @@ class CudaRuntimeTest {
         CudaRuntime.load(CudaRuntime.Kind.EMULATED);
         assertEquals(CudaRuntime.Kind.EMULATED, CudaRuntime.loaded());
         assertTrue(CudaRuntime.deviceName().contains("emulation"), CudaRuntime.deviceName());
+        assertEquals("", CudaRuntime.missingFunctions(), "every function of lens4j_cuda.h's L4JC_API is in the CUDA library");
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> CudaRuntime.load(CudaRuntime.Kind.GPU));
         assertTrue(e.getMessage().contains("already loaded"), e.getMessage());
 
