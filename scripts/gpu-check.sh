@@ -30,22 +30,24 @@ usage: scripts/gpu-check.sh [options]
   --jobs N            parallel build jobs (default: nproc)
   --steps LIST        comma-separated subset of: build,kernels,kernels-time,torch-compare,bench,java (default: all)
   --budget SECONDS    overall time budget; steps that would overrun it are cut (default 540)
+  --kernels-filter S  run only the kernel checks whose name contains S (default: all)
 EOF
 }
 die() { echo "gpu-check: $*" >&2; exit 2; }
 
 EMULATED=0 PREPARE=0 WITH_JAVA=0 OUTDIR=${OUT:-} BUILD= PREBUILT= OPENBLAS= PY=python3 JOBS=$(nproc 2>/dev/null || echo 4)
-STEPS=build,kernels,kernels-time,torch-compare,bench,java BUDGET=540
+STEPS=build,kernels,kernels-time,torch-compare,bench,java BUDGET=540 FILTER=
 while [ $# -gt 0 ]; do
     case "$1" in
         --emulated) EMULATED=1 ;;
         --prepare) PREPARE=1 ;;
         --with-java) WITH_JAVA=1 ;;
-        --out|--build-dir|--prebuilt|--openblas|--python|--jobs|--steps|--budget)
+        --out|--build-dir|--prebuilt|--openblas|--python|--jobs|--steps|--budget|--kernels-filter)
             [ $# -ge 2 ] || die "$1 needs a value"
             case "$1" in
                 --out) OUTDIR=$2 ;; --build-dir) BUILD=$2 ;; --prebuilt) PREBUILT=$2 ;; --openblas) OPENBLAS=$2 ;;
                 --python) PY=$2 ;; --jobs) JOBS=$2 ;; --steps) STEPS=$2 ;; --budget) BUDGET=$2 ;;
+                --kernels-filter) FILTER=$2 ;;
             esac
             shift ;;
         -h|--help) usage; exit 0 ;;
@@ -179,14 +181,14 @@ build() {
     fi
     cmake --build "$BUILD" --target $targets -j "$JOBS"
 }
-export ROOT CARRY OPENBLAS WORK PY KIND BUILD JOBS CHECK LIB OUTDIR
+export ROOT CARRY OPENBLAS WORK PY KIND BUILD JOBS CHECK LIB OUTDIR FILTER
 export -f find_openblas build
 run_step build 240 build
 
 # ---- the kernel checks: every l4jc_* against its l4j_* twin, then timed at GPT-2-small sizes
 kernel_checks() {
     [ -x "$CHECK" ] || { echo "$CHECK: not built" >&2; return 1; }
-    "$CHECK" "$@" | tee "$WORK/check.out"
+    "$CHECK" "$@" ${FILTER:+"$FILTER"} | tee "$WORK/check.out"
     local rc=${PIPESTATUS[0]}
     [ "$rc" = 0 ] || return "$rc"
     # the runner exits 0 when it finds no device; on a GPU run that is a failure

@@ -95,7 +95,7 @@ def run(args, k, cfg, batch, seq, reps):
               lambda: gpt2.torch_forward(cfg, w, clean, {}), fwd)
     bench('attribution_patching', gpt2.ATTRIBUTION_KERNELS, lambda: m.attribution(clean, corrupt, ans, wrong),
           lambda: gpt2.torch_attribution(cfg, wg, clean, corrupt, ans, wrong), 3 * fwd)
-    bench('neuron_scoring', gpt2.BACKWARD_KERNELS + ['binary'], lambda: m.scores(clean, ans, wrong),
+    bench('neuron_scoring', gpt2.SCORING_KERNELS, lambda: m.scores(clean, ans, wrong),
           lambda: gpt2.torch_scores(cfg, wg, clean, ans, wrong), 2 * fwd)
 
     # the all-neuron scan: every layer's mlp.hook_post of one batch folded into running moments and top-k

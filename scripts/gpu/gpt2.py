@@ -16,12 +16,12 @@ GPT2_SMALL = dict(n_layers=12, d_model=768, n_heads=12, d_mlp=3072, d_vocab=5025
 TOY = dict(n_layers=2, d_model=64, n_heads=4, d_mlp=256, d_vocab=101, n_ctx=64)
 EPS = 1e-5
 GELU_NEW = 2  # L4J_ACT_GELU_NEW
-BIN_SUB, BIN_MUL, RED_SUM = 1, 2, 0  # lens4j_ops.h
 
 FORWARD_KERNELS = ['embed', 'pos_embed', 'add', 'layernorm', 'gemm', 'attention', 'activation']
 BACKWARD_KERNELS = FORWARD_KERNELS + ['layernorm_backward', 'activation_backward', 'attn_apply_backward',
                                       'softmax_backward', 'attn_scores_backward']
-ATTRIBUTION_KERNELS = BACKWARD_KERNELS + ['binary', 'reduce']
+ATTRIBUTION_KERNELS = BACKWARD_KERNELS + ['attribution_reduce']  # the design card's fused kernels
+SCORING_KERNELS = BACKWARD_KERNELS + ['neuron_scores']
 
 
 def random_weights(cfg, device, seed):
@@ -204,8 +204,9 @@ class Lens4jGPT2:
             self.saved = dict(layers=saved, x=x, sf=sf, B=B, S=S)
         return logits
 
-    def backward(self, answers, wrongs):
-        """d logit_diff / d mlp.hook_post for every layer ([rows, F] each), from the last forward(keep=True).
+    def backward(self, answers, wrongs, resid_grads=None):
+        """d logit_diff / d mlp.hook_post for every layer ([rows, F] each), from the last forward(keep=True);
+        resid_grads (a list) receives d logit_diff / d hook_resid_post of every layer [rows, D], first layer first.
         The metric's gradient at ln_final's output is W_U[:, ans] - W_U[:, wrong] at each row's last position
         (on the device, no logits read back)."""
         k, w, D, H, F, dh = self.k, self.w, self.D, self.H, self.F, self.dh
@@ -220,6 +221,8 @@ class Lens4jGPT2:
         grads = [None] * self.cfg['n_layers']
         for l in reversed(range(self.cfg['n_layers'])):
             p, sv = f'blocks.{l}.', st['layers'][l]
+            if resid_grads is not None:
+                resid_grads.insert(0, dres)
             dpost = self._empty(rows, F)
             k.gemm(0, 1, rows, F, D, 1.0, dres, D, w[p + 'mlp.W_out'], D, 0.0, dpost, F, None)
             grads[l] = dpost
@@ -247,7 +250,8 @@ class Lens4jGPT2:
         return grads
 
     def attribution(self, clean, corrupt, answers, wrongs):
-        """[L, F]: sum over rows of (clean - corrupt) * grad_corrupt, on the device (binary + reduce kernels)."""
+        """[L, F]: sum over rows of (clean - corrupt) * grad_corrupt, by l4jc_attribution_reduce (which sums its
+        `corrupt - clean` argument order: so clean goes in as `corrupt`)."""
         k, F = self.k, self.F
         self.forward(clean, keep=True)
         clean_posts = [sv['post'] for sv in self.saved['layers']]
@@ -255,30 +259,20 @@ class Lens4jGPT2:
         grads = self.backward(answers, wrongs)
         rows = clean.numel()
         out = self._empty(self.cfg['n_layers'], F)
-        shape, strides = _int64s(rows * F), _int64s(1)
-        diff = self._empty(rows, F)
         for l, (c, sv, g) in enumerate(zip(clean_posts, self.saved['layers'], grads)):
-            k.binary(BIN_SUB, 1, shape, c, strides, sv['post'], strides, diff)
-            k.binary(BIN_MUL, 1, shape, diff, strides, g, strides, diff)
-            k.reduce(RED_SUM, 1, rows, F, diff, out[l])
+            k.attribution_reduce(rows, F, 1, sv['post'], c, g, out[l])
         return out
 
     def scores(self, tokens, answers, wrongs):
-        """[L, B, F]: c = h * (W_out . g) at each prompt's last position (the backward's dpost is W_out . g)."""
+        """[L, B, F]: seed 000's c = h * (W_out . g) at each prompt's last position, by l4jc_neuron_scores from
+        mlp.hook_post and d metric / d hook_resid_post read in place (row strides S * F and S * D, no copies)."""
         B, S = tokens.shape
-        F = self.F
+        F, D = self.F, self.D
         self.forward(tokens, keep=True)
-        grads = self.backward(answers, wrongs)
+        resid_grads = []
+        self.backward(answers, wrongs, resid_grads)
         out = self._empty(self.cfg['n_layers'], B, F)
-        shape = _int64s(B, F)
-        strides = _int64s(S * F, 1)  # the last position of each prompt: a strided view, no copy
-        out_last = [sv['post'].view(B, S, F)[:, -1] for sv in self.saved['layers']]
-        for l, (h, g) in enumerate(zip(out_last, grads)):
-            g_last = g.view(B, S, F)[:, -1]
-            self.k.binary(BIN_MUL, 2, shape, h, strides, g_last, strides, out[l])
+        for l, (sv, g) in enumerate(zip(self.saved['layers'], resid_grads)):
+            h_last, g_last = sv['post'].view(B, S, F)[:, -1], g.view(B, S, D)[:, -1]
+            self.k.neuron_scores(B, F, D, h_last, S * F, self.w[f'blocks.{l}.mlp.W_out'], g_last, S * D, out[l])
         return out
-
-
-def _int64s(*values):
-    import ctypes
-    return (ctypes.c_int64 * len(values))(*values)

@@ -28,7 +28,9 @@ def parser(description):
     p.add_argument('--batch', type=int, help='prompts per batch (default 8 on gpt2-small, 2 on toy)')
     p.add_argument('--seq', type=int, help='tokens per prompt (default 128 on gpt2-small, 16 on toy)')
     p.add_argument('--seed', type=int, default=1234)
-    p.add_argument('--reps', type=int, help='timed repetitions (default 10 on cuda, 1 otherwise)')
+    p.add_argument('--reps', type=int,
+                   help='timed repetitions (default 10 on cuda, 1 on cpu, 0 on emu: one untimed-warm-up call, since '
+                        'emulated times mean nothing)')
     p.add_argument('--json', required=True, help='where to write the results')
     return p
 
@@ -48,10 +50,10 @@ def open_run(args):
     big = shape == 'gpt2-small'
     batch = args.batch or (8 if big else 2)
     seq = args.seq or (128 if big else 16)
-    reps = args.reps or (10 if args.kind == 'cuda' else 1)
-    for name, v in (('--batch', batch), ('--seq', seq), ('--reps', reps)):
-        if v < 1:
-            raise UsageError(f'{name} {v}: must be >= 1')
+    reps = args.reps if args.reps is not None else {'cuda': 10, 'cpu': 1, 'emu': 0}[args.kind]
+    for name, v, low in (('--batch', batch, 1), ('--seq', seq, 1), ('--reps', reps, 0)):
+        if v < low:
+            raise UsageError(f'{name} {v}: must be >= {low}')
     if seq > cfg['n_ctx']:
         raise UsageError(f'--seq {seq}: longer than n_ctx {cfg["n_ctx"]}')
     k = l4jc.Kernels(lib, args.kind)
@@ -62,7 +64,14 @@ def open_run(args):
 
 
 def time_ms(k, fn, reps):
-    """Milliseconds per call (after one warm-up call); CUDA events on the GPU, both sides on the default stream."""
+    """Milliseconds per call (after one warm-up call); CUDA events on the GPU, both sides on the default stream.
+    reps 0: the one call alone, timed (the emulation: its times mean nothing, so the harness is only exercised)."""
+    if reps == 0:
+        k.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        k.synchronize()
+        return (time.perf_counter() - t0) * 1e3
     fn()
     if k.kind == 'cuda':
         torch.cuda.synchronize()

@@ -245,6 +245,29 @@ def norm_act_backward(k, dev, big):
             ('activation_backward gelu_new', dxa, ga, KERNEL_TOL, fa, ga_fn)]
 
 
+@Case(['neuron_scores', 'attribution_reduce'])
+def analysis(k, dev, big):
+    B, S, F, D = (16, 128, 3072, 768) if big else (3, 5, 37, 19)
+    post, g, W_out = rn(B, S, F, dev=dev), rn(B, S, D, dev=dev), rn(F, D, dev=dev)
+    h_last, g_last = post[:, -1], g[:, -1]  # strided rows, read in place
+    c = torch.empty(B, F, device=dev)
+    f1 = lambda: k.neuron_scores(B, F, D, h_last, S * F, W_out, g_last, S * D, c)
+    clean, corrupt, grad = rn(B * S, F, dev=dev), rn(B * S, F, dev=dev), rn(B * S, F, dev=dev)
+    attr = torch.empty(F, device=dev)
+    f2 = lambda: k.attribution_reduce(B * S, F, 1, clean, corrupt, grad, attr)
+    heads = torch.empty(12 if big else 3, device=dev)
+    H = heads.numel()
+    diff, grad_h = corrupt[:, :H * (F // H)].contiguous(), grad[:, :H * (F // H)].contiguous()
+    f3 = lambda: k.attribution_reduce(B * S, H, F // H, None, diff, grad_h, heads)
+    f1(), f2(), f3()
+    want_heads = (corrupt[:, :H * (F // H)] * grad[:, :H * (F // H)]).view(B * S, H, -1).sum((0, 2))
+    return [('neuron_scores c = h * (W_out . g), strided rows', c, h_last * (g_last @ W_out.T), KERNEL_TOL, f1,
+             lambda: h_last * (g_last @ W_out.T)),
+            ('attribution_reduce neurons (corrupt - clean) * grad', attr, ((corrupt - clean) * grad).sum(0), KERNEL_TOL, f2,
+             lambda: ((corrupt - clean) * grad).sum(0)),
+            ('attribution_reduce heads, clean NULL', heads, want_heads, KERNEL_TOL, f3, None)]
+
+
 def scan_state(n, kk, dev):
     return [torch.zeros(n, dtype=torch.float64, device=dev), torch.zeros(n, dtype=torch.float64, device=dev),
             torch.zeros(n, dtype=torch.float64, device=dev), torch.zeros(n, device=dev),
@@ -303,7 +326,7 @@ def run_kernel_cases(k, big, reps):
             ok = err <= tol
             failed |= not ok
             row = {'case': case.name, 'check': label, 'status': 'pass' if ok else 'FAIL', 'max_rel_err': err, 'tol': tol}
-            if f_l4j is not None:
+            if f_l4j is not None and reps > 0:  # reps 0 (the emulation): correctness only
                 row['lens4j_ms'] = harness.time_ms(k, f_l4j, reps)
                 row['torch_ms'] = harness.time_ms(k, f_torch, reps) if f_torch else None
             out.append(row)
@@ -342,13 +365,16 @@ def run_model(k, cfg, batch, seq, reps, seed):
         print(f'model {name:<24} {r["status"]} err {r["max_rel_err"]:.2e} (tol {MODEL_TOL:.0e})'
               + (f'  lens4j {r["lens4j_ms"]:.3f} ms  torch {r["torch_ms"]:.3f} ms' if 'lens4j_ms' in r else ''))
 
+    def times(f_l4j, f_torch):  # none under the emulation (reps 0): correctness only
+        return {} if reps == 0 else {'lens4j_ms': harness.time_ms(k, f_l4j, reps), 'torch_ms': harness.time_ms(k, f_torch, reps)}
+
     def forward():
         with torch.no_grad():
             want = gpt2.torch_forward(cfg, w, clean)
         got = m.forward(clean).view_as(want)
         return {'max_rel_err': harness.rel_err(got, want),
-                'lens4j_ms': harness.time_ms(k, lambda: m.forward(clean), reps),
-                'torch_ms': harness.time_ms(k, lambda: gpt2.torch_forward(cfg, w, clean), reps)}
+                **times(lambda: m.forward(clean),
+                        lambda: gpt2.torch_forward(cfg, w, clean))}
 
     def cache():
         got, want = {}, {}
@@ -358,8 +384,8 @@ def run_model(k, cfg, batch, seq, reps, seed):
         errs = {n: harness.rel_err(got[n], want[n]) for n in want}
         worst = max(errs, key=errs.get)
         return {'max_rel_err': errs[worst], 'worst_hook': worst, 'hooks': len(errs),
-                'lens4j_ms': harness.time_ms(k, lambda: m.forward(clean, cache={}), reps),
-                'torch_ms': harness.time_ms(k, lambda: gpt2.torch_forward(cfg, w, clean, {}), reps)}
+                **times(lambda: m.forward(clean, cache={}),
+                        lambda: gpt2.torch_forward(cfg, w, clean, {}))}
 
     wg = gpt2.with_grad_inputs(w)
 
@@ -374,21 +400,21 @@ def run_model(k, cfg, batch, seq, reps, seed):
         want = gpt2.torch_attribution(cfg, wg, clean, corrupt, ans, wrong)
         got = m.attribution(clean, corrupt, ans, wrong)
         return {'max_rel_err': harness.rel_err(got, want),
-                'lens4j_ms': harness.time_ms(k, lambda: m.attribution(clean, corrupt, ans, wrong), reps),
-                'torch_ms': harness.time_ms(k, lambda: gpt2.torch_attribution(cfg, wg, clean, corrupt, ans, wrong), reps)}
+                **times(lambda: m.attribution(clean, corrupt, ans, wrong),
+                        lambda: gpt2.torch_attribution(cfg, wg, clean, corrupt, ans, wrong))}
 
     def scores():
         want = gpt2.torch_scores(cfg, wg, clean, ans, wrong)
         got = m.scores(clean, ans, wrong)
         return {'max_rel_err': harness.rel_err(got, want),
-                'lens4j_ms': harness.time_ms(k, lambda: m.scores(clean, ans, wrong), reps),
-                'torch_ms': harness.time_ms(k, lambda: gpt2.torch_scores(cfg, wg, clean, ans, wrong), reps)}
+                **times(lambda: m.scores(clean, ans, wrong),
+                        lambda: gpt2.torch_scores(cfg, wg, clean, ans, wrong))}
 
     record('forward', gpt2.FORWARD_KERNELS, forward)
     record('forward_full_cache', gpt2.FORWARD_KERNELS, cache)
     record('mlp_post_gradients', gpt2.BACKWARD_KERNELS, grads)
     record('attribution_patching', gpt2.ATTRIBUTION_KERNELS, attribution)
-    record('neuron_scores', gpt2.BACKWARD_KERNELS + ['binary'], scores)
+    record('neuron_scores', gpt2.SCORING_KERNELS, scores)
     return res, failed
 
 

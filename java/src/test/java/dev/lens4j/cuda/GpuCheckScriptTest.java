@@ -118,8 +118,9 @@ class GpuCheckScriptTest {
     void theEmulatedPipelineRunsAndReportsWhatIsMissing(@TempDir Path out) throws Exception {
         String py = pythonWithTorch();
         Assumptions.assumeTrue(py != null, "no python3 with torch here (set LENS4J_PYTHON): the emulated pipeline is not run");
+        // the kernel checks are CudaKernelCheckTest's: here only runtime's (add) go through the pipeline
         Result r = script("--emulated", "--prebuilt", BUILD.toString(), "--steps", "kernels,torch-compare,bench",
-                "--out", out.toString(), "--python", py);
+                "--kernels-filter", "add", "--out", out.toString(), "--python", py);
         assertEquals(0, r.exit(), r.stdout() + r.stderr());
         JsonNode s = JSON.readTree(out.resolve("summary.json").toFile());
         assertEquals("emu", s.get("mode").asText());
@@ -131,6 +132,8 @@ class GpuCheckScriptTest {
         // whatever ran passed; whatever did not is named
         for (JsonNode row : tc.get("kernels"))
             assertTrue(row.get("status").asText().equals("pass") || row.get("missing").size() > 0, row.toString());
+        for (JsonNode part : tc.get("model"))
+            assertTrue(part.get("status").asText().equals("pass") || part.get("missing").size() > 0, part.toString());
         assertEquals(tc.get("missing").size() > 0 ? "incomplete" : "pass", s.get("status").asText());
         assertNotEquals("FAIL", s.get("bench").get("status").asText());
         // what the device tool returns: at most 8 files, plain names, no folders
