@@ -88,6 +88,11 @@ def main():
         'bench': bench,
         'java': java,
     }
+    peak = (bench or {}).get('ceilings')
+    if peak and summary['kernel_times']:  # each kernel against the ceilings bench measured in the same run
+        for t in summary['kernel_times']:
+            t['fraction_copy_bandwidth'] = t['GB_per_s'] * 1e9 / peak['copy_bytes_per_s']
+            t['fraction_fp32_peak'] = t['GFLOP_per_s'] * 1e9 / peak['fp32_matmul_flops']
     out = pathlib.Path(a.out)
     out.write_text(json.dumps(summary, indent=1) + '\n')
     kc = summary['kernel_checks'] or {}
