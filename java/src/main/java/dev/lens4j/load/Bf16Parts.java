@@ -1,0 +1,59 @@
+package dev.lens4j.load;
+
+import dev.lens4j.model.Config;
+import dev.lens4j.model.Weights;
+
+import java.nio.file.Path;
+import java.util.function.Predicate;
+
+/**
+ * A bf16 load, part by part: each part of the state dict is checked for NaN / Inf, processed (fold_ln, centring,
+ * value-bias folding: each step needs only the part's own tensors) and its matrices rounded to bf16 as soon as the
+ * loader completes it, so the float32 tensors of at most one part (the embedding, the unembedding or one block) exist
+ * at a time next to the bf16 weights. The result is bit for bit a float32 load, processed, then
+ * {@link Bf16Weights#convert}: every step is elementwise or per row / column within one part, in the same order.
+ */
+final class Bf16Parts extends LoadStages {
+    private final Path source;
+    private final Config cfg;
+    private final LoadOptions o;
+    private int partsDone; // the embedding, the unembedding and every block: finish() checks that none was skipped
+
+    Bf16Parts(Path source, Config cfg, LoadOptions o) {
+        super(null);
+        this.source = source;
+        this.cfg = cfg;
+        this.o = o;
+    }
+
+    @Override void embed(Weights w) {
+        Predicate<String> part = n -> n.startsWith("embed.") || n.startsWith("pos_embed.");
+        NonFinite.checkWeights(source, w, o, part);
+        WeightProcessing.processEmbed(cfg, w, o);
+        Bf16Weights.round(w, part);
+        partsDone++;
+    }
+
+    @Override void unembed(Weights w) {
+        Predicate<String> part = n -> n.startsWith("unembed.") || n.startsWith("ln_final.");
+        NonFinite.checkWeights(source, w, o, part);
+        WeightProcessing.processUnembed(cfg, w, o);
+        Bf16Weights.round(w, part);
+        partsDone++;
+    }
+
+    @Override void layer(Weights w, int l) {
+        String prefix = "blocks." + l + ".";
+        Predicate<String> part = n -> n.startsWith(prefix);
+        NonFinite.checkWeights(source, w, o, part);
+        WeightProcessing.processLayer(cfg, w, o, l);
+        Bf16Weights.round(w, part);
+        partsDone++;
+    }
+
+    @Override void finish(Weights w) {
+        if (partsDone != cfg.nLayers + 2)
+            throw new IllegalStateException("the loader handed over " + partsDone + " parts of " + (cfg.nLayers + 2));
+        WeightProcessing.markProcessed(cfg, o);
+    }
+}
