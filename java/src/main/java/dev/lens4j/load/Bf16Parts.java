@@ -27,27 +27,23 @@ final class Bf16Parts extends LoadStages {
     }
 
     @Override void embed(Weights w) {
-        Predicate<String> part = n -> n.startsWith("embed.") || n.startsWith("pos_embed.");
-        NonFinite.checkWeights(source, w, o, part);
-        WeightProcessing.processEmbed(cfg, w, o);
-        Bf16Weights.round(w, part);
-        partsDone++;
+        part(w, n -> n.startsWith("embed.") || n.startsWith("pos_embed."), () -> WeightProcessing.processEmbed(cfg, w, o));
     }
 
     @Override void unembed(Weights w) {
-        Predicate<String> part = n -> n.startsWith("unembed.") || n.startsWith("ln_final.");
-        NonFinite.checkWeights(source, w, o, part);
-        WeightProcessing.processUnembed(cfg, w, o);
-        Bf16Weights.round(w, part);
-        partsDone++;
+        part(w, n -> n.startsWith("unembed.") || n.startsWith("ln_final."), () -> WeightProcessing.processUnembed(cfg, w, o));
     }
 
     @Override void layer(Weights w, int l) {
         String prefix = "blocks." + l + ".";
-        Predicate<String> part = n -> n.startsWith(prefix);
-        NonFinite.checkWeights(source, w, o, part);
-        WeightProcessing.processLayer(cfg, w, o, l);
-        Bf16Weights.round(w, part);
+        part(w, n -> n.startsWith(prefix), () -> WeightProcessing.processLayer(cfg, w, o, l));
+    }
+
+    /** Checks the part's weights, processes them, then rounds its matrices (each float32 tensor freed as it is replaced). */
+    private void part(Weights w, Predicate<String> names, Runnable process) {
+        NonFinite.checkWeights(source, w, o, names);
+        process.run();
+        Bf16Weights.round(w, names);
         partsDone++;
     }
 
