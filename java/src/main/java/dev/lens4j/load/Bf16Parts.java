@@ -44,6 +44,8 @@ final class Bf16Parts extends LoadStages {
         NonFinite.checkWeights(source, w, o, names);
         process.run();
         Bf16Weights.round(w, names);
+        // the freed float32 tensors lie between bf16 ones that stay: glibc keeps such holes resident unless trimmed
+        org.bytedeco.javacpp.Pointer.trimMemory();
         partsDone++;
     }
 

@@ -118,6 +118,20 @@ class Bf16PartLoadTest {
         }
     }
 
+    /**
+     * The memory check before loading counts what a bf16 load holds: GPT-2 with 4096 blocks of width 65536 needs 768 TB as
+     * float32 and about half that (the matrices in bf16, the rest float32, plus one block in float32 in flight: 384.1 TB) as bf16.
+     */
+    @Test void aBf16LoadThatCannotFitIsRefusedWithItsBf16Need() throws java.io.IOException {
+        Path dir = java.nio.file.Files.createDirectories(tmp.resolve("huge"));
+        java.nio.file.Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"gpt2\", \"n_embd\": 65536, \"n_layer\": 4096,"
+            + " \"n_head\": 64, \"n_positions\": 1024, \"vocab_size\": 50257}");
+        long before = Tensor.liveBytes();
+        CheckpointException e = assertThrows(CheckpointException.class, () -> HfCheckpoint.load(dir, LoadOptions.defaults().dtype(DType.BF16)));
+        assertTrue(e.getMessage().startsWith(dir + ": its weights need 384.1 TB as BF16"), e.getMessage());
+        assertEquals(before, Tensor.liveBytes());
+    }
+
     /** A NaN in a late block is refused with the float32 load's message, and everything read so far is freed. */
     @Test void nonFiniteWeightIsRefusedAsInFloat32AndNothingLeaks() {
         Path d = dir(tmp.resolve("nan"), p -> HfTestCheckpoints.gemma2(p, 9, DType.F32));
