@@ -42,9 +42,9 @@ public final class LoadBench {
     static void load(Path dir, int nTokens, DType dtype) {
         long base = status("VmRSS");
         Tensor.resetPeakBytes();
-        long t0 = System.nanoTime();
+        long t0 = System.nanoTime(), cpu0 = cpuNanos();
         try (HookedTransformer m = HookedTransformer.fromPretrained(dir, null, LoadOptions.defaults().dtype(dtype), CpuBackend.get())) {
-            double loadS = (System.nanoTime() - t0) / 1e9;
+            double loadS = (System.nanoTime() - t0) / 1e9, loadCpuS = (cpuNanos() - cpu0) / 1e9;
             long loadHwm = status("VmHWM"), tensorPeak = Tensor.peakBytes();
             long resident = 0;
             for (Tensor t : m.weights().asMap().values()) resident += t.numel() * t.dtype().bytes;
@@ -60,12 +60,17 @@ public final class LoadBench {
             java.util.Arrays.sort(rounds);
             double fwdS = rounds[1];
             long hwm = status("VmHWM");
-            System.out.printf(Locale.ROOT, "%s: load %.1f s; weights resident %.2f GB " + dtype + " (checkpoint as F32 %.2f GB); JVM before load %.2f GB;"
+            System.out.printf(Locale.ROOT, "%s: load %.1f s (%.1f CPU s); weights resident %.2f GB " + dtype + " (checkpoint as F32 %.2f GB); JVM before load %.2f GB;"
                     + " peak RSS after load %.2f GB = %.3fx resident (%.3fx checkpoint F32); after a %d-token forward %.2f GB = %.3fx resident;"
                     + " forward %.2f s = %.1f tokens/s; native tensors peaked at %.2f GB during the load%n",
-                dir.getFileName(), loadS, resident / 1e9, ckptF32 / 1e9, base / 1e9, loadHwm / 1e9, (double) loadHwm / resident,
+                dir.getFileName(), loadS, loadCpuS, resident / 1e9, ckptF32 / 1e9, base / 1e9, loadHwm / 1e9, (double) loadHwm / resident,
                 (double) loadHwm / ckptF32, nTokens, hwm / 1e9, (double) hwm / resident, fwdS, nTokens / fwdS, tensorPeak / 1e9);
         }
+    }
+
+    /** CPU time of the whole process (every thread): on a shared machine the wall time mostly measures the others. */
+    private static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     private static String shapeOf(HookedTransformer m) {
