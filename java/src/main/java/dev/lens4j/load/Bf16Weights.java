@@ -8,11 +8,14 @@ import dev.lens4j.tensor.Tensor;
 
 import java.util.ArrayList;
 import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * {@code LoadOptions.dtype(BF16)}: after loading and weight processing (in float32), the weight matrices the GEMMs and
  * the embedding read (W_E, W_Q, W_K, W_V, W_O, W_in, W_gate, W_out, W_U) are rounded to bf16 (nearest even), one
- * tensor at a time, each float32 tensor freed as its bf16 copy replaces it. Biases, norm weights and W_pos stay
+ * tensor at a time, each float32 tensor freed as its bf16 copy replaces it. Hugging Face checkpoints do this part by
+ * part while loading ({@link Bf16Parts}), so they never hold the whole model in float32; the other formats are loaded
+ * in float32 and then converted here. Biases, norm weights and W_pos stay
  * float32 (they are small and added, not multiplied). Activations, hooks, caches and gradients stay float32.
  * <p>Editing: bf16 tensors are read-only to Java ({@code put}/{@code set} throw). To edit a weight, replace it inside
  * {@code model.editWeights(w -> w.put(name, newF32Tensor))}: a float32 replacement runs in float32 (every GEMM
@@ -29,9 +32,14 @@ public final class Bf16Weights {
     /** Rounds the weight matrices of w to bf16 in place (see the class comment). CPU only. */
     public static void convert(Weights w, Backend backend) {
         if (!backend.device().isCpu()) throw new IllegalArgumentException("bf16 weights run on the CPU backend only, not " + backend.device());
+        round(w, name -> true);
+    }
+
+    /** Rounds the float32 weight matrices among the names the filter accepts, one at a time. */
+    static void round(Weights w, Predicate<String> names) {
         for (String name : new ArrayList<>(w.names())) {
             Tensor t = w.get(name);
-            if (isMatrix(name) && t.dtype() == DType.F32) w.put(name, Bf16Gemm.toBf16(t)); // put frees the f32 tensor
+            if (names.test(name) && isMatrix(name) && t.dtype() == DType.F32) w.put(name, Bf16Gemm.toBf16(t)); // put frees the f32 tensor
         }
     }
 }

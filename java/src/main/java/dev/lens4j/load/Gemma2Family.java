@@ -57,16 +57,19 @@ final class Gemma2Family {
         return f.present(key) ? f.positiveNumber(key) : -1;
     }
 
-    static void load(Config c, JsonNode hf, HfCheckpoint.Source src, Weights w) {
-        GemmaFamily.load(c, hf, src, w); // ln2.w now holds post_attention_layernorm: Llama's name for the MLP's norm
+    static void load(Config c, JsonNode hf, HfCheckpoint.Source src, Weights w, LoadStages parts) {
         String p = src.has("model.embed_tokens.weight") ? "model." : "";
         int d = c.dModel;
-        for (int l = 0; l < c.nLayers; l++) {
-            String h = p + "layers." + l + ".";
-            w.put("blocks." + l + ".ln1_post.w", w.remove(Weights.ln(l, 2, "w")));
-            w.put(Weights.ln(l, 2, "w"), onePlus(src.read(h + "pre_feedforward_layernorm.weight", d)));
-            w.put("blocks." + l + ".ln2_post.w", onePlus(src.read(h + "post_feedforward_layernorm.weight", d)));
-        }
+        // after Gemma's changes to each block, ln2.w holds post_attention_layernorm (Llama's name for the MLP's norm)
+        GemmaFamily.load(c, hf, src, w, new LoadStages(parts) {
+            @Override void layer(Weights w, int l) {
+                String h = p + "layers." + l + ".";
+                w.put("blocks." + l + ".ln1_post.w", w.remove(Weights.ln(l, 2, "w")));
+                w.put(Weights.ln(l, 2, "w"), onePlus(src.read(h + "pre_feedforward_layernorm.weight", d)));
+                w.put("blocks." + l + ".ln2_post.w", onePlus(src.read(h + "post_feedforward_layernorm.weight", d)));
+                super.layer(w, l);
+            }
+        });
     }
 
     /** Gemma's RMSNorm multiplies by (1 + w): TL stores 1 + w. */

@@ -38,16 +38,31 @@ final class GemmaFamily {
         c.finalRms = true;
     }
 
-    static void load(Config c, JsonNode hf, HfCheckpoint.Source src, Weights w) {
+    static void load(Config c, JsonNode hf, HfCheckpoint.Source src, Weights w, LoadStages parts) {
         ObjectNode tiedByDefault = ((ObjectNode) hf).deepCopy();
         if (!tiedByDefault.hasNonNull("tie_word_embeddings")) tiedByDefault.put("tie_word_embeddings", true); // GemmaConfig's default
-        HfCheckpoint.loadLlama(c, tiedByDefault, src, w); // W_U is taken from the unscaled embedding here
-        scale(w.W_E(), 0, (float) Math.sqrt(c.dModel));
-        for (int l = 0; l < c.nLayers; l++) {
-            scale(w.get(Weights.ln(l, 1, "w")), 1, 1);
-            scale(w.get(Weights.ln(l, 2, "w")), 1, 1);
-        }
-        scale(w.get("ln_final.w"), 1, 1);
+        HfCheckpoint.loadLlama(c, tiedByDefault, src, w, adjusted(c, parts)); // W_U is taken from the unscaled embedding there
+    }
+
+    /** Gemma's changes to each part, as it is handed over, before the next stage sees it. */
+    private static LoadStages adjusted(Config c, LoadStages next) {
+        return new LoadStages(next) {
+            @Override void embed(Weights w) {
+                scale(w.W_E(), 0, (float) Math.sqrt(c.dModel));
+                super.embed(w);
+            }
+
+            @Override void unembed(Weights w) {
+                scale(w.get("ln_final.w"), 1, 1);
+                super.unembed(w);
+            }
+
+            @Override void layer(Weights w, int l) {
+                scale(w.get(Weights.ln(l, 1, "w")), 1, 1);
+                scale(w.get(Weights.ln(l, 2, "w")), 1, 1);
+                super.layer(w, l);
+            }
+        };
     }
 
     /** t = offset + t * factor, elementwise (float32, as TL computes it). */

@@ -20,7 +20,9 @@ import java.util.Map;
 /**
  * Loads a Hugging Face checkpoint directory (config.json plus model.safetensors, or shards listed in
  * model.safetensors.index.json) into TransformerLens's config and canonical weights, as TL's
- * convert_hf_model_config and convert_gpt2_weights / convert_llama_weights do. F32, F16 and BF16 files all load as F32.
+ * convert_hf_model_config and convert_gpt2_weights / convert_llama_weights do. F32, F16 and BF16 files all load as F32,
+ * or with {@code LoadOptions.dtype(BF16)} with the matrices in bf16, processed and rounded part by part ({@link Bf16Parts}).
+ * Loaders read the embedding, then the unembedding, then the blocks, handing each part to {@link LoadStages} when complete.
  * <p>Families: {@code gpt2}; {@code gpt_neox} ({@link NeoxFamily}); {@code qwen2} ({@link Qwen2Family}); {@code gemma} ({@link GemmaFamily}); {@code gemma2} ({@link Gemma2Family}); {@code llama} (rope_scaling "llama3": {@link RopeScaling}) and {@code mistral} (sliding_window on every layer, as HF masks it).
  */
 public final class HfCheckpoint {
@@ -38,19 +40,19 @@ public final class HfCheckpoint {
     public static Checkpoint load(Path dir, LoadOptions options) {
         JsonNode hf = readConfigJson(dir);
         Config cfg = configFrom(dir, hf);
-        WeightBudget.requireFits(dir, cfg); // before anything is allocated
+        WeightBudget.requireFits(dir, cfg, options.dtype()); // before anything is allocated
         Weights w = new Weights();
+        LoadStages parts = LoadStages.of(dir, cfg, options); // checks and processes the weights (bf16: part by part)
         try (Source src = Source.open(dir)) {
             switch (modelType(dir, hf)) {
-                case "gpt2" -> loadGpt2(cfg, hf, src, w);
-                case NeoxFamily.MODEL_TYPE -> NeoxFamily.load(cfg, new HfFields(dir.resolve("config.json"), hf), src, w);
-                case Qwen2Family.MODEL_TYPE -> Qwen2Family.load(cfg, new HfFields(dir.resolve("config.json"), hf), hf, src, w);
-                case GemmaFamily.MODEL_TYPE -> GemmaFamily.load(cfg, hf, src, w);
-                case Gemma2Family.MODEL_TYPE -> Gemma2Family.load(cfg, hf, src, w);
-                default -> loadLlama(cfg, hf, src, w);
+                case "gpt2" -> loadGpt2(cfg, hf, src, w, parts);
+                case NeoxFamily.MODEL_TYPE -> NeoxFamily.load(cfg, new HfFields(dir.resolve("config.json"), hf), src, w, parts);
+                case Qwen2Family.MODEL_TYPE -> Qwen2Family.load(cfg, new HfFields(dir.resolve("config.json"), hf), hf, src, w, parts);
+                case GemmaFamily.MODEL_TYPE -> GemmaFamily.load(cfg, hf, src, w, parts);
+                case Gemma2Family.MODEL_TYPE -> Gemma2Family.load(cfg, hf, src, w, parts);
+                default -> loadLlama(cfg, hf, src, w, parts);
             }
-            NonFinite.checkWeights(dir, w, options);
-            if (options.processWeights()) WeightProcessing.process(cfg, w, options);
+            parts.finish(w);
             return new Checkpoint(cfg, w);
         } catch (RuntimeException e) {
             w.close();
@@ -248,13 +250,21 @@ public final class HfCheckpoint {
 
     // ---------------------------------------------------------------- GPT-2
 
-    private static void loadGpt2(Config c, JsonNode hf, Source src, Weights w) {
+    private static void loadGpt2(Config c, JsonNode hf, Source src, Weights w, LoadStages parts) {
         // hub files have bare names (h.0.attn...), save_pretrained writes transformer.h.0...
         String p = src.has("transformer.wte.weight") ? "transformer." : "";
         int d = c.dModel, n = c.nHeads, dh = c.dHead, f = c.dMlp;
         Tensor wte = src.read(p + "wte.weight", c.dVocab, d);
         w.put("embed.W_E", wte);
+        boolean ownUnembed = !hf.path("tie_word_embeddings").asBoolean(true) && src.has("lm_head.weight");
+        if (!ownUnembed) w.put("unembed.W_U", HostMemory.transpose(wte)); // before the embedding is processed
         w.put("pos_embed.W_pos", src.read(p + "wpe.weight", c.nCtx, d));
+        parts.embed(w);
+        if (ownUnembed) src.transposed(w, "unembed.W_U", "lm_head.weight", c.dVocab, d);
+        w.put("ln_final.w", src.read(p + "ln_f.weight", d));
+        w.put("ln_final.b", src.read(p + "ln_f.bias", d));
+        w.put("unembed.b_U", Tensor.zeros(c.dVocabOut()));
+        parts.unembed(w);
         for (int l = 0; l < c.nLayers; l++) {
             String h = p + "h." + l + ".";
             w.put(Weights.ln(l, 1, "w"), src.read(h + "ln_1.weight", d));
@@ -274,32 +284,32 @@ public final class HfCheckpoint {
             w.put(Weights.mlp(l, "b_in"), src.read(h + "mlp.c_fc.bias", f));
             w.put(Weights.mlp(l, "W_out"), src.read(h + "mlp.c_proj.weight", f, d));
             w.put(Weights.mlp(l, "b_out"), src.read(h + "mlp.c_proj.bias", d));
+            parts.layer(w, l);
         }
-        w.put("ln_final.w", src.read(p + "ln_f.weight", d));
-        w.put("ln_final.b", src.read(p + "ln_f.bias", d));
-        boolean tied = hf.path("tie_word_embeddings").asBoolean(true);
-        if (!tied && src.has("lm_head.weight")) {
-            src.transposed(w, "unembed.W_U", "lm_head.weight", c.dVocab, d);
-        } else {
-            w.put("unembed.W_U", HostMemory.transpose(wte));
-        }
-        w.put("unembed.b_U", Tensor.zeros(c.dVocabOut()));
     }
 
     // ---------------------------------------------------------------- Llama / Mistral
 
-    static void loadLlama(Config c, JsonNode hf, Source src, Weights w) {
+    static void loadLlama(Config c, JsonNode hf, Source src, Weights w, LoadStages parts) {
         // HF creates q/k/v/o biases only when attention_bias is true
         boolean attnBias = hf.path("attention_bias").asBoolean(false);
-        loadLlama(c, hf, src, w, attnBias, attnBias);
+        loadLlama(c, hf, src, w, attnBias, attnBias, parts);
     }
 
     /** Llama's layout; qkvBias / oBias say which attention biases the architecture has (Qwen2: q/k/v only). */
-    static void loadLlama(Config c, JsonNode hf, Source src, Weights w, boolean qkvBias, boolean oBias) {
+    static void loadLlama(Config c, JsonNode hf, Source src, Weights w, boolean qkvBias, boolean oBias, LoadStages parts) {
         String p = src.has("model.embed_tokens.weight") ? "model." : "";
         int d = c.dModel, n = c.nHeads, kv = c.nKvHeads(), dh = c.dHead, f = c.dMlp;
         Tensor emb = src.read(p + "embed_tokens.weight", c.dVocab, d);
         w.put("embed.W_E", emb);
+        // HF ties lm_head to embed_tokens when tie_word_embeddings is set, whatever the file holds
+        boolean tied = hf.path("tie_word_embeddings").asBoolean(false);
+        if (tied) w.put("unembed.W_U", HostMemory.transpose(emb)); // before the embedding is processed (Gemma scales it)
+        parts.embed(w);
+        if (!tied) src.transposed(w, "unembed.W_U", "lm_head.weight", c.dVocab, d);
+        w.put("ln_final.w", src.read(p + "norm.weight", d));
+        w.put("unembed.b_U", Tensor.zeros(c.dVocabOut()));
+        parts.unembed(w);
         for (int l = 0; l < c.nLayers; l++) {
             String h = p + "layers." + l + ".";
             w.put(Weights.ln(l, 1, "w"), src.read(h + "input_layernorm.weight", d));
@@ -318,13 +328,8 @@ public final class HfCheckpoint {
             w.put(Weights.mlp(l, "b_in"), Tensor.zeros(f));
             src.transposed(w, Weights.mlp(l, "W_out"), h + "mlp.down_proj.weight", d, f);
             w.put(Weights.mlp(l, "b_out"), Tensor.zeros(d));
+            parts.layer(w, l);
         }
-        w.put("ln_final.w", src.read(p + "norm.weight", d));
-        // HF ties lm_head to embed_tokens when tie_word_embeddings is set, whatever the file holds
-        boolean tied = hf.path("tie_word_embeddings").asBoolean(false);
-        if (tied) w.put("unembed.W_U", HostMemory.transpose(emb));
-        else src.transposed(w, "unembed.W_U", "lm_head.weight", c.dVocab, d);
-        w.put("unembed.b_U", Tensor.zeros(c.dVocabOut()));
     }
 
     /** q/k/v_proj [(n h), m] -> [n, m, h]. */

@@ -39,11 +39,20 @@ final class NeoxFamily {
         c.parallelAttnMlp = f.bool("use_parallel_residual", true);
     }
 
-    static void load(Config c, HfFields f, HfCheckpoint.Source src, Weights w) {
+    static void load(Config c, HfFields f, HfCheckpoint.Source src, Weights w, LoadStages parts) {
         String p = src.has("gpt_neox.embed_in.weight") ? "gpt_neox." : "";
         int d = c.dModel, n = c.nHeads, dh = c.dHead, ff = c.dMlp;
         Tensor emb = src.read(p + "embed_in.weight", c.dVocab, d);
         w.put("embed.W_E", emb);
+        // GPT-NeoX unties embed_out unless the config says otherwise
+        boolean tied = f.bool("tie_word_embeddings", false);
+        if (tied) w.put("unembed.W_U", HostMemory.transpose(emb)); // before the embedding is processed
+        parts.embed(w);
+        if (!tied) src.transposed(w, "unembed.W_U", "embed_out.weight", c.dVocab, d);
+        w.put("ln_final.w", src.read(p + "final_layer_norm.weight", d));
+        w.put("ln_final.b", src.read(p + "final_layer_norm.bias", d));
+        w.put("unembed.b_U", Tensor.zeros(c.dVocabOut()));
+        parts.unembed(w);
         String[] wNames = {"W_Q", "W_K", "W_V"}, bNames = {"b_Q", "b_K", "b_V"};
         for (int l = 0; l < c.nLayers; l++) {
             String h = p + "layers." + l + ".";
@@ -64,12 +73,7 @@ final class NeoxFamily {
             w.put(Weights.mlp(l, "b_in"), src.read(h + "mlp.dense_h_to_4h.bias", ff));
             src.transposed(w, Weights.mlp(l, "W_out"), h + "mlp.dense_4h_to_h.weight", d, ff);
             w.put(Weights.mlp(l, "b_out"), src.read(h + "mlp.dense_4h_to_h.bias", d));
+            parts.layer(w, l);
         }
-        w.put("ln_final.w", src.read(p + "final_layer_norm.weight", d));
-        w.put("ln_final.b", src.read(p + "final_layer_norm.bias", d));
-        // GPT-NeoX unties embed_out unless the config says otherwise
-        if (f.bool("tie_word_embeddings", false)) w.put("unembed.W_U", HostMemory.transpose(emb));
-        else src.transposed(w, "unembed.W_U", "embed_out.weight", c.dVocab, d);
-        w.put("unembed.b_U", Tensor.zeros(c.dVocabOut()));
     }
 }

@@ -49,9 +49,13 @@ public final class NonFinite {
      * Throws a CheckpointException naming the first weight (in load order) that holds NaN or Inf, unless the options
      * allow them.
      */
-    public static void checkWeights(Path source, Weights w, LoadOptions o) {
+    public static void checkWeights(Path source, Weights w, LoadOptions o) { checkWeights(source, w, o, name -> true); }
+
+    /** As above, for the weights whose names the filter accepts (one part of a load). */
+    static void checkWeights(Path source, Weights w, LoadOptions o, java.util.function.Predicate<String> names) {
         if (o.allowNonFinite()) return;
         for (Map.Entry<String, Tensor> e : w.asMap().entrySet()) {
+            if (!names.test(e.getKey())) continue;
             String bad = describeFirst(e.getValue());
             if (bad != null)
                 throw new CheckpointException(source + ": weight '" + e.getKey() + "' holds " + bad

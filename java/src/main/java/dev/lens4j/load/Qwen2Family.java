@@ -38,7 +38,7 @@ final class Qwen2Family {
         c.defaultPrependBos = false; // see the class comment: TL would prepend EOS as BOS
     }
 
-    static void load(Config c, HfFields f, JsonNode hf, HfCheckpoint.Source src, Weights w) {
+    static void load(Config c, HfFields f, JsonNode hf, HfCheckpoint.Source src, Weights w, LoadStages parts) {
         // Qwen2's attention always has q/k/v biases: a file without them is not a Qwen2 checkpoint
         String p = src.has("model.embed_tokens.weight") ? "model." : "";
         for (int l = 0; l < c.nLayers; l++)
@@ -46,6 +46,6 @@ final class Qwen2Family {
                 String name = p + "layers." + l + ".self_attn." + x + "_proj.bias";
                 if (!src.has(name)) throw new CheckpointException(f.file().getParent() + ": missing weight '" + name + "' (Qwen2 has q/k/v biases)");
             }
-        HfCheckpoint.loadLlama(c, hf, src, w, true, false);
+        HfCheckpoint.loadLlama(c, hf, src, w, true, false, parts);
     }
 }

@@ -5,8 +5,6 @@ import dev.lens4j.model.Weights;
 import dev.lens4j.tensor.Tensor;
 
 import java.nio.FloatBuffer;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.stream.IntStream;
 
 /**
@@ -33,39 +31,13 @@ public final class WeightProcessing {
      * when there is nothing to fold.
      */
     public static boolean foldLayerNorm(Config cfg, Weights w) {
-        boolean ln = "LN".equals(cfg.normalizationType), rms = "RMS".equals(cfg.normalizationType);
-        if (!ln && !rms) return false;
-        boolean foldBiases = ln, center = ln;
-        if (cfg.gatedMlp && foldBiases && !cfg.attnOnly)
-            for (int l = 0; l < cfg.nLayers; l++)
-                if (!allZero(w.get(Weights.ln(l, 2, "b"))))
-                    throw new IllegalArgumentException("cannot fold a non-zero ln2 bias of layer " + l + " into W_gate: TransformerLens has no b_gate");
-        IntStream.range(0, cfg.nLayers).parallel().forEach(l -> {
-            Tensor w1 = w.get(Weights.ln(l, 1, "w"));
-            Tensor b1 = foldBiases ? w.get(Weights.ln(l, 1, "b")) : null;
-            fold(w.W_Q(l), w.b_Q(l), w1, b1, center);
-            fold(w.W_K(l), w.b_K(l), w1, b1, center);
-            fold(w.W_V(l), w.b_V(l), w1, b1, center);
-            if (cfg.attnOnly) return;
-            Tensor w2 = w.get(Weights.ln(l, 2, "w"));
-            Tensor b2 = foldBiases ? w.get(Weights.ln(l, 2, "b")) : null;
-            fold(w.W_in(l), w.b_in(l), w2, b2, center);
-            if (cfg.gatedMlp) fold(w.W_gate(l), null, w2, null, false);
-        });
-        Tensor bf = !cfg.finalRms && foldBiases ? w.get("ln_final.b") : null;
-        fold(w.W_U(), w.b_U(), w.get("ln_final.w"), bf, center);
-        List<String> drop = new ArrayList<>();
-        for (int l = 0; l < cfg.nLayers; l++)
-            for (int which = 1; which <= 2; which++)
-                for (String p : new String[] {"w", "b"}) drop.add(Weights.ln(l, which, p));
-        drop.add("ln_final.w");
-        drop.add("ln_final.b");
-        for (String name : drop) {
-            Tensor t = w.remove(name);
-            if (t != null) t.close();
-        }
-        cfg.normalizationType = ln ? "LNPre" : "RMSPre";
-        cfg.lnFolded = true;
+        if (!foldsLayerNorm(cfg)) return false;
+        for (int l = 0; l < cfg.nLayers; l++) checkGatedLn2Bias(cfg, w, l); // before anything changes
+        IntStream.range(0, cfg.nLayers).parallel().forEach(l -> foldLayerNorm(cfg, w, l));
+        foldFinalLayerNorm(cfg, w);
+        for (int l = 0; l < cfg.nLayers; l++) dropNorms(w, l);
+        dropFinalNorm(w);
+        markLayerNormFolded(cfg);
         return true;
     }
 
@@ -74,17 +46,9 @@ public final class WeightProcessing {
      * b_out. Skipped (returns false), as in TL, unless the model uses LN / LNPre and has no final RMSNorm.
      */
     public static boolean centerWritingWeights(Config cfg, Weights w) {
-        if (!cfg.isLayerNorm() || cfg.finalRms) return false;
-        int d = cfg.dModel;
-        centerRows(w.W_E(), d);
-        if (!cfg.isRotary() && w.has("pos_embed.W_pos")) centerRows(w.W_pos(), d);
-        IntStream.range(0, cfg.nLayers).parallel().forEach(l -> {
-            centerRows(w.W_O(l), d);
-            centerRows(w.b_O(l), d);
-            if (cfg.attnOnly) return;
-            centerRows(w.W_out(l), d);
-            centerRows(w.b_out(l), d);
-        });
+        if (!centersWritingWeights(cfg)) return false;
+        centerEmbeddings(cfg, w);
+        IntStream.range(0, cfg.nLayers).parallel().forEach(l -> centerWritingWeights(cfg, w, l));
         cfg.writingWeightsCentered = true;
         return true;
     }
@@ -94,10 +58,8 @@ public final class WeightProcessing {
      * (returns false) with output soft-capping, where it would change them.
      */
     public static boolean centerUnembed(Config cfg, Weights w) {
-        // as TL: cap * tanh(logits / cap) is not invariant to adding a constant to the logits, so soft-capped models keep W_U
-        if (cfg.outputLogitsSoftCap > 0) return false;
-        centerRows(w.W_U(), cfg.dVocabOut());
-        centerRows(w.b_U(), cfg.dVocabOut());
+        if (!centersUnembed(cfg)) return false;
+        centerUnembedWeights(cfg, w);
         cfg.unembedCentered = true;
         return true;
     }
@@ -107,24 +69,132 @@ public final class WeightProcessing {
      * Under grouped-query attention query head h uses kv head h / (n_heads / n_kv_heads), as TL's repeat_interleave.
      */
     public static boolean foldValueBiases(Config cfg, Weights w) {
-        int n = cfg.nHeads, group = n / cfg.nKvHeads(), dh = cfg.dHead, d = cfg.dModel;
-        IntStream.range(0, cfg.nLayers).parallel().forEach(l -> {
-            FloatBuffer bv = HostMemory.floats(w.b_V(l));
-            FloatBuffer wo = HostMemory.floats(w.W_O(l));
-            FloatBuffer bo = HostMemory.floats(w.b_O(l));
-            double[] acc = new double[d];
-            for (int h = 0; h < n; h++)
-                for (int e = 0; e < dh; e++) {
-                    double b = bv.get((h / group) * dh + e);
-                    if (b == 0) continue;
-                    int row = (h * dh + e) * d;
-                    for (int m = 0; m < d; m++) acc[m] += b * wo.get(row + m);
-                }
-            for (int m = 0; m < d; m++) bo.put(m, (float) (bo.get(m) + acc[m]));
-            for (int i = 0; i < bv.limit(); i++) bv.put(i, 0f);
-        });
+        IntStream.range(0, cfg.nLayers).parallel().forEach(l -> foldValueBiases(cfg, w, l));
         cfg.valueBiasesFolded = true;
         return true;
+    }
+
+    // ------------------------------------------------ part by part (a bf16 load processes each part as it arrives)
+    // The conditions read the unprocessed config; markProcessed updates it once every part is done, as process() leaves it.
+
+    /** The steps o asks for on W_E and W_pos alone. */
+    static void processEmbed(Config cfg, Weights w, LoadOptions o) {
+        if (o.centerWritingWeights() && centersWritingWeights(cfg)) centerEmbeddings(cfg, w);
+    }
+
+    /** The steps o asks for on ln_final, W_U and b_U alone (ln_final is removed when folded). */
+    static void processUnembed(Config cfg, Weights w, LoadOptions o) {
+        if (o.foldLn() && foldsLayerNorm(cfg)) {
+            foldFinalLayerNorm(cfg, w);
+            dropFinalNorm(w);
+        }
+        if (o.centerUnembed() && centersUnembed(cfg)) centerUnembedWeights(cfg, w);
+    }
+
+    /** The steps o asks for on block l alone, in process()'s order (its norm weights are removed when folded). */
+    static void processLayer(Config cfg, Weights w, LoadOptions o, int l) {
+        if (o.foldLn() && foldsLayerNorm(cfg)) {
+            checkGatedLn2Bias(cfg, w, l);
+            foldLayerNorm(cfg, w, l);
+            dropNorms(w, l);
+        }
+        if (o.centerWritingWeights() && centersWritingWeights(cfg)) centerWritingWeights(cfg, w, l);
+        if (o.foldValueBiases()) foldValueBiases(cfg, w, l);
+    }
+
+    /** After processEmbed, processUnembed and processLayer of every layer: the config as process() leaves it. */
+    static void markProcessed(Config cfg, LoadOptions o) {
+        boolean centerWriting = o.centerWritingWeights() && centersWritingWeights(cfg); // read before the fold renames LN
+        if (o.foldLn() && foldsLayerNorm(cfg)) markLayerNormFolded(cfg);
+        if (centerWriting) cfg.writingWeightsCentered = true;
+        if (o.centerUnembed() && centersUnembed(cfg)) cfg.unembedCentered = true;
+        if (o.foldValueBiases()) cfg.valueBiasesFolded = true;
+    }
+
+    private static boolean foldsLayerNorm(Config cfg) { return "LN".equals(cfg.normalizationType) || "RMS".equals(cfg.normalizationType); }
+
+    private static boolean centersWritingWeights(Config cfg) { return cfg.isLayerNorm() && !cfg.finalRms; }
+
+    // as TL: cap * tanh(logits / cap) is not invariant to adding a constant to the logits, so soft-capped models keep W_U
+    private static boolean centersUnembed(Config cfg) { return !(cfg.outputLogitsSoftCap > 0); }
+
+    private static void markLayerNormFolded(Config cfg) {
+        cfg.normalizationType = "LN".equals(cfg.normalizationType) ? "LNPre" : "RMSPre";
+        cfg.lnFolded = true;
+    }
+
+    private static void checkGatedLn2Bias(Config cfg, Weights w, int l) {
+        if (cfg.gatedMlp && "LN".equals(cfg.normalizationType) && !cfg.attnOnly && !allZero(w.get(Weights.ln(l, 2, "b"))))
+            throw new IllegalArgumentException("cannot fold a non-zero ln2 bias of layer " + l + " into W_gate: TransformerLens has no b_gate");
+    }
+
+    /** ln1 into the layer's Q/K/V, ln2 into its MLP inputs; LN folds biases and centres, RMS only scales. */
+    private static void foldLayerNorm(Config cfg, Weights w, int l) {
+        boolean ln = "LN".equals(cfg.normalizationType);
+        Tensor w1 = w.get(Weights.ln(l, 1, "w"));
+        Tensor b1 = ln ? w.get(Weights.ln(l, 1, "b")) : null;
+        fold(w.W_Q(l), w.b_Q(l), w1, b1, ln);
+        fold(w.W_K(l), w.b_K(l), w1, b1, ln);
+        fold(w.W_V(l), w.b_V(l), w1, b1, ln);
+        if (cfg.attnOnly) return;
+        Tensor w2 = w.get(Weights.ln(l, 2, "w"));
+        Tensor b2 = ln ? w.get(Weights.ln(l, 2, "b")) : null;
+        fold(w.W_in(l), w.b_in(l), w2, b2, ln);
+        if (cfg.gatedMlp) fold(w.W_gate(l), null, w2, null, false);
+    }
+
+    private static void foldFinalLayerNorm(Config cfg, Weights w) {
+        boolean ln = "LN".equals(cfg.normalizationType);
+        Tensor bf = !cfg.finalRms && ln ? w.get("ln_final.b") : null;
+        fold(w.W_U(), w.b_U(), w.get("ln_final.w"), bf, ln);
+    }
+
+    private static void dropNorms(Weights w, int l) {
+        for (int which = 1; which <= 2; which++)
+            for (String p : new String[] {"w", "b"}) close(w.remove(Weights.ln(l, which, p)));
+    }
+
+    private static void dropFinalNorm(Weights w) {
+        close(w.remove("ln_final.w"));
+        close(w.remove("ln_final.b"));
+    }
+
+    private static void close(Tensor t) { if (t != null) t.close(); }
+
+    private static void centerEmbeddings(Config cfg, Weights w) {
+        centerRows(w.W_E(), cfg.dModel);
+        if (!cfg.isRotary() && w.has("pos_embed.W_pos")) centerRows(w.W_pos(), cfg.dModel);
+    }
+
+    private static void centerWritingWeights(Config cfg, Weights w, int l) {
+        int d = cfg.dModel;
+        centerRows(w.W_O(l), d);
+        centerRows(w.b_O(l), d);
+        if (cfg.attnOnly) return;
+        centerRows(w.W_out(l), d);
+        centerRows(w.b_out(l), d);
+    }
+
+    private static void centerUnembedWeights(Config cfg, Weights w) {
+        centerRows(w.W_U(), cfg.dVocabOut());
+        centerRows(w.b_U(), cfg.dVocabOut());
+    }
+
+    private static void foldValueBiases(Config cfg, Weights w, int l) {
+        int n = cfg.nHeads, group = n / cfg.nKvHeads(), dh = cfg.dHead, d = cfg.dModel;
+        FloatBuffer bv = HostMemory.floats(w.b_V(l));
+        FloatBuffer wo = HostMemory.floats(w.W_O(l));
+        FloatBuffer bo = HostMemory.floats(w.b_O(l));
+        double[] acc = new double[d];
+        for (int h = 0; h < n; h++)
+            for (int e = 0; e < dh; e++) {
+                double b = bv.get((h / group) * dh + e);
+                if (b == 0) continue;
+                int row = (h * dh + e) * d;
+                for (int m = 0; m < d; m++) acc[m] += b * wo.get(row + m);
+            }
+        for (int m = 0; m < d; m++) bo.put(m, (float) (bo.get(m) + acc[m]));
+        for (int i = 0; i < bv.limit(); i++) bv.put(i, 0f);
     }
 
     /**
