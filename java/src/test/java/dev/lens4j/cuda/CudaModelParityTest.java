@@ -156,6 +156,34 @@ class CudaModelParityTest {
     }
 
     /**
+     * bf16 weights stay bf16 on the device (gemm_bf16, embed_bf16) and give the logits of the same rounded weights
+     * widened to float32 on the CPU, to bf16's precision (the GEMM may round activations to bf16 as well).
+     */
+    @Test
+    void bf16WeightsRunOnTheDevice() {
+        assumeKernels(MODEL_KERNELS);
+        assumeKernels("embed_bf16");
+        CudaBackend cuda = backend();
+        long live = Tensor.liveBytes();
+        TinyModels.Tiny t = TinyModels.build("llama", 42);
+        dev.lens4j.load.Bf16Weights.convert(t.weights(), CpuBackend.get());
+        Weights widened = new Weights();
+        for (String n : t.weights().names()) {
+            Tensor w = t.weights().get(n);
+            widened.put(n, Tensor.of(w.toFloatArray(), w.shape()));
+        }
+        try (HookedTransformer cpu = new HookedTransformer(t.cfg(), widened, null, CpuBackend.get());
+             HookedTransformer gpu = new HookedTransformer(t.cfg(), t.weights().to(cuda.device()), null, cuda)) {
+            assertEquals(dev.lens4j.tensor.DType.BF16, gpu.weights().W_Q(0).dtype(), "bf16 stays bf16 on the device");
+            assertEquals(cuda.device(), gpu.weights().W_Q(0).device());
+            try (Tensor a = cpu.forward(TOKENS); Tensor b = gpu.forward(TOKENS)) {
+                assertClose("bf16 logits", a.toFloatArray(), b.toFloatArray(), 2e-2);
+            }
+        }
+        assertEquals(live, Tensor.liveBytes());
+    }
+
+    /**
      * Device memory stays flat over repeated forward + backward runs. A real GPU would run 1,000; the emulation runs
      * every CUDA thread as a fiber on the CPU (~1000x slower), so 50 runs of a 1-layer model keep this to seconds.
      */
