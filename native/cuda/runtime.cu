@@ -121,7 +121,10 @@ extern "C" int l4jc_memset_async(void *ptr, int value, int64_t bytes, void *stre
 extern "C" int l4jc_stream_create(void **stream) {
     L4JC_CHECK(stream);
     cudaStream_t s = nullptr;
-    if (int st = l4jc_record(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate")) return st;
+    // a blocking stream: ordered with the legacy default stream, so a synchronous l4jc_memcpy / memset sees every
+    // kernel queued before it on any lens4j stream, and kernels queued after it see its data (streams still overlap
+    // each other, e.g. CudaCapture's copy stream with the compute stream)
+    if (int st = l4jc_record(cudaStreamCreate(&s), "cudaStreamCreate")) return st;
     *stream = (void *)s;
     return L4J_OK;
 }

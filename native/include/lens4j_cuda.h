@@ -26,7 +26,8 @@ extern "C" {
 /* ---- runtime.cu: devices, memory, streams ----
  * device_count: usable devices, 0 without a driver or GPU (never an error). mem_info: free / total device bytes.
  * malloc: zero-filled; malloc_uninit: contents undefined. memcpy kinds: 0 host->device, 1 device->host,
- * 2 device->device; memcpy is synchronous, memcpy_async is ordered on the stream (host memory should be pinned:
+ * 2 device->device; memcpy is synchronous and, as streams are created ordered with the legacy default stream, sees
+ * all work queued before it on any stream; memcpy_async is ordered on the stream (host memory should be pinned:
  * host_alloc). last_error writes the last failure's description (NUL-terminated, at most len bytes). */
 #define L4JC_API_RUNTIME(X) \
     X(device_count, (void), ()) \
