@@ -9,6 +9,7 @@
 //   still halves; speed is that of sgemm plus the widening.
 // bytedeco's OpenBLAS 0.3.31 exports no cblas_sbgemm, hence a kernel of our own. No AMX path (untested here).
 #include "common.h"
+#include "scratch.h"
 #include <immintrin.h>
 #include <cstdlib>
 #include <vector>
@@ -19,27 +20,7 @@ constexpr int kNR = 32;         // columns per micro-tile (two zmm of 16 floats)
 constexpr int64_t kGroup = 4;   // column panels per task: one task's packed B stays in L2
 constexpr int64_t kWiden = 256; // columns widened at a time by the fallback
 
-// Packing buffers are kept per thread between calls: a fresh malloc of a few MB per GEMM is an mmap, page faults
-// and a munmap whose TLB shootdowns stall the other threads (a forward makes hundreds of these calls). Buffers over
-// kKeepBytes are freed after the call, so a huge one-off product does not stay resident.
-constexpr size_t kKeepBytes = (size_t)32 << 20;
-struct Scratch {
-    void *p = nullptr;
-    size_t n = 0;
-    ~Scratch() { std::free(p); }
-    void *get(size_t bytes) {
-        if (bytes <= n) return p;
-        void *q = std::malloc(bytes);
-        if (!q) return nullptr;
-        std::free(p);
-        p = q;
-        n = bytes;
-        return p;
-    }
-    void trim() {
-        if (n > kKeepBytes) { std::free(p); p = nullptr; n = 0; }
-    }
-};
+using l4j::Scratch;
 thread_local Scratch tl_a, tl_b;
 
 // float -> bf16, round to nearest even; NaN stays a (quiet) NaN instead of rounding into Inf.
