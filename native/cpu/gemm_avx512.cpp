@@ -4,9 +4,9 @@
 // Why our own: OpenBLAS picks its kernels by core type, and OPENBLAS_CORETYPE=Haswell (set here and in CI so that
 // results do not change between machines) keeps it on 256-bit AVX2 kernels even on Zen 4/5 or Sapphire Rapids.
 //
-// Layout (GotoBLAS-style, without K blocking): op(A) is packed once per call into 12-row panels [K][12]; each task
-// packs a group of 32-column panels of op(B) [K][32] that fits in L2 and runs the 12 x 32 micro-kernel (24 zmm
-// accumulators) over its rows. Every C element is one accumulator lane summed over k = 0..K-1 in order, then
+// Layout (GotoBLAS-style, without K blocking): A is read in place (A^T is packed once per call into 12-row panels
+// [K][12]); each task packs a group of 32-column panels of op(B) [K][32] that fits in L2 and runs the 12 x 32
+// micro-kernel (24 zmm accumulators) over its rows. Every C element is one accumulator lane summed over k = 0..K-1 in order, then
 // scaled, so how rows and columns are split between tasks and threads never changes a bit.
 #include "common.h"
 #include "scratch.h"
@@ -30,27 +30,32 @@ bool has_avx512f() {
     return has;
 }
 
-// Rows [m0, m0 + 12) of op(A) as [K][12]; rows >= M are zero.
-void pack_a(int transA, const float *A, int64_t lda, int64_t M, int64_t K, int64_t m0, float *dst) {
+// Rows [m0, m0 + 12) of op(A) = A^T (A [K, M]) as [K][12], a 12-float copy per k; rows >= M are zero. A not
+// transposed is read in place (see ARows): its panel would be a transpose, costing as much as the multiply when N is
+// one head wide.
+void pack_at(const float *A, int64_t lda, int64_t M, int64_t K, int64_t m0, float *dst) {
     const int rows = (int)(M - m0 < kMR ? M - m0 : kMR);
-    if (transA) {  // A is [K, M]: row k of A holds the panel's k-th column contiguously
-        for (int64_t k = 0; k < K; k++) {
-            const float *src = A + k * lda + m0;
-            int r = 0;
-            for (; r < rows; r++) dst[k * kMR + r] = src[r];
-            for (; r < kMR; r++) dst[k * kMR + r] = 0.0f;
-        }
-        return;
-    }
-    for (int r = 0; r < kMR; r++) {
-        if (r < rows) {
-            const float *src = A + (m0 + r) * lda;
-            for (int64_t k = 0; k < K; k++) dst[k * kMR + r] = src[k];
-        } else {
-            for (int64_t k = 0; k < K; k++) dst[k * kMR + r] = 0.0f;
-        }
+    for (int64_t k = 0; k < K; k++) {
+        const float *src = A + k * lda + m0;
+        int r = 0;
+        for (; r < rows; r++) dst[k * kMR + r] = src[r];
+        for (; r < kMR; r++) dst[k * kMR + r] = 0.0f;
     }
 }
+
+// Element (r, k) of a 12-row panel of op(A): packed [K][12], or rows of A in place. Rows past M repeat the last row
+// (in bounds; their results are never stored).
+struct APacked {
+    const float *a;
+    float at(int r, int64_t k) const { return a[k * kMR + r]; }
+};
+struct ARows {
+    const float *row[kMR];
+    ARows(const float *A, int64_t lda, int rows) {
+        for (int r = 0; r < kMR; r++) row[r] = A + (r < rows ? r : rows - 1) * lda;
+    }
+    float at(int r, int64_t k) const { return row[r][k]; }
+};
 
 // Columns [n0, n0 + 32) of op(B) as [K][32]; columns >= N are zero.
 __attribute__((target("avx512f")))
@@ -78,8 +83,9 @@ void pack_b(int transB, const float *B, int64_t ldb, int64_t N, int64_t K, int64
 }
 
 // C[rows, cols] = alpha * (a @ b) + beta * C + bias over one 12 x 32 tile; beta == 0 never reads C.
+template <class APanel>
 __attribute__((target("avx512f")))
-void kernel_12x32(int64_t K, const float *a, const float *b, float *C, int64_t ldc, int rows, int cols, float alpha,
+void kernel_12x32(int64_t K, const APanel a, const float *b, float *C, int64_t ldc, int rows, int cols, float alpha,
                   float beta, const float *bias) {
     __m512 acc[kMR][2];
 #pragma GCC unroll 12
@@ -89,7 +95,7 @@ void kernel_12x32(int64_t K, const float *a, const float *b, float *C, int64_t l
         const __m512 b0 = _mm512_load_ps(b + k * kNR), b1 = _mm512_load_ps(b + k * kNR + 16);
 #pragma GCC unroll 12
         for (int r = 0; r < kMR; r++) {
-            const __m512 ar = _mm512_set1_ps(a[k * kMR + r]);
+            const __m512 ar = _mm512_set1_ps(a.at(r, k));
             acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
             acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
         }
@@ -123,17 +129,22 @@ extern "C" int l4j_gemm_avx512(int transA, int transB, int64_t M, int64_t N, int
     if (M == 0 || N == 0) return L4J_OK;
     const int64_t mPanels = (M + kMR - 1) / kMR, nPanels = (N + kNR - 1) / kNR;
     const bool parallel = M * N * K > (1 << 18);
-    float *ap = (float *)tl_a.get(sizeof(float) * (size_t)(mPanels * kMR * (K > 0 ? K : 1)));
-    if (!ap) return L4J_ERR_NOMEM;
+    float *ap = nullptr;
+    if (transA) {
+        ap = (float *)tl_a.get(sizeof(float) * (size_t)(mPanels * kMR * (K > 0 ? K : 1)));
+        if (!ap) return L4J_ERR_NOMEM;
 #pragma omp parallel for schedule(static) if (parallel && mPanels > 1)
-    for (int64_t i = 0; i < mPanels; i++) pack_a(transA, A, lda, M, K, i * kMR, ap + i * kMR * K);
-    // Tasks: groups of column panels (as many as fit kGroupBytes) x parts of the rows, enough to keep every thread
-    // busy; the split changes no bits (see the top).
-    int64_t group = kGroupBytes / (int64_t)(sizeof(float) * kNR * (K > 0 ? K : 1));
-    if (group < 1) group = 1;
-    if (group > nPanels) group = nPanels;
-    const int64_t groups = (nPanels + group - 1) / group;
+        for (int64_t i = 0; i < mPanels; i++) pack_at(A, lda, M, K, i * kMR, ap + i * kMR * K);
+    }
+    // Tasks: groups of column panels (as many as fit kGroupBytes, fewer to give each thread 4 groups) x parts of
+    // the rows when there are still too few groups (each part packs its group of B again); the split changes no
+    // bits (see the top).
     const int64_t threads = parallel ? omp_get_max_threads() : 1;
+    int64_t group = kGroupBytes / (int64_t)(sizeof(float) * kNR * (K > 0 ? K : 1));
+    const int64_t spread = (nPanels + 4 * threads - 1) / (4 * threads);
+    if (group > spread) group = spread;
+    if (group < 1) group = 1;
+    const int64_t groups = (nPanels + group - 1) / group;
     int64_t parts = groups >= 4 * threads ? 1 : (4 * threads + groups - 1) / groups;
     if (parts > mPanels) parts = mPanels;
     const int64_t panelsPerPart = (mPanels + parts - 1) / parts;
@@ -152,8 +163,10 @@ extern "C" int l4j_gemm_avx512(int transA, int transB, int64_t M, int64_t N, int
             for (int64_t j = p0; j < p1; j++) {
                 const int64_t n0 = j * kNR;
                 const int cols = (int)(N - n0 < kNR ? N - n0 : kNR);
-                kernel_12x32(K, ap + i * kMR * K, bp + (j - p0) * kNR * K, C + m0 * ldc + n0, ldc, rows, cols, alpha,
-                             beta, bias ? bias + n0 : nullptr);
+                float *c = C + m0 * ldc + n0;
+                const float *bj = bp + (j - p0) * kNR * K, *biasj = bias ? bias + n0 : nullptr;
+                if (transA) kernel_12x32(K, APacked{ap + i * kMR * K}, bj, c, ldc, rows, cols, alpha, beta, biasj);
+                else kernel_12x32(K, ARows(A + m0 * lda, lda, rows), bj, c, ldc, rows, cols, alpha, beta, biasj);
             }
         }
         tl_b.trim();
