@@ -20,6 +20,16 @@ public final class F32Gemm {
     /** Whether this CPU runs the AVX-512F kernel (cpuid, read once by the native library). */
     public static boolean hasAvx512() { return CpuKernels.l4j_avx512f_native() == 1; }
 
+    /**
+     * The float32 GEMM kernels this process runs, for results.json (the bits depend on them): lens4j's AVX-512F kernel
+     * (products of 8+ rows, 32+ columns, depth 8+; OpenBLAS below) or OpenBLAS only, with OpenBLAS's core type.
+     */
+    public static String describe() {
+        String blas = "OpenBLAS " + CpuBackend.get().blasCoreName();
+        boolean own = hasAvx512() && !"openblas".equals(System.getenv("LENS4J_GEMM"));
+        return own ? "lens4j AVX-512F (small products: " + blas + ")" : blas;
+    }
+
     /** C = alpha * op(A) @ op(B) + beta * C (+ bias) through the chosen path; AVX512 fails where the CPU lacks it. */
     public static void gemm(Path path, boolean transA, boolean transB, long M, long N, long K, float alpha, Tensor A,
                             long offA, long lda, Tensor B, long offB, long ldb, float beta, Tensor C, long offC, long ldc,
