@@ -124,10 +124,12 @@ class F32GemmTest {
             }
             return;
         }
-        // l4j_gemm (AUTO) gives the AVX-512F kernel's bits on a forward-sized product and OpenBLAS's on one row
-        // (the kernels round differently: random inputs of this size tell them apart)
+        // l4j_gemm (AUTO) gives the AVX-512F kernel's bits on a forward-sized product and OpenBLAS's on four rows. The
+        // kernels round differently at this depth: OpenBLAS sums K in blocks (a few hundred deep, per core type), each
+        // block's sum rounded on its own, where the AVX-512F kernel carries one sum over all of K. (Below one block
+        // both sum the products in order and can agree to the bit.)
         boolean forcedBlas = "openblas".equals(System.getenv("LENS4J_GEMM"));
-        int[][] cases = {{256, 192, 160}, {4, 192, 3000}};
+        int[][] cases = {{256, 192, 3000}, {4, 192, 3000}};
         for (int[] s : cases) {
             int M = s[0], N = s[1], K = s[2];
             SplittableRandom r = new SplittableRandom(8);
