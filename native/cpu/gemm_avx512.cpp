@@ -9,6 +9,7 @@
 // micro-kernel (24 zmm accumulators) over its rows. Every C element is one accumulator lane summed over k = 0..K-1 in order, then
 // scaled, so how rows and columns are split between tasks and threads never changes a bit.
 #include "common.h"
+#include "gemm_tile.h"
 #include "scratch.h"
 #include <immintrin.h>
 #include <cstdlib>
@@ -34,7 +35,7 @@ bool has_avx512f() {
 // transposed is read in place (see ARows): its panel would be a transpose, costing as much as the multiply when N is
 // one head wide.
 void pack_at(const float *A, int64_t lda, int64_t M, int64_t K, int64_t m0, float *dst) {
-    const int rows = (int)(M - m0 < kMR ? M - m0 : kMR);
+    const int rows = l4j::tile_extent(M, m0, kMR);
     for (int64_t k = 0; k < K; k++) {
         const float *src = A + k * lda + m0;
         int r = 0;
@@ -60,7 +61,7 @@ struct ARows {
 // Columns [n0, n0 + 32) of op(B) as [K][32]; columns >= N are zero.
 __attribute__((target("avx512f")))
 void pack_b(int transB, const float *B, int64_t ldb, int64_t N, int64_t K, int64_t n0, float *dst) {
-    const int cols = (int)(N - n0 < kNR ? N - n0 : kNR);
+    const int cols = l4j::tile_extent(N, n0, kNR);
     if (!transB) {  // B is [K, N]: a panel row is a contiguous (masked) copy
         const __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1u);
         const __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols <= 16 ? (__mmask16)0 : (__mmask16)((1u << (cols - 16)) - 1u);
@@ -100,20 +101,7 @@ void kernel_12x32(int64_t K, const APanel a, const float *b, float *C, int64_t l
             acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
         }
     }
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    for (int h = 0; h < 2; h++) {
-        const int left = cols - 16 * h;
-        if (left <= 0) break;
-        const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-        const __m512 vbias = bias ? _mm512_maskz_loadu_ps(m, bias + 16 * h) : _mm512_setzero_ps();
-        for (int r = 0; r < rows; r++) {
-            float *c = C + r * ldc + 16 * h;
-            __m512 v = _mm512_mul_ps(va, acc[r][h]);
-            if (beta != 0.0f) v = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, c), v);
-            if (bias) v = _mm512_add_ps(v, vbias);
-            _mm512_mask_storeu_ps(c, m, v);
-        }
-    }
+    l4j::store_tile_x32<kMR>(acc, C, ldc, rows, cols, alpha, beta, bias);
 }
 }  // namespace
 
@@ -151,20 +139,18 @@ extern "C" int l4j_gemm_avx512(int transA, int transB, int64_t M, int64_t N, int
     int failed = 0;
 #pragma omp parallel for schedule(dynamic) if (parallel && groups * parts > 1) reduction(| : failed)
     for (int64_t t = 0; t < groups * parts; t++) {
-        const int64_t g = t / parts, part = t % parts;
-        const int64_t p0 = g * group, p1 = p0 + group < nPanels ? p0 + group : nPanels;
+        const l4j::TileTask task(t, parts, group, nPanels, panelsPerPart, mPanels);
         float *bp = (float *)tl_b.get(sizeof(float) * (size_t)(group * kNR * (K > 0 ? K : 1)));
         if (!bp) { failed = 1; continue; }
-        for (int64_t j = p0; j < p1; j++) pack_b(transB, B, ldb, N, K, j * kNR, bp + (j - p0) * kNR * K);
-        const int64_t i0 = part * panelsPerPart, i1 = i0 + panelsPerPart < mPanels ? i0 + panelsPerPart : mPanels;
-        for (int64_t i = i0; i < i1; i++) {
+        for (int64_t j = task.p0; j < task.p1; j++) pack_b(transB, B, ldb, N, K, j * kNR, bp + (j - task.p0) * kNR * K);
+        for (int64_t i = task.i0; i < task.i1; i++) {
             const int64_t m0 = i * kMR;
-            const int rows = (int)(M - m0 < kMR ? M - m0 : kMR);
-            for (int64_t j = p0; j < p1; j++) {
+            const int rows = l4j::tile_extent(M, m0, kMR);
+            for (int64_t j = task.p0; j < task.p1; j++) {
                 const int64_t n0 = j * kNR;
-                const int cols = (int)(N - n0 < kNR ? N - n0 : kNR);
+                const int cols = l4j::tile_extent(N, n0, kNR);
                 float *c = C + m0 * ldc + n0;
-                const float *bj = bp + (j - p0) * kNR * K, *biasj = bias ? bias + n0 : nullptr;
+                const float *bj = bp + (j - task.p0) * kNR * K, *biasj = bias ? bias + n0 : nullptr;
                 if (transA) kernel_12x32(K, APacked{ap + i * kMR * K}, bj, c, ldc, rows, cols, alpha, beta, biasj);
                 else kernel_12x32(K, ARows(A + m0 * lda, lda, rows), bj, c, ldc, rows, cols, alpha, beta, biasj);
             }
