@@ -1,5 +1,6 @@
 #include "common.h"
 #include <cblas.h>
+#include <cstdlib>
 
 // One thread pool: OpenBLAS runs single-threaded (see runtime.cpp) and we split each GEMM across the OpenMP
 // threads ourselves. Two pools (OpenBLAS's busy-waiting pthreads and OpenMP's) fight over the cores and made
@@ -32,12 +33,14 @@ void fill_bias(int64_t M, int64_t N, const float *bias, float beta, float *C, in
 namespace {
 constexpr int64_t kMinWork = (int64_t)1 << 18;  // M*N*K below this: one call, no split
 constexpr int64_t kMinChunk = 64;
+// smallest product the AVX-512F kernel takes (measured: benchmarks/native/sgemm_bench.cpp)
+constexpr int64_t kAvx512MinRows = 8, kAvx512MinCols = 32, kAvx512MinDepth = 8;
 const int64_t kChunks = omp_get_num_procs() > 0 ? omp_get_num_procs() : 1;
 }  // namespace
 
-extern "C" int l4j_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
-                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                        float *C, int64_t ldc, const float *bias) {
+extern "C" int l4j_gemm_openblas(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                                 const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                                 float *C, int64_t ldc, const float *bias) {
     L4J_CHECK(M >= 0 && N >= 0 && K >= 0 && C && (K == 0 || (A && B)));
     L4J_CHECK(ldc >= N && lda >= (transA ? M : K) && ldb >= (transB ? K : N));
     if (M == 0 || N == 0) return L4J_OK;
@@ -73,4 +76,23 @@ extern "C" int l4j_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
         }
     }
     return L4J_OK;
+}
+
+// lens4j's AVX-512F kernel (gemm_avx512.cpp) where the CPU has it and the product is big enough to fill its 12 x 32
+// tiles; OpenBLAS for the rest (a KV-cached step's single row, thin per-head products). LENS4J_GEMM=openblas keeps
+// every product on OpenBLAS (for comparisons).
+namespace {
+bool avx512_wanted() {
+    const char *v = std::getenv("LENS4J_GEMM");
+    return l4j_avx512f_native() && !(v && std::strcmp(v, "openblas") == 0);
+}
+const bool kAvx512 = avx512_wanted();
+}  // namespace
+
+extern "C" int l4j_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                        float *C, int64_t ldc, const float *bias) {
+    if (kAvx512 && M >= kAvx512MinRows && N >= kAvx512MinCols && K >= kAvx512MinDepth)
+        return l4j_gemm_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+    return l4j_gemm_openblas(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }

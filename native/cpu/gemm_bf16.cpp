@@ -9,6 +9,8 @@
 //   still halves; speed is that of sgemm plus the widening.
 // bytedeco's OpenBLAS 0.3.31 exports no cblas_sbgemm, hence a kernel of our own. No AMX path (untested here).
 #include "common.h"
+#include "gemm_tile.h"
+#include "scratch.h"
 #include <immintrin.h>
 #include <cstdlib>
 #include <vector>
@@ -19,27 +21,7 @@ constexpr int kNR = 32;         // columns per micro-tile (two zmm of 16 floats)
 constexpr int64_t kGroup = 4;   // column panels per task: one task's packed B stays in L2
 constexpr int64_t kWiden = 256; // columns widened at a time by the fallback
 
-// Packing buffers are kept per thread between calls: a fresh malloc of a few MB per GEMM is an mmap, page faults
-// and a munmap whose TLB shootdowns stall the other threads (a forward makes hundreds of these calls). Buffers over
-// kKeepBytes are freed after the call, so a huge one-off product does not stay resident.
-constexpr size_t kKeepBytes = (size_t)32 << 20;
-struct Scratch {
-    void *p = nullptr;
-    size_t n = 0;
-    ~Scratch() { std::free(p); }
-    void *get(size_t bytes) {
-        if (bytes <= n) return p;
-        void *q = std::malloc(bytes);
-        if (!q) return nullptr;
-        std::free(p);
-        p = q;
-        n = bytes;
-        return p;
-    }
-    void trim() {
-        if (n > kKeepBytes) { std::free(p); p = nullptr; n = 0; }
-    }
-};
+using l4j::Scratch;
 thread_local Scratch tl_a, tl_b;
 
 // float -> bf16, round to nearest even; NaN stays a (quiet) NaN instead of rounding into Inf.
@@ -132,19 +114,7 @@ void kernel_8x32(int64_t kp, const uint32_t *a, const uint32_t *b, float *C, int
             acc[r][1] = _mm512_dpbf16_ps(acc[r][1], ar, b1);
         }
     }
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    for (int h = 0; h < 2; h++) {
-        const int left = cols - 16 * h;
-        if (left <= 0) break;
-        const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-        const __m512 vbias = bias ? _mm512_maskz_loadu_ps(m, bias + 16 * h) : _mm512_setzero_ps();
-        for (int r = 0; r < rows; r++) {
-            float *c = C + r * ldc + 16 * h;
-            __m512 v = _mm512_fmadd_ps(va, acc[r][h], vbias);
-            if (beta != 0.0f) v = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, c), v);
-            _mm512_mask_storeu_ps(c, m, v);
-        }
-    }
+    l4j::store_tile_x32<kMR>(acc, C, ldc, rows, cols, alpha, beta, bias);
 }
 
 int gemm_dpbf16(int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
@@ -167,21 +137,20 @@ int gemm_dpbf16(int transB, int64_t M, int64_t N, int64_t K, float alpha, const 
     int failed = 0;
 #pragma omp parallel for schedule(dynamic) if (groups * parts > 1 && M * N * K > (1 << 18)) reduction(| : failed)
     for (int64_t t = 0; t < groups * parts; t++) {
-        const int64_t g = t / parts, part = t % parts;
-        const int64_t p0 = g * kGroup, p1 = p0 + kGroup < nPanels ? p0 + kGroup : nPanels;
+        const l4j::TileTask task(t, parts, kGroup, nPanels, panelsPerPart, mPanels);
+        const int64_t p0 = task.p0;
         uint32_t *bp = (uint32_t *)tl_b.get(sizeof(uint32_t) * (size_t)(kGroup * kp * kNR));
         if (!bp) { failed = 1; continue; }
-        for (int64_t j = p0; j < p1; j++) {
+        for (int64_t j = p0; j < task.p1; j++) {
             if (!transB && (j + 1) * kNR <= N) pack_b_rows(B, ldb, K, j * kNR, kp, bp + (j - p0) * kp * kNR);
             else pack_b(B, ldb, transB, N, K, j * kNR, kp, bp + (j - p0) * kp * kNR);
         }
-        const int64_t i0 = part * panelsPerPart, i1 = i0 + panelsPerPart < mPanels ? i0 + panelsPerPart : mPanels;
-        for (int64_t j = p0; j < p1; j++) {
+        for (int64_t j = p0; j < task.p1; j++) {
             const int64_t n0 = j * kNR;
-            const int cols = (int)(N - n0 < kNR ? N - n0 : kNR);
-            for (int64_t i = i0; i < i1; i++) {
+            const int cols = l4j::tile_extent(N, n0, kNR);
+            for (int64_t i = task.i0; i < task.i1; i++) {
                 const int64_t m0 = i * kMR;
-                const int rows = (int)(M - m0 < kMR ? M - m0 : kMR);
+                const int rows = l4j::tile_extent(M, m0, kMR);
                 kernel_8x32(kp, ap + i * kp * kMR, bp + (j - p0) * kp * kNR, C + m0 * ldc + n0, ldc, rows, cols,
                             alpha, beta, bias ? bias + n0 : nullptr);
             }

@@ -49,6 +49,15 @@ const char *l4j_blas_corename(void);
 int l4j_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
              const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
              float *C, int64_t ldc, const float *bias);
+/* The two paths l4j_gemm picks between (same contract): lens4j's AVX-512F kernel (cpu/gemm_avx512.cpp; returns
+ * L4J_ERR_UNSUPPORTED where l4j_avx512f_native() is 0) and OpenBLAS sgemm split over the OpenMP threads. */
+int l4j_gemm_avx512(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                    float *C, int64_t ldc, const float *bias);
+int l4j_gemm_openblas(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                      float *C, int64_t ldc, const float *bias);
+int l4j_avx512f_native(void);
 
 /* ---- bf16 weights (cpu/gemm_bf16.cpp) ----
  * l4j_gemm_bf16: C[M,N] = alpha * A[M,K] @ op(B) + beta * C (+ bias[N]); A f32, B bf16 (op(B) = B^T, B [N,K], when

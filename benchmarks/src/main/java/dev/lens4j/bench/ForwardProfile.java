@@ -2,6 +2,7 @@ package dev.lens4j.bench;
 
 import dev.lens4j.backend.Backend;
 import dev.lens4j.backend.CpuBackend;
+import dev.lens4j.backend.F32Gemm;
 import dev.lens4j.model.Config;
 import dev.lens4j.model.HookedTransformer;
 import dev.lens4j.tensor.Tensor;
@@ -53,7 +54,7 @@ public final class ForwardProfile {
         String[] names = {"QKV (fused)", "W_O", "W_in", "W_out", "W_U"};
         long[] count = {c.nLayers, c.nLayers, c.nLayers, c.nLayers, 1};
         double total = 0, flops = 0, attnRate = 0;
-        System.out.println("\nsgemm (OpenBLAS through lens4j's backend, min of 3) at the forward's shapes:");
+        System.out.println("\nsgemm (lens4j's backend: " + F32Gemm.describe() + "; min of 3) at the forward's shapes:");
         for (int i = 0; i < shapes.length; i++) {
             long m = shapes[i][0], n = shapes[i][1], k = shapes[i][2];
             double best = Double.MAX_VALUE;

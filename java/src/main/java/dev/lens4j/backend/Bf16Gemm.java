@@ -73,7 +73,7 @@ public final class Bf16Gemm {
                         new FloatPointer(o).position((a * idx.length + j) * inner)), "gather");
     }
 
-    private static FloatPointer f(Tensor t, long offset) {
+    static FloatPointer f(Tensor t, long offset) {
         if (t.dtype() != DType.F32) throw new IllegalArgumentException("gemm: " + t.describe() + " must be F32");
         FloatPointer p = t.floatPointer();
         return offset == 0 ? p : new FloatPointer(p).position(offset);

@@ -7,6 +7,7 @@ import dev.lens4j.hooks.HookNames;
 import dev.lens4j.hooks.HookPoint;
 import dev.lens4j.hooks.Hooks;
 import dev.lens4j.tensor.Tensor;
+import dev.lens4j.tensor.TensorOps;
 import dev.lens4j.tensor.TensorScope;
 
 import java.util.Arrays;
@@ -275,10 +276,24 @@ final class Backprop {
 
     /**
      * Backward of the per-head projection out[:, h] = x @ W[h] (W in TL's layout [heads, d_model, d_head]):
-     * dIn (+)= sum_h dOut[:, h] @ W[h]^T, and dW[h] += x^T @ dOut[:, h] straight into TL's layout.
+     * dIn (+)= sum_h dOut[:, h] @ W[h]^T, and dW[h] += x^T @ dOut[:, h] straight into TL's layout. Where the forward
+     * projected from a repack of W (enough rows), so does this: one GEMM per product over W repacked [d_model,
+     * heads * d_head] for this call, instead of one narrow GEMM per head (K = d_head for dIn, N = d_head for dW).
      */
     private void headsBackward(Tensor x, Tensor W, Tensor dOut, Tensor dIn, Tensor dW, boolean accumulate) {
-        long H = W.size(0), D = W.size(1), dh = W.size(2), rows = dOut.numel() / (H * dh);
+        long H = W.size(0), D = W.size(1), dh = W.size(2), rows = dOut.numel() / (H * dh), HD = H * dh;
+        if (HookedTransformer.repacksProjection(W, H, rows)) {
+            try (Tensor packed = TensorOps.transpose(W, 0, 1)) {
+                be.gemm(false, true, rows, D, HD, 1f, dOut, 0, HD, packed, 0, HD, accumulate ? 1f : 0f, dIn, 0, D, null, 0);
+            }
+            if (dW != null) {
+                try (Tensor packedGrad = be.zeros(D, H, dh)) {
+                    be.gemm(true, false, D, HD, rows, 1f, x, 0, D, dOut, 0, HD, 0f, packedGrad, 0, HD, null, 0);
+                    try (Tensor grad = TensorOps.transpose(packedGrad, 0, 1)) { be.add(dW, grad, dW); }
+                }
+            }
+            return;
+        }
         for (long h = 0; h < H; h++) {
             be.gemm(false, true, rows, D, dh, 1f, dOut, h * dh, H * dh, W, h * D * dh, dh, accumulate || h > 0 ? 1f : 0f, dIn, 0, D, null, 0);
             if (dW != null) be.gemm(true, false, D, dh, rows, 1f, x, 0, D, dOut, h * dh, H * dh, 1f, dW, h * D * dh, dh, null, 0);

@@ -553,6 +553,11 @@ public final class HookedTransformer implements AutoCloseable {
     /** Below this many rows (batch x positions) the per-pass repack of Q/K/V weights in Run.project costs more than it saves. */
     static final long MIN_ROWS_TO_REPACK = 64;
 
+    /** Whether a projection of `rows` rows through W [heads, d_model, d_head] runs as one GEMM over a repack of W. */
+    static boolean repacksProjection(Tensor W, long heads, long rows) {
+        return W.dtype() == DType.F32 && heads > 1 && rows >= MIN_ROWS_TO_REPACK;
+    }
+
     private final class Run {
         final RunOptions o;
         final boolean logitsLastOnly;
@@ -765,7 +770,7 @@ public final class HookedTransformer implements AutoCloseable {
             int dh = cfg.dHead, D = cfg.dModel;
             long rows = x.numel() / D;
             Tensor out = z(B, S, heads, dh);
-            if (W.dtype() == DType.F32 && heads > 1 && rows >= MIN_ROWS_TO_REPACK) {
+            if (repacksProjection(W, heads, rows)) {
                 try (Tensor packed = TensorOps.transpose(W, 0, 1)) {
                     backend.gemm(false, false, rows, (long) heads * dh, D, 1f, x, 0, D, packed, 0, (long) heads * dh, 0f, out, 0, (long) heads * dh, b, 0);
                 }

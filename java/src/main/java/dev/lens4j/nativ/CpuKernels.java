@@ -38,6 +38,14 @@ public final class CpuKernels {
     public static native int l4j_gemm(int transA, int transB, long M, long N, long K, float alpha,
                                       FloatPointer A, long lda, FloatPointer B, long ldb, float beta,
                                       FloatPointer C, long ldc, FloatPointer bias);
+    // the two paths l4j_gemm picks between (native/cpu/gemm_avx512.cpp, gemm.cpp)
+    public static native int l4j_gemm_avx512(int transA, int transB, long M, long N, long K, float alpha,
+                                             FloatPointer A, long lda, FloatPointer B, long ldb, float beta,
+                                             FloatPointer C, long ldc, FloatPointer bias);
+    public static native int l4j_gemm_openblas(int transA, int transB, long M, long N, long K, float alpha,
+                                               FloatPointer A, long lda, FloatPointer B, long ldb, float beta,
+                                               FloatPointer C, long ldc, FloatPointer bias);
+    public static native int l4j_avx512f_native();
 
     // bf16 weights (native/cpu/gemm_bf16.cpp); mode 0: AVX512-BF16 where available, 1: widening fallback
     public static native int l4j_gemm_bf16(int transB, long M, long N, long K, float alpha, FloatPointer A, long lda,

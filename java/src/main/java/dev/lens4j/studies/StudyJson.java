@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.module.SimpleModule;
+import dev.lens4j.backend.F32Gemm;
 import dev.lens4j.load.RegularFiles;
 
 import java.io.IOException;
@@ -49,6 +50,7 @@ public final class StudyJson {
         v.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
         v.put("cpu_cores", Runtime.getRuntime().availableProcessors());
         v.put("native_threads", nativeThreads);
+        v.put("gemm", F32Gemm.describe());
         return v;
     }
 }

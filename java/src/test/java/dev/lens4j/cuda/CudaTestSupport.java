@@ -34,7 +34,10 @@ public final class CudaTestSupport {
     public static void assumeKernels(String... kernels) { assumeKernels(Arrays.asList(kernels)); }
 
     /** max |cpu - cuda| <= rel * max |cpu| (infinities must match exactly; NaN nowhere). */
-    public static void assertClose(String what, float[] cpu, float[] cuda, double rel) {
+    public static void assertClose(String what, float[] cpu, float[] cuda, double rel) { assertClose(what, cpu, cuda, rel, 0); }
+
+    /** As above with the scale max(max|cpu|, scaleFloor): for tensors that are zero up to rounding. */
+    public static void assertClose(String what, float[] cpu, float[] cuda, double rel, double scaleFloor) {
         assertEquals(cpu.length, cuda.length, what + ": lengths");
         double maxRef = 0, maxDiff = 0;
         int worst = -1;
@@ -48,7 +51,7 @@ public final class CudaTestSupport {
             double d = Math.abs((double) cpu[i] - cuda[i]);
             if (d > maxDiff) { maxDiff = d; worst = i; }
         }
-        double tol = rel * Math.max(maxRef, 1e-30);
+        double tol = rel * Math.max(Math.max(maxRef, scaleFloor), 1e-30);
         if (maxDiff > tol)
             fail(what + ": max |cpu - cuda| = " + maxDiff + " at " + worst + " (cpu " + cpu[worst] + ", cuda " + cuda[worst] + ") > " + tol
                     + " = " + rel + " x max|cpu| " + maxRef);
