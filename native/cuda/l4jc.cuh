@@ -7,7 +7,7 @@
 #include "emu/cuda_emu.h"
 // kernel may not contain a top-level comma (wrap a template instance in parentheses or an alias)
 #define L4J_LAUNCH(kernel, grid, block, smem, stream, ...) \
-    l4j_emu::launch((grid), (block), (smem), (stream), [&] { kernel(__VA_ARGS__); })
+    l4j_emu::launch((grid), (block), (smem), (stream), #kernel, [&] { kernel(__VA_ARGS__); })
 #define L4J_DYN_SMEM(T, name) T *name = (T *)l4j_emu::dynamic_smem()
 #else
 #include <cuda_runtime.h>
