@@ -153,6 +153,13 @@ enum { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2
 enum cudaMemcpyKind { cudaMemcpyHostToHost = 0, cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2,
                       cudaMemcpyDeviceToDevice = 3, cudaMemcpyDefault = 4 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+enum cudaDeviceAttr { cudaDevAttrMemoryPoolsSupported = 115 };
+// the emulated device has stream-ordered memory pools (cudaMallocAsync)
+inline cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr, int device) {
+    if (!value || device != 0) return cudaErrorInvalidValue;
+    *value = 1;
+    return cudaSuccess;
+}
 struct cudaDeviceProp { char name[256]; size_t totalGlobalMem; size_t sharedMemPerBlock; size_t sharedMemPerBlockOptin;
                         int multiProcessorCount; int major; int minor; int warpSize; int maxThreadsPerBlock; };
 #define cudaStreamNonBlocking 1
