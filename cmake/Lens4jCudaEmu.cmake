@@ -16,6 +16,23 @@ target_compile_options(lens4j_cuda_emu PRIVATE -O2 -fno-math-errno -Wall -Wno-un
 target_link_libraries(lens4j_cuda_emu PRIVATE bytedeco_openblas ${CMAKE_DL_LIBS})
 set_target_properties(lens4j_cuda_emu PROPERTIES BUILD_RPATH "\$ORIGIN" INSTALL_RPATH "\$ORIGIN")
 
+# the strict emulation's own checks (broken kernels must fail their launch); emu.cpp linked in directly
+add_executable(lens4j_cuda_emu_selftest ${CMAKE_CURRENT_SOURCE_DIR}/cuda/emu/selftest.cpp ${CMAKE_CURRENT_SOURCE_DIR}/cuda/emu/emu.cpp)
+target_include_directories(lens4j_cuda_emu_selftest PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/cuda/emu)
+target_compile_definitions(lens4j_cuda_emu_selftest PRIVATE L4J_CUDA_EMU=1)
+target_compile_options(lens4j_cuda_emu_selftest PRIVATE -O2 -Wall -Wno-unused-parameter)
+add_test(NAME cuda_emulation_selftest COMMAND lens4j_cuda_emu_selftest)
+
+# An AddressSanitizer build of the emulated kernels and their checks (scripts/cuda-emu-asan.sh): device buffers are
+# allocated at their exact size, so a kernel reading or writing past one is reported with the kernel's frame.
+option(LENS4J_EMU_ASAN "build lens4j_cuda_emu and its checks with AddressSanitizer" OFF)
+if(LENS4J_EMU_ASAN)
+  foreach(t lens4j_cuda_emu lens4j_cuda_emu_selftest)
+    target_compile_options(${t} PRIVATE -fsanitize=address -fno-omit-frame-pointer -g)
+    target_link_options(${t} PRIVATE -fsanitize=address)
+  endforeach()
+endif()
+
 # the kernel checks (native/cuda/check): every l4jc_* kernel against its l4j_* CPU twin on random inputs
 if(L4JC_CHECK_SOURCES)
   add_executable(lens4j_cuda_emu_check ${L4JC_CHECK_SOURCES})
@@ -24,6 +41,10 @@ if(L4JC_CHECK_SOURCES)
   target_link_libraries(lens4j_cuda_emu_check PRIVATE lens4j_cuda_emu lens4j_cpu)
   set_target_properties(lens4j_cuda_emu_check PROPERTIES BUILD_RPATH "\$ORIGIN")
   add_test(NAME cuda_kernels_emulated COMMAND lens4j_cuda_emu_check)
+  if(LENS4J_EMU_ASAN)
+    target_compile_options(lens4j_cuda_emu_check PRIVATE -fsanitize=address -fno-omit-frame-pointer -g)
+    target_link_options(lens4j_cuda_emu_check PRIVATE -fsanitize=address)
+  endif()
 endif()
 
 # The CUDA libraries travel in the jar beside lens4j_cpu (dev/lens4j/nativ/<platform>/), where CudaRuntime finds them.

@@ -87,13 +87,12 @@ extern "C" int l4jc_layernorm_backward(int64_t rows, int64_t d, const float *x, 
     if (rows == 0) return L4J_OK;
     if (dw) {
         float *mean = nullptr;
-        cudaError_t e = cudaMallocAsync((void **)&mean, (size_t)rows * sizeof(float), L4JC_STREAM(stream));
-        if (e == cudaErrorMemoryAllocation) { l4jc_record(e, "layernorm_backward scratch"); cudaGetLastError(); return L4J_ERR_NOMEM; }
-        if (int s = l4jc_record(e, "layernorm_backward scratch")) return s;
+        if (int s = l4jc_scratch_alloc((void **)&mean, rows * (int64_t)sizeof(float), stream, "layernorm_backward scratch"))
+            return s;
         L4J_LAUNCH(row_mean_kernel, l4jc_blocks(rows, 1), l4jc_row_threads(d), 0, stream, rows, d, x, mean);
         l4jc_col_reduce(rows, d, dw, LayerNormDw{x, dout, mean, scale, d}, stream);
         const int launched = L4JC_LAUNCHED("layernorm_backward dw");
-        const int freed = l4jc_record(cudaFreeAsync(mean, L4JC_STREAM(stream)), "layernorm_backward scratch free");
+        const int freed = l4jc_scratch_free(mean, stream, "layernorm_backward scratch free");
         if (launched || freed) return launched ? launched : freed;
     }
     if (db) l4jc_col_reduce(rows, d, db, l4jc_entry{dout, d}, stream);

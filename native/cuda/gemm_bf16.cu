@@ -1,7 +1,7 @@
 // GEMM with bf16 weights on the GPU (the twin of cpu/gemm_bf16.cpp): C[M,N] = alpha A[M,K] (f32) op(B) (bf16) + beta C
 // (+ bias), float32 accumulation. mode 0: A rounded to bf16 into a scratch and multiplied by cublasGemmEx on bf16
 // inputs (tensor cores); mode 1: B widened to f32 into a scratch and multiplied by sgemm (A exact). Scratches come
-// from the stream-ordered allocator (cudaMallocAsync / cudaFreeAsync), so concurrent streams never share one.
+// from l4jc_scratch_alloc (stream-ordered where the device has memory pools), so concurrent streams never share one.
 #include "gemm.cuh"
 
 namespace {
@@ -31,11 +31,6 @@ __global__ void rows_to_f32_kernel(int64_t rows, int64_t cols, const uint16_t *s
         dst[e] = from_bf16(src[(e / cols) * ld + e % cols]);
 }
 
-int scratch(void **p, int64_t bytes, void *stream) {
-    const cudaError_t e = cudaMallocAsync(p, (size_t)bytes, L4JC_STREAM(stream));
-    if (e == cudaErrorMemoryAllocation) { l4jc_record(e, "gemm_bf16 scratch"); cudaGetLastError(); return L4J_ERR_NOMEM; }
-    return l4jc_record(e, "gemm_bf16 scratch (cudaMallocAsync)");
-}
 }  // namespace
 
 extern "C" int l4jc_gemm_bf16(int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
@@ -51,20 +46,20 @@ extern "C" int l4jc_gemm_bf16(int transB, int64_t M, int64_t N, int64_t K, float
     void *tmp = nullptr;
     int status;
     if (mode == 0) {
-        if (int s = scratch(&tmp, M * K * 2, stream)) return s;
+        if (int s = l4jc_scratch_alloc(&tmp, M * K * 2, stream, "gemm_bf16 scratch")) return s;
         L4J_LAUNCH(rows_to_bf16_kernel, l4jc_blocks(M * K, 256), 256, 0, stream, M, K, A, lda, (uint16_t *)tmp);
         status = L4JC_LAUNCHED("gemm_bf16 (A to bf16)");
         if (status == L4J_OK)
             status = l4jc_cublas_gemm(0, transB, M, N, K, alpha, tmp, 1, K, B, 1, ldb, beta, C, ldc, stream);
     } else {
         const int64_t rows = transB ? N : K, cols = transB ? K : N;  // B as stored
-        if (int s = scratch(&tmp, rows * cols * 4, stream)) return s;
+        if (int s = l4jc_scratch_alloc(&tmp, rows * cols * 4, stream, "gemm_bf16 scratch")) return s;
         L4J_LAUNCH(rows_to_f32_kernel, l4jc_blocks(rows * cols, 256), 256, 0, stream, rows, cols, B, ldb, (float *)tmp);
         status = L4JC_LAUNCHED("gemm_bf16 (B to f32)");
         if (status == L4J_OK)
             status = l4jc_cublas_gemm(0, transB, M, N, K, alpha, A, 0, lda, tmp, 0, cols, beta, C, ldc, stream);
     }
-    const int freed = l4jc_record(cudaFreeAsync(tmp, L4JC_STREAM(stream)), "gemm_bf16 scratch (cudaFreeAsync)");
+    const int freed = l4jc_scratch_free(tmp, stream, "gemm_bf16 scratch free");
     return status != L4J_OK ? status : freed;
 }
 

@@ -7,7 +7,7 @@
 #include "emu/cuda_emu.h"
 // kernel may not contain a top-level comma (wrap a template instance in parentheses or an alias)
 #define L4J_LAUNCH(kernel, grid, block, smem, stream, ...) \
-    l4j_emu::launch((grid), (block), (smem), (stream), [&] { kernel(__VA_ARGS__); })
+    l4j_emu::launch((grid), (block), (smem), (stream), #kernel, [&] { kernel(__VA_ARGS__); })
 #define L4J_DYN_SMEM(T, name) T *name = (T *)l4j_emu::dynamic_smem()
 #else
 #include <cuda_runtime.h>
@@ -24,6 +24,12 @@
 int l4jc_record(cudaError_t e, const char *what);
 // Records a failure that is not a cudaError_t (cuBLAS missing or failing) for l4jc_last_error; returns status.
 int l4jc_record_text(int status, const char *text);
+// Scratch device memory ordered on `stream`: cudaMallocAsync / cudaFreeAsync where the device has memory pools, else
+// cudaMalloc / cudaFree (drivers before CUDA 11.2, some virtualised GPUs). A failed allocation sets *p to NULL, is
+// recorded for l4jc_last_error (L4J_ERR_NOMEM when out of memory, else L4J_ERR_DEVICE) and is cleared from the
+// runtime's last error, so the next launch does not report it. Freeing NULL does nothing.
+int l4jc_scratch_alloc(void **p, int64_t bytes, void *stream, const char *what);
+int l4jc_scratch_free(void *p, void *stream, const char *what);
 // The status of the kernels just launched (launch errors only: execution errors surface at the next sync).
 #define L4JC_LAUNCHED(what) l4jc_record(cudaGetLastError(), what)
 

@@ -77,10 +77,34 @@ extern "C" int l4jc_malloc_uninit(void **ptr, int64_t bytes) {
     return l4jc_record(e, "cudaMalloc");
 }
 
+// cudaMemset runs on the legacy default stream, which kernels on non-blocking streams do not wait for: finish it
 extern "C" int l4jc_malloc(void **ptr, int64_t bytes) {
     if (int s = l4jc_malloc_uninit(ptr, bytes)) return s;
-    if (int s = l4jc_record(cudaMemset(*ptr, 0, (size_t)bytes), "cudaMemset")) { cudaFree(*ptr); *ptr = nullptr; return s; }
-    return L4J_OK;
+    int s = l4jc_record(cudaMemset(*ptr, 0, (size_t)bytes), "cudaMemset");
+    if (s == L4J_OK) s = l4jc_record(cudaDeviceSynchronize(), "cudaMemset (synchronize)");
+    if (s != L4J_OK) { cudaFree(*ptr); *ptr = nullptr; }
+    return s;
+}
+
+static bool memory_pools() {
+    int dev = 0, pools = 0;
+    return cudaGetDevice(&dev) == cudaSuccess &&
+           cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, dev) == cudaSuccess && pools != 0;
+}
+
+int l4jc_scratch_alloc(void **p, int64_t bytes, void *stream, const char *what) {
+    const cudaError_t e = memory_pools() ? cudaMallocAsync(p, (size_t)bytes, L4JC_STREAM(stream))
+                                         : cudaMalloc(p, (size_t)bytes);
+    if (e == cudaSuccess) return L4J_OK;
+    *p = nullptr;
+    l4jc_record(e, what);
+    cudaGetLastError();  // an allocation failure is not sticky: the next launch must not report it
+    return e == cudaErrorMemoryAllocation ? L4J_ERR_NOMEM : L4J_ERR_DEVICE;
+}
+
+int l4jc_scratch_free(void *p, void *stream, const char *what) {
+    if (!p) return L4J_OK;
+    return l4jc_record(memory_pools() ? cudaFreeAsync(p, L4JC_STREAM(stream)) : cudaFree(p), what);
 }
 
 extern "C" int l4jc_free(void *ptr) { return l4jc_record(cudaFree(ptr), "cudaFree"); }
@@ -102,7 +126,11 @@ extern "C" int l4jc_memcpy(void *dst, const void *src, int64_t bytes, int kind) 
     cudaMemcpyKind k;
     L4JC_CHECK(dst && src && bytes >= 0 && copy_kind(kind, &k));
     if (bytes == 0) return L4J_OK;
-    return l4jc_record(cudaMemcpy(dst, src, (size_t)bytes, k), "cudaMemcpy");
+    // synchronous for every stream: cudaMemcpy alone is ordered only on the legacy default stream, which neither
+    // waits for kernels on non-blocking streams nor makes them wait for a pageable host-to-device copy's DMA
+    if (int s = l4jc_record(cudaDeviceSynchronize(), "cudaMemcpy (a kernel failed before the copy)")) return s;
+    if (int s = l4jc_record(cudaMemcpy(dst, src, (size_t)bytes, k), "cudaMemcpy")) return s;
+    return l4jc_record(cudaDeviceSynchronize(), "cudaMemcpy (synchronize)");
 }
 
 extern "C" int l4jc_memcpy_async(void *dst, const void *src, int64_t bytes, int kind, void *stream) {

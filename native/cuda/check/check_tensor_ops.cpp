@@ -77,7 +77,7 @@ L4JC_CHECK_CASE(index_select_matches_cpu) {
         expect_equal(dout.get(), want, dims_name("index_select", d));
     }
     // an index Java failed to catch is skipped, never read out of bounds: its slot keeps what was there
-    std::vector<float> src = randn(12, 4), init(8, 7.0f);
+    std::vector<float> src = randn(12, 4), init(16, 7.0f);  // out is [outer 2, k 4, inner 2]
     std::vector<int32_t> idx = {1, 99, -1, 0};
     Dev<float> dsrc(src), dout(init);
     Dev<int32_t> didx(idx);

@@ -3,8 +3,12 @@
 // thread: __syncthreads and warp shuffles are real barriers (a fiber yields until every thread of the block, or of
 // its warp, has arrived), __shared__ memory is one static copy (blocks run one after another), dynamic shared memory
 // is a per-launch buffer. It checks the launch limits a GPU enforces (1,024 threads, 227 KiB shared memory, grid
-// y/z <= 65,535) and reports violations through cudaGetLastError. What it cannot show: timing, the GPU's memory
-// model, warp divergence costs, or a kernel that only works because of lock-step execution without __syncwarp.
+// y/z <= 65,535) and reports violations through cudaGetLastError. Strict by default (L4J_EMU_STRICT=0 turns it off):
+// the fibers of each round resume in a seeded shuffled order (L4J_EMU_SEED, default 1), a __syncthreads that not every
+// thread of the block reaches at the same call site and a warp collective that not every lane of its mask joins are
+// launch errors naming the kernel, and __shared__ arrays (placed in one ELF section) are filled with 0xff before each
+// block. What it cannot show: timing, the GPU's memory model, warp divergence costs, or a kernel that only works
+// because of lock-step execution without __syncwarp.
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -20,7 +24,8 @@
 #define __noinline__
 #define __launch_bounds__(...)
 #define __align__(n) alignas(n)
-#define __shared__ static
+// every __shared__ variable in one section, so the scheduler can fill them with garbage before each block
+#define __shared__ static __attribute__((section("l4j_emu_shared")))
 #define __constant__ static
 #define __restrict__ __restrict
 
@@ -37,15 +42,17 @@ const uint3 &block_idx();
 const dim3 &block_dim();
 const dim3 &grid_dim();
 void *dynamic_smem();
-void sync_threads();
+// a block barrier; the call site identifies it (threads waiting at different sites are a divergence error)
+void sync_threads(const char *file, int line);
 void sync_warp();
 int lane_id();
-// exchanges a 32-bit value among the lanes of the running thread's warp; returns lane `src`'s value
-uint32_t warp_exchange(uint32_t mine, int src);
+// exchanges a 32-bit value among the lanes of `mask` (the running thread's warp); returns lane `src`'s value
+uint32_t warp_exchange(uint32_t mine, int src, uint32_t mask);
 // the warp's lanes' predicates as a bit mask (lane i at bit i)
-uint32_t warp_ballot(bool pred);
-// runs body() as grid x block threads; records a launch error instead when the configuration is invalid
-void launch(dim3 grid, dim3 block, size_t smem, void *stream, const std::function<void()> &body);
+uint32_t warp_ballot(bool pred, uint32_t mask);
+// runs body() as grid x block threads of `kernel`; records a launch error instead when the configuration is invalid
+// or (strict mode) when the kernel's threads diverge at a barrier or a warp collective
+void launch(dim3 grid, dim3 block, size_t smem, void *stream, const char *kernel, const std::function<void()> &body);
 }  // namespace l4j_emu
 
 #define threadIdx (l4j_emu::thread_idx())
@@ -54,41 +61,41 @@ void launch(dim3 grid, dim3 block, size_t smem, void *stream, const std::functio
 #define gridDim (l4j_emu::grid_dim())
 static constexpr int warpSize = 32;
 
-inline void __syncthreads() { l4j_emu::sync_threads(); }
+#define __syncthreads() l4j_emu::sync_threads(__FILE__, __LINE__)
 inline void __syncwarp(unsigned = 0xffffffffu) { l4j_emu::sync_warp(); }
 
 // 32-bit values in one exchange; 64-bit ones (double, long long: CUDA's overloads) as two halves
-template <class T> inline T l4j_emu_shfl(T v, int src) {
+template <class T> inline T l4j_emu_shfl(T v, int src, unsigned mask) {
     static_assert(sizeof(T) == 4 || sizeof(T) == 8, "emulated shuffles move 32- or 64-bit values");
     uint32_t bits[sizeof(T) / 4];
     std::memcpy(bits, &v, sizeof(T));
-    for (auto &b : bits) b = l4j_emu::warp_exchange(b, src);
+    for (auto &b : bits) b = l4j_emu::warp_exchange(b, src, mask);
     T out;
     std::memcpy(&out, bits, sizeof(T));
     return out;
 }
-template <class T> inline T __shfl_sync(unsigned, T v, int src, int width = 32) {
+template <class T> inline T __shfl_sync(unsigned m, T v, int src, int width = 32) {
     const int lane = l4j_emu::lane_id();
-    return l4j_emu_shfl(v, (lane & ~(width - 1)) + (src & (width - 1)));
+    return l4j_emu_shfl(v, (lane & ~(width - 1)) + (src & (width - 1)), m);
 }
-template <class T> inline T __shfl_xor_sync(unsigned, T v, int mask, int width = 32) {
+template <class T> inline T __shfl_xor_sync(unsigned m, T v, int mask, int width = 32) {
     const int lane = l4j_emu::lane_id();
     const int src = lane ^ mask;
-    return l4j_emu_shfl(v, (src & ~(width - 1)) == (lane & ~(width - 1)) ? src : lane);
+    return l4j_emu_shfl(v, (src & ~(width - 1)) == (lane & ~(width - 1)) ? src : lane, m);
 }
-template <class T> inline T __shfl_down_sync(unsigned, T v, unsigned delta, int width = 32) {
+template <class T> inline T __shfl_down_sync(unsigned m, T v, unsigned delta, int width = 32) {
     const int lane = l4j_emu::lane_id();
     const int src = lane + (int)delta;
-    return l4j_emu_shfl(v, (src & ~(width - 1)) == (lane & ~(width - 1)) ? src : lane);
+    return l4j_emu_shfl(v, (src & ~(width - 1)) == (lane & ~(width - 1)) ? src : lane, m);
 }
-template <class T> inline T __shfl_up_sync(unsigned, T v, unsigned delta, int width = 32) {
+template <class T> inline T __shfl_up_sync(unsigned m, T v, unsigned delta, int width = 32) {
     const int lane = l4j_emu::lane_id();
     const int src = lane - (int)delta;
-    return l4j_emu_shfl(v, src >= (lane & ~(width - 1)) ? src : lane);
+    return l4j_emu_shfl(v, src >= (lane & ~(width - 1)) ? src : lane, m);
 }
-inline unsigned __ballot_sync(unsigned, int pred) { return l4j_emu::warp_ballot(pred != 0); }
+inline unsigned __ballot_sync(unsigned m, int pred) { return l4j_emu::warp_ballot(pred != 0, m); }
 inline int __any_sync(unsigned m, int pred) { return __ballot_sync(m, pred) != 0; }
-inline int __all_sync(unsigned, int pred) { return l4j_emu::warp_ballot(pred != 0) == 0xffffffffu; }
+inline int __all_sync(unsigned m, int pred) { return (l4j_emu::warp_ballot(pred != 0, m) & m) == m; }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 inline int __ffs(int x) { return __builtin_ffs(x); }
 inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz((unsigned)x); }
@@ -142,10 +149,17 @@ typedef int cudaError_t;
 typedef struct l4j_emu_stream *cudaStream_t;
 typedef struct l4j_emu_event *cudaEvent_t;
 enum { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2, cudaErrorInvalidConfiguration = 9,
-       cudaErrorLaunchOutOfResources = 701, cudaErrorNoDevice = 100 };
+       cudaErrorLaunchOutOfResources = 701, cudaErrorNoDevice = 100, cudaErrorLaunchFailure = 719 };
 enum cudaMemcpyKind { cudaMemcpyHostToHost = 0, cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2,
                       cudaMemcpyDeviceToDevice = 3, cudaMemcpyDefault = 4 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+enum cudaDeviceAttr { cudaDevAttrMemoryPoolsSupported = 115 };
+// the emulated device has stream-ordered memory pools (cudaMallocAsync)
+inline cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr, int device) {
+    if (!value || device != 0) return cudaErrorInvalidValue;
+    *value = 1;
+    return cudaSuccess;
+}
 struct cudaDeviceProp { char name[256]; size_t totalGlobalMem; size_t sharedMemPerBlock; size_t sharedMemPerBlockOptin;
                         int multiProcessorCount; int major; int minor; int warpSize; int maxThreadsPerBlock; };
 #define cudaStreamNonBlocking 1
