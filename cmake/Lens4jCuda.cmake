@@ -15,16 +15,6 @@ message(STATUS "lens4j: CUDA kernels enabled (${CMAKE_CUDA_COMPILER}, archs ${CM
 
 # the kernel checks against the CPU kernels, on the GPU (scripts/gpu-check.sh; CudaKernelCheckTest skips without one)
 if(L4JC_CHECK_SOURCES)
-  add_executable(lens4j_cuda_check ${L4JC_CHECK_SOURCES})
-  target_include_directories(lens4j_cuda_check PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/include ${CMAKE_CURRENT_SOURCE_DIR}/cuda/check)
-  target_compile_options(lens4j_cuda_check PRIVATE -O2)
-  target_link_libraries(lens4j_cuda_check PRIVATE lens4j_cuda lens4j_cpu)
-  set_target_properties(lens4j_cuda_check PROPERTIES BUILD_RPATH "\$ORIGIN")
-  add_test(NAME cuda_kernels_gpu COMMAND lens4j_cuda_check)
+  l4jc_add_check(lens4j_cuda_check lens4j_cuda)
 endif()
-
-if(LENS4J_CUDA_LIB_DIR)
-  add_custom_command(TARGET lens4j_cuda POST_BUILD
-    COMMAND ${CMAKE_COMMAND} -E make_directory ${LENS4J_CUDA_LIB_DIR}
-    COMMAND ${CMAKE_COMMAND} -E copy $<TARGET_FILE:lens4j_cuda> ${LENS4J_CUDA_LIB_DIR}/)
-endif()
+l4jc_copy_to_jar(lens4j_cuda)

@@ -33,23 +33,30 @@ if(LENS4J_EMU_ASAN)
   endforeach()
 endif()
 
-# the kernel checks (native/cuda/check): every l4jc_* kernel against its l4j_* CPU twin on random inputs
+# A kernel-check runner (native/cuda/check: every l4jc_* kernel against its l4j_* CPU twin) linked to one CUDA library.
+function(l4jc_add_check exe cuda_lib)
+  add_executable(${exe} ${L4JC_CHECK_SOURCES})
+  target_include_directories(${exe} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/include ${CMAKE_CURRENT_SOURCE_DIR}/cuda/check)
+  target_compile_options(${exe} PRIVATE -O2 -Wall -Wno-unused-parameter)
+  target_link_libraries(${exe} PRIVATE ${cuda_lib} lens4j_cpu)
+  set_target_properties(${exe} PROPERTIES BUILD_RPATH "\$ORIGIN")
+  add_test(NAME ${exe} COMMAND ${exe})
+endfunction()
+
+# A CUDA library travels in the jar beside lens4j_cpu (dev/lens4j/nativ/<platform>/), where CudaRuntime finds it.
+function(l4jc_copy_to_jar lib)
+  if(LENS4J_CUDA_LIB_DIR)
+    add_custom_command(TARGET ${lib} POST_BUILD
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${LENS4J_CUDA_LIB_DIR}
+      COMMAND ${CMAKE_COMMAND} -E copy $<TARGET_FILE:${lib}> ${LENS4J_CUDA_LIB_DIR}/)
+  endif()
+endfunction()
+
 if(L4JC_CHECK_SOURCES)
-  add_executable(lens4j_cuda_emu_check ${L4JC_CHECK_SOURCES})
-  target_include_directories(lens4j_cuda_emu_check PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/include ${CMAKE_CURRENT_SOURCE_DIR}/cuda/check)
-  target_compile_options(lens4j_cuda_emu_check PRIVATE -O2 -Wall -Wno-unused-parameter)
-  target_link_libraries(lens4j_cuda_emu_check PRIVATE lens4j_cuda_emu lens4j_cpu)
-  set_target_properties(lens4j_cuda_emu_check PROPERTIES BUILD_RPATH "\$ORIGIN")
-  add_test(NAME cuda_kernels_emulated COMMAND lens4j_cuda_emu_check)
+  l4jc_add_check(lens4j_cuda_emu_check lens4j_cuda_emu)
   if(LENS4J_EMU_ASAN)
     target_compile_options(lens4j_cuda_emu_check PRIVATE -fsanitize=address -fno-omit-frame-pointer -g)
     target_link_options(lens4j_cuda_emu_check PRIVATE -fsanitize=address)
   endif()
 endif()
-
-# The CUDA libraries travel in the jar beside lens4j_cpu (dev/lens4j/nativ/<platform>/), where CudaRuntime finds them.
-if(LENS4J_CUDA_LIB_DIR)
-  add_custom_command(TARGET lens4j_cuda_emu POST_BUILD
-    COMMAND ${CMAKE_COMMAND} -E make_directory ${LENS4J_CUDA_LIB_DIR}
-    COMMAND ${CMAKE_COMMAND} -E copy $<TARGET_FILE:lens4j_cuda_emu> ${LENS4J_CUDA_LIB_DIR}/)
-endif()
+l4jc_copy_to_jar(lens4j_cuda_emu)

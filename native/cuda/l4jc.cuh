@@ -39,24 +39,23 @@ static inline unsigned l4jc_blocks(int64_t n, int threads) {
     return (unsigned)(b < 1 ? 1 : (b > 65535 * 8 ? 65535 * 8 : b));
 }
 
-__device__ __forceinline__ float l4jc_warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+struct l4jc_sum_op { __device__ __forceinline__ float operator()(float a, float b) const { return a + b; } };
+struct l4jc_max_op { __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); } };
+
+template <class Op> __device__ __forceinline__ float l4jc_warp_reduce(float v, Op op) {
+    for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;
 }
-__device__ __forceinline__ float l4jc_warp_max(float v) {
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the total. Uses 33 floats of
+// op over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result. Uses 33 floats of
 // shared memory passed by the caller; ends with a barrier, so it may be called again at once.
-__device__ __forceinline__ float l4jc_block_sum(float v, float *shared33) {
-    v = l4jc_warp_sum(v);
+template <class Op> __device__ __forceinline__ float l4jc_block_reduce(float v, float identity, float *shared33, Op op) {
+    v = l4jc_warp_reduce(v, op);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
     if (lane == 0) shared33[warp] = v;
     __syncthreads();
     if (warp == 0) {
-        float t = lane < warps ? shared33[lane] : 0.0f;
-        t = l4jc_warp_sum(t);
+        float t = lane < warps ? shared33[lane] : identity;
+        t = l4jc_warp_reduce(t, op);
         if (lane == 0) shared33[32] = t;
     }
     __syncthreads();
@@ -64,18 +63,7 @@ __device__ __forceinline__ float l4jc_block_sum(float v, float *shared33) {
     __syncthreads();
     return total;
 }
-__device__ __forceinline__ float l4jc_block_max(float v, float *shared33) {
-    v = l4jc_warp_max(v);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-    if (lane == 0) shared33[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        float t = lane < warps ? shared33[lane] : -INFINITY;
-        t = l4jc_warp_max(t);
-        if (lane == 0) shared33[32] = t;
-    }
-    __syncthreads();
-    const float total = shared33[32];
-    __syncthreads();
-    return total;
-}
+__device__ __forceinline__ float l4jc_warp_sum(float v) { return l4jc_warp_reduce(v, l4jc_sum_op()); }
+__device__ __forceinline__ float l4jc_warp_max(float v) { return l4jc_warp_reduce(v, l4jc_max_op()); }
+__device__ __forceinline__ float l4jc_block_sum(float v, float *shared33) { return l4jc_block_reduce(v, 0.0f, shared33, l4jc_sum_op()); }
+__device__ __forceinline__ float l4jc_block_max(float v, float *shared33) { return l4jc_block_reduce(v, -INFINITY, shared33, l4jc_max_op()); }
