@@ -77,11 +77,11 @@ extern "C" int l4jc_malloc_uninit(void **ptr, int64_t bytes) {
     return l4jc_record(e, "cudaMalloc");
 }
 
-// cudaMemset runs on the legacy default stream, which kernels on non-blocking streams do not wait for: finish it
+// cudaMemset runs on the legacy default stream; lens4j's streams are blocking (l4jc_stream_create), so every
+// kernel queued on them afterwards waits for it
 extern "C" int l4jc_malloc(void **ptr, int64_t bytes) {
     if (int s = l4jc_malloc_uninit(ptr, bytes)) return s;
     int s = l4jc_record(cudaMemset(*ptr, 0, (size_t)bytes), "cudaMemset");
-    if (s == L4J_OK) s = l4jc_record(cudaDeviceSynchronize(), "cudaMemset (synchronize)");
     if (s != L4J_OK) { cudaFree(*ptr); *ptr = nullptr; }
     return s;
 }
@@ -126,11 +126,9 @@ extern "C" int l4jc_memcpy(void *dst, const void *src, int64_t bytes, int kind) 
     cudaMemcpyKind k;
     L4JC_CHECK(dst && src && bytes >= 0 && copy_kind(kind, &k));
     if (bytes == 0) return L4J_OK;
-    // synchronous for every stream: cudaMemcpy alone is ordered only on the legacy default stream, which neither
-    // waits for kernels on non-blocking streams nor makes them wait for a pageable host-to-device copy's DMA
-    if (int s = l4jc_record(cudaDeviceSynchronize(), "cudaMemcpy (a kernel failed before the copy)")) return s;
-    if (int s = l4jc_record(cudaMemcpy(dst, src, (size_t)bytes, k), "cudaMemcpy")) return s;
-    return l4jc_record(cudaDeviceSynchronize(), "cudaMemcpy (synchronize)");
+    // on the legacy default stream, which lens4j's blocking streams are ordered with: the copy waits for their
+    // earlier kernels, and their later kernels wait for the copy's DMA (no device-wide synchronisation needed)
+    return l4jc_record(cudaMemcpy(dst, src, (size_t)bytes, k), "cudaMemcpy");
 }
 
 extern "C" int l4jc_memcpy_async(void *dst, const void *src, int64_t bytes, int kind, void *stream) {

@@ -14,7 +14,7 @@ import org.bytedeco.javacpp.PointerPointer;
  *
  * <p>Design: {@link #capture} is called from a hook with the device activation [outer, n, inner] and the cached
  * positions (along n). It enqueues, on the compute stream, the gather into a device staging buffer
- * (l4jc_capture_async), and on a second, non-blocking copy stream the device-to-host copy into pinned memory, ordered
+ * (l4jc_capture_async), and on a second copy stream the device-to-host copy into pinned memory, ordered
  * by an event; then it returns at once, so the host goes on enqueuing the next layer while the copy runs beside it.
  * Two slots alternate (double buffering): layer l's copy overlaps layer l + 1's kernels. Reusing a slot first waits
  * (on the compute stream, not the host) for its previous copy, and collects that copy's values into its
