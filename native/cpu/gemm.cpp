@@ -96,3 +96,33 @@ extern "C" int l4j_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
         return l4j_gemm_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
     return l4j_gemm_openblas(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
+
+// Columns of B in groups (see lens4j.h). OpenBLAS needs a plain matrix: few rows take one product per group (the
+// weights are read once either way), more rows one product over a contiguous copy of B.
+extern "C" int l4j_gemm_grouped(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                                const float *B, int64_t ldb, int64_t group, int64_t groupStride, float beta, float *C,
+                                int64_t ldc, const float *bias, int path) {
+    L4J_CHECK(M >= 0 && N >= 0 && K >= 0 && C && (K == 0 || (A && B)) && group > 0 && N % group == 0);
+    L4J_CHECK(ldc >= N && lda >= K && ldb >= group && groupStride >= 0 && path >= 0 && path <= 2);
+    const bool own = path == 1 || (path == 0 && kAvx512 && M >= kAvx512MinRows && N >= kAvx512MinCols && K >= kAvx512MinDepth);
+    if (own) return l4j_gemm_avx512_grouped(M, N, K, alpha, A, lda, B, ldb, group, groupStride, beta, C, ldc, bias);
+    if (M == 0 || N == 0) return L4J_OK;
+    const int64_t groups = N / group;
+    if (M < kMinChunk || groups == 1) {
+        for (int64_t g = 0; g < groups; g++) {
+            const int status = l4j_gemm_openblas(0, 0, M, group, K, alpha, A, lda, B + g * groupStride, ldb, beta,
+                                                 C + g * group, ldc, bias ? bias + g * group : nullptr);
+            if (status != L4J_OK) return status;
+        }
+        return L4J_OK;
+    }
+    float *packed = (float *)std::malloc(sizeof(float) * (size_t)(K > 0 ? K * N : 1));
+    if (!packed) return L4J_ERR_NOMEM;
+#pragma omp parallel for schedule(static) if (K * N > L4J_PAR_MIN)
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t g = 0; g < groups; g++)
+            std::memcpy(packed + k * N + g * group, B + g * groupStride + k * ldb, sizeof(float) * (size_t)group);
+    const int status = l4j_gemm_openblas(0, 0, M, N, K, alpha, A, lda, packed, N, beta, C, ldc, bias);
+    std::free(packed);
+    return status;
+}

@@ -58,24 +58,43 @@ struct ARows {
     float at(int r, int64_t k) const { return row[r][k]; }
 };
 
+// op(B): B [K, N] or, transposed, [N, K]; untransposed columns may come in groups (heads): column n lies at
+// B + (n / group) * groupStride + n % group, rows ldb apart (TL's W_Q [heads, d_model, d_head]: group d_head,
+// groupStride d_model * d_head, ldb d_head). A plain matrix is one group of N columns.
+struct BSource {
+    int transB;
+    const float *B;
+    int64_t ldb, group, groupStride;
+    const float *col(int64_t n) const { return B + (n / group) * groupStride + n % group; }
+};
+
 // Columns [n0, n0 + 32) of op(B) as [K][32]; columns >= N are zero.
 __attribute__((target("avx512f")))
-void pack_b(int transB, const float *B, int64_t ldb, int64_t N, int64_t K, int64_t n0, float *dst) {
+void pack_b(const BSource &b, int64_t N, int64_t K, int64_t n0, float *dst) {
     const int cols = l4j::tile_extent(N, n0, kNR);
-    if (!transB) {  // B is [K, N]: a panel row is a contiguous (masked) copy
+    const int64_t ldb = b.ldb;
+    if (!b.transB && n0 / b.group == (n0 + cols - 1) / b.group) {  // one group: a panel row is a contiguous (masked) copy
+        const float *base = b.col(n0);
         const __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1u);
         const __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols <= 16 ? (__mmask16)0 : (__mmask16)((1u << (cols - 16)) - 1u);
         for (int64_t k = 0; k < K; k++) {
-            const float *src = B + k * ldb + n0;
+            const float *src = base + k * ldb;
             _mm512_store_ps(dst + k * kNR, _mm512_maskz_loadu_ps(m0, src));
             _mm512_store_ps(dst + k * kNR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
         }
         return;
     }
+    if (!b.transB) {  // the panel spans groups: gather each column from its group
+        const float *src[kNR];
+        for (int c = 0; c < kNR; c++) src[c] = c < cols ? b.col(n0 + c) : nullptr;
+        for (int64_t k = 0; k < K; k++)
+            for (int c = 0; c < kNR; c++) dst[k * kNR + c] = c < cols ? src[c][k * ldb] : 0.0f;
+        return;
+    }
     // B is [N, K]: column c of the panel is row n0 + c of B
     for (int c = 0; c < kNR; c++) {
         if (c < cols) {
-            const float *src = B + (n0 + c) * ldb;
+            const float *src = b.B + (n0 + c) * ldb;
             for (int64_t k = 0; k < K; k++) dst[k * kNR + c] = src[k];
         } else {
             for (int64_t k = 0; k < K; k++) dst[k * kNR + c] = 0.0f;
@@ -103,18 +122,9 @@ void kernel_12x32(int64_t K, const APanel a, const float *b, float *C, int64_t l
     }
     l4j::store_tile_x32<kMR>(acc, C, ldc, rows, cols, alpha, beta, bias);
 }
-}  // namespace
 
-extern "C" int l4j_avx512f_native(void) { return has_avx512f() ? 1 : 0; }
-
-// Same contract as l4j_gemm; L4J_ERR_UNSUPPORTED where the CPU lacks AVX-512F.
-extern "C" int l4j_gemm_avx512(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                               int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
-                               const float *bias) {
-    L4J_CHECK(M >= 0 && N >= 0 && K >= 0 && C && (K == 0 || (A && B)));
-    L4J_CHECK(ldc >= N && lda >= (transA ? M : K) && ldb >= (transB ? K : N));
-    if (!has_avx512f()) return L4J_ERR_UNSUPPORTED;
-    if (M == 0 || N == 0) return L4J_OK;
+int gemm_avx512(int transA, const BSource &bs, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                int64_t lda, float beta, float *C, int64_t ldc, const float *bias) {
     const int64_t mPanels = (M + kMR - 1) / kMR, nPanels = (N + kNR - 1) / kNR;
     const bool parallel = M * N * K > (1 << 18);
     float *ap = nullptr;
@@ -142,7 +152,7 @@ extern "C" int l4j_gemm_avx512(int transA, int transB, int64_t M, int64_t N, int
         const l4j::TileTask task(t, parts, group, nPanels, panelsPerPart, mPanels);
         float *bp = (float *)tl_b.get(sizeof(float) * (size_t)(group * kNR * (K > 0 ? K : 1)));
         if (!bp) { failed = 1; continue; }
-        for (int64_t j = task.p0; j < task.p1; j++) pack_b(transB, B, ldb, N, K, j * kNR, bp + (j - task.p0) * kNR * K);
+        for (int64_t j = task.p0; j < task.p1; j++) pack_b(bs, N, K, j * kNR, bp + (j - task.p0) * kNR * K);
         for (int64_t i = task.i0; i < task.i1; i++) {
             const int64_t m0 = i * kMR;
             const int rows = l4j::tile_extent(M, m0, kMR);
@@ -159,4 +169,29 @@ extern "C" int l4j_gemm_avx512(int transA, int transB, int64_t M, int64_t N, int
     }
     tl_a.trim();
     return failed ? L4J_ERR_NOMEM : L4J_OK;
+}
+}  // namespace
+
+extern "C" int l4j_avx512f_native(void) { return has_avx512f() ? 1 : 0; }
+
+// Same contract as l4j_gemm; L4J_ERR_UNSUPPORTED where the CPU lacks AVX-512F.
+extern "C" int l4j_gemm_avx512(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                               int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                               const float *bias) {
+    L4J_CHECK(M >= 0 && N >= 0 && K >= 0 && C && (K == 0 || (A && B)));
+    L4J_CHECK(ldc >= N && lda >= (transA ? M : K) && ldb >= (transB ? K : N));
+    if (!has_avx512f()) return L4J_ERR_UNSUPPORTED;
+    if (M == 0 || N == 0) return L4J_OK;
+    return gemm_avx512(transA, BSource{transB, B, ldb, N, 0}, M, N, K, alpha, A, lda, beta, C, ldc, bias);
+}
+
+// Same contract as l4j_gemm_grouped (B's columns in groups, read in place); L4J_ERR_UNSUPPORTED without AVX-512F.
+extern "C" int l4j_gemm_avx512_grouped(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                                       const float *B, int64_t ldb, int64_t group, int64_t groupStride, float beta,
+                                       float *C, int64_t ldc, const float *bias) {
+    L4J_CHECK(M >= 0 && N >= 0 && K >= 0 && C && (K == 0 || (A && B)) && group > 0 && N % group == 0);
+    L4J_CHECK(ldc >= N && lda >= K && ldb >= group && groupStride >= 0);
+    if (!has_avx512f()) return L4J_ERR_UNSUPPORTED;
+    if (M == 0 || N == 0) return L4J_OK;
+    return gemm_avx512(0, BSource{0, B, ldb, group, groupStride}, M, N, K, alpha, A, lda, beta, C, ldc, bias);
 }

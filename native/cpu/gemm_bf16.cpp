@@ -46,10 +46,15 @@ bool cpu_has_avx512bf16() {
 }
 const bool kHasBf16 = cpu_has_avx512bf16();
 
-// B element (k, n) of op(B)
-inline uint16_t b_at(const uint16_t *B, int64_t ldb, int transB, int64_t k, int64_t n) {
-    return transB ? B[n * ldb + k] : B[k * ldb + n];
-}
+// op(B): B [K, N] or, transposed, [N, K]; untransposed columns may come in groups (heads), column n at
+// B + (n / group) * groupStride + n % group (see l4j_gemm_grouped in lens4j.h). A plain matrix is one group of N.
+struct BSource {
+    int transB;
+    const uint16_t *B;
+    int64_t ldb, group, groupStride;
+    const uint16_t *col(int64_t n) const { return B + (n / group) * groupStride + n % group; }
+    uint16_t at(int64_t k, int64_t n) const { return transB ? B[n * ldb + k] : col(n)[k * ldb]; }
+};
 
 // Row i of A as kp K-pairs (bf16 of k even in the low half), zero past K; vcvtne2ps2bf16 rounds to nearest even.
 __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl")))
@@ -65,9 +70,10 @@ void pack_a_row(const float *a, int64_t K, int64_t kp, uint32_t *dst) {
     }
 }
 
-// Columns [n0, n0 + 32) of B [K, N] as [kp][32] K-pairs, rows k and k + 1 interleaved by vpermt2w; full panels only.
+// 32 contiguous columns starting at `base` (rows ldb apart) as [kp][32] K-pairs, rows k and k + 1 interleaved by
+// vpermt2w; full panels inside one group only.
 __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl")))
-void pack_b_rows(const uint16_t *B, int64_t ldb, int64_t K, int64_t n0, int64_t kp, uint32_t *dst) {
+void pack_b_rows(const uint16_t *base, int64_t ldb, int64_t K, int64_t kp, uint32_t *dst) {
     alignas(64) uint16_t lo[32], hi[32];
     for (int i = 0; i < 32; i++) {
         lo[i] = (uint16_t)((i & 1 ? 32 : 0) + i / 2);
@@ -76,23 +82,23 @@ void pack_b_rows(const uint16_t *B, int64_t ldb, int64_t K, int64_t n0, int64_t 
     const __m512i ilo = _mm512_load_si512(lo), ihi = _mm512_load_si512(hi);
     for (int64_t p = 0; p < kp; p++) {
         const int64_t k = 2 * p;
-        const __m512i r0 = _mm512_loadu_si512(B + k * ldb + n0);
-        const __m512i r1 = k + 1 < K ? _mm512_loadu_si512(B + (k + 1) * ldb + n0) : _mm512_setzero_si512();
+        const __m512i r0 = _mm512_loadu_si512(base + k * ldb);
+        const __m512i r1 = k + 1 < K ? _mm512_loadu_si512(base + (k + 1) * ldb) : _mm512_setzero_si512();
         _mm512_storeu_si512(dst + p * kNR, _mm512_permutex2var_epi16(r0, ilo, r1));
         _mm512_storeu_si512(dst + p * kNR + 16, _mm512_permutex2var_epi16(r0, ihi, r1));
     }
 }
 
 // Columns [n0, n0 + 32) of op(B) as [kp][32] K-pairs; columns >= N and k >= K are zero.
-void pack_b(const uint16_t *B, int64_t ldb, int transB, int64_t N, int64_t K, int64_t n0, int64_t kp, uint32_t *dst) {
+void pack_b(const BSource &b, int64_t N, int64_t K, int64_t n0, int64_t kp, uint32_t *dst) {
     for (int64_t p = 0; p < kp; p++) {
         const int64_t k = 2 * p;
         for (int c = 0; c < kNR; c++) {
             const int64_t n = n0 + c;
             uint32_t v = 0;
             if (n < N) {
-                const uint32_t lo = b_at(B, ldb, transB, k, n);
-                const uint32_t hi = k + 1 < K ? b_at(B, ldb, transB, k + 1, n) : 0u;
+                const uint32_t lo = b.at(k, n);
+                const uint32_t hi = k + 1 < K ? b.at(k + 1, n) : 0u;
                 v = lo | (hi << 16);
             }
             dst[p * kNR + c] = v;
@@ -117,8 +123,8 @@ void kernel_8x32(int64_t kp, const uint32_t *a, const uint32_t *b, float *C, int
     l4j::store_tile_x32<kMR>(acc, C, ldc, rows, cols, alpha, beta, bias);
 }
 
-int gemm_dpbf16(int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-                const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc, const float *bias) {
+int gemm_dpbf16(const BSource &bs, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                float beta, float *C, int64_t ldc, const float *bias) {
     const int64_t kp = (K + 1) / 2;
     const int64_t mPanels = (M + kMR - 1) / kMR, nPanels = (N + kNR - 1) / kNR;
     // A as bf16 K-pairs, row-major [mPanels * 8][kp]; the rows past M are zero
@@ -142,8 +148,10 @@ int gemm_dpbf16(int transB, int64_t M, int64_t N, int64_t K, float alpha, const 
         uint32_t *bp = (uint32_t *)tl_b.get(sizeof(uint32_t) * (size_t)(kGroup * kp * kNR));
         if (!bp) { failed = 1; continue; }
         for (int64_t j = p0; j < task.p1; j++) {
-            if (!transB && (j + 1) * kNR <= N) pack_b_rows(B, ldb, K, j * kNR, kp, bp + (j - p0) * kp * kNR);
-            else pack_b(B, ldb, transB, N, K, j * kNR, kp, bp + (j - p0) * kp * kNR);
+            const int64_t n0 = j * kNR;
+            if (!bs.transB && n0 + kNR <= N && n0 / bs.group == (n0 + kNR - 1) / bs.group)
+                pack_b_rows(bs.col(n0), bs.ldb, K, kp, bp + (j - p0) * kp * kNR);
+            else pack_b(bs, N, K, n0, kp, bp + (j - p0) * kp * kNR);
         }
         for (int64_t j = p0; j < task.p1; j++) {
             const int64_t n0 = j * kNR;
@@ -161,8 +169,8 @@ int gemm_dpbf16(int transB, int64_t M, int64_t N, int64_t K, float alpha, const 
     return failed ? L4J_ERR_NOMEM : L4J_OK;
 }
 
-int gemm_widen(int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-               const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc, const float *bias) {
+int gemm_widen(const BSource &bs, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+               float beta, float *C, int64_t ldc, const float *bias) {
     const int64_t width = N < kWiden ? N : kWiden;
     float *w = (float *)std::malloc(sizeof(float) * (size_t)(K * width));
     if (!w) return L4J_ERR_NOMEM;
@@ -171,7 +179,7 @@ int gemm_widen(int transB, int64_t M, int64_t N, int64_t K, float alpha, const f
         const int64_t nb = N - n0 < width ? N - n0 : width;
 #pragma omp parallel for schedule(static) if (K * nb > L4J_PAR_MIN)
         for (int64_t k = 0; k < K; k++)
-            for (int64_t c = 0; c < nb; c++) w[k * nb + c] = from_bf16(b_at(B, ldb, transB, k, n0 + c));
+            for (int64_t c = 0; c < nb; c++) w[k * nb + c] = from_bf16(bs.at(k, n0 + c));
         status = l4j_gemm(0, 0, M, nb, K, alpha, A, lda, w, nb, beta, C + n0, ldc, bias ? bias + n0 : nullptr);
     }
     std::free(w);
@@ -188,8 +196,21 @@ extern "C" int l4j_gemm_bf16(int transB, int64_t M, int64_t N, int64_t K, float 
     L4J_CHECK(ldc >= N && lda >= K && ldb >= (transB ? K : N));
     if (M == 0 || N == 0) return L4J_OK;
     if (K == 0) return l4j_gemm(0, 0, M, N, 0, alpha, A, lda, nullptr, N, beta, C, ldc, bias);
-    if (mode == 0 && kHasBf16) return gemm_dpbf16(transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
-    return gemm_widen(transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+    const BSource bs{transB, B, ldb, N, 0};
+    if (mode == 0 && kHasBf16) return gemm_dpbf16(bs, M, N, K, alpha, A, lda, beta, C, ldc, bias);
+    return gemm_widen(bs, M, N, K, alpha, A, lda, beta, C, ldc, bias);
+}
+
+extern "C" int l4j_gemm_bf16_grouped(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                                     const uint16_t *B, int64_t ldb, int64_t group, int64_t groupStride, float beta,
+                                     float *C, int64_t ldc, const float *bias, int mode) {
+    L4J_CHECK(M >= 0 && N >= 0 && K >= 0 && C && (K == 0 || (A && B)) && (mode == 0 || mode == 1));
+    L4J_CHECK(group > 0 && N % group == 0 && ldc >= N && lda >= K && ldb >= group && groupStride >= 0);
+    if (M == 0 || N == 0) return L4J_OK;
+    if (K == 0) return l4j_gemm(0, 0, M, N, 0, alpha, A, lda, nullptr, N, beta, C, ldc, bias);
+    const BSource bs{0, B, ldb, group, groupStride};
+    if (mode == 0 && kHasBf16) return gemm_dpbf16(bs, M, N, K, alpha, A, lda, beta, C, ldc, bias);
+    return gemm_widen(bs, M, N, K, alpha, A, lda, beta, C, ldc, bias);
 }
 
 extern "C" int l4j_f32_to_bf16(int64_t n, const float *src, uint16_t *dst) {

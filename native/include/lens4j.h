@@ -58,6 +58,16 @@ int l4j_gemm_openblas(int transA, int transB, int64_t M, int64_t N, int64_t K, f
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                       float *C, int64_t ldc, const float *bias);
 int l4j_avx512f_native(void);
+/* l4j_gemm with B's columns in groups, read in place: op(B)[k, n] = B[(n / group) * groupStride + k * ldb + n % group]
+ * (N a multiple of group). TL's W_Q [heads, d_model, d_head] is group d_head, groupStride d_model * d_head, ldb
+ * d_head: every head's projection in one product, no repacked copy. path 0: as l4j_gemm picks; 1: the AVX-512F
+ * kernel (L4J_ERR_UNSUPPORTED without it; the same bits as l4j_gemm_avx512 over a contiguous copy of B); 2: OpenBLAS. */
+int l4j_gemm_grouped(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                     int64_t ldb, int64_t group, int64_t groupStride, float beta, float *C, int64_t ldc,
+                     const float *bias, int path);
+int l4j_gemm_avx512_grouped(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                            int64_t ldb, int64_t group, int64_t groupStride, float beta, float *C, int64_t ldc,
+                            const float *bias);
 
 /* ---- bf16 weights (cpu/gemm_bf16.cpp) ----
  * l4j_gemm_bf16: C[M,N] = alpha * A[M,K] @ op(B) + beta * C (+ bias[N]); A f32, B bf16 (op(B) = B^T, B [N,K], when
@@ -66,6 +76,10 @@ int l4j_avx512f_native(void);
  * AVX512-BF16 here. Conversions round to nearest even (NaN stays NaN). l4j_embed_bf16 is l4j_embed over bf16 rows. */
 int l4j_gemm_bf16(int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                   const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc, const float *bias, int mode);
+/* l4j_gemm_bf16 with B's columns in groups, read in place (the layout of l4j_gemm_grouped; B not transposed). */
+int l4j_gemm_bf16_grouped(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const uint16_t *B,
+                          int64_t ldb, int64_t group, int64_t groupStride, float beta, float *C, int64_t ldc,
+                          const float *bias, int mode);
 int l4j_bf16_native(void);
 int l4j_f32_to_bf16(int64_t n, const float *src, uint16_t *dst);
 int l4j_bf16_to_f32(int64_t n, const uint16_t *src, float *dst);

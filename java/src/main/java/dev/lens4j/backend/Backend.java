@@ -23,6 +23,25 @@ public interface Backend {
               Tensor A, long offA, long lda, Tensor B, long offB, long ldb, float beta,
               Tensor C, long offC, long ldc, Tensor bias, long offBias);
 
+    /**
+     * out [rows, heads * d_head] = x [rows, d_model] @ W + b for W in TL's layout [heads, d_model, d_head] (b [heads,
+     * d_head] or null): every head's projection in one product, head h in columns [h * d_head, (h + 1) * d_head). This
+     * default repacks a float32 W for the call and runs one GEMM per head for other dtypes; the CPU backend reads W in
+     * place.
+     */
+    default void projectHeads(Tensor x, Tensor W, Tensor b, Tensor out) {
+        long[] s = BackendChecks.projectHeads(x, W, b, out);
+        long rows = s[0], heads = s[1], D = s[2], dh = s[3], HD = heads * dh;
+        if (W.dtype() == dev.lens4j.tensor.DType.F32) {
+            try (Tensor packed = dev.lens4j.tensor.TensorOps.transpose(W, 0, 1)) {
+                gemm(false, false, rows, HD, D, 1f, x, 0, D, packed, 0, HD, 0f, out, 0, HD, b, 0);
+            }
+            return;
+        }
+        for (long h = 0; h < heads; h++)
+            gemm(false, false, rows, dh, D, 1f, x, 0, D, W, h * D * dh, dh, 0f, out, h * dh, HD, b, h * dh);
+    }
+
     /** out [rows, N] = x [rows, K] @ W [K, N] + bias [N] (bias may be null). */
     default void linear(Tensor x, Tensor W, Tensor bias, Tensor out) {
         long K = W.size(0), N = W.numel() / K, rows = x.numel() / K;

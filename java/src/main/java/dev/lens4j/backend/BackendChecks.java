@@ -67,6 +67,22 @@ final class BackendChecks {
             throw new IllegalArgumentException("gemm: bias " + bias.describe() + " too small for N=" + N + " at offset " + offBias);
     }
 
+    /** {@link Backend#projectHeads}'s shapes, checked: {rows, heads, d_model, d_head}. */
+    static long[] projectHeads(Tensor x, Tensor W, Tensor b, Tensor out) {
+        if (W.rank() != 3) throw new IllegalArgumentException("projectHeads: W " + W.describe() + " is not [heads, d_model, d_head]");
+        long heads = W.size(0), D = W.size(1), dh = W.size(2);
+        if (heads < 1 || D < 1 || dh < 1) throw new IllegalArgumentException("projectHeads: empty W " + W.describe());
+        if (x.dtype() != DType.F32 || out.dtype() != DType.F32)
+            throw new IllegalArgumentException("projectHeads: x " + x.describe() + " and out " + out.describe() + " must be F32");
+        if (x.numel() % D != 0) throw new IllegalArgumentException("projectHeads: input " + x.describe() + " is not a multiple of d_model " + D);
+        long rows = x.numel() / D;
+        if (out.numel() != rows * heads * dh)
+            throw new IllegalArgumentException("projectHeads: output " + out.describe() + " should hold " + rows + "x" + heads + "x" + dh);
+        if (b != null && (b.dtype() != DType.F32 || b.numel() != heads * dh))
+            throw new IllegalArgumentException("projectHeads: bias " + b.describe() + " should be F32 [" + heads + ", " + dh + "]");
+        return new long[] {rows, heads, D, dh};
+    }
+
     /** A bf16 weight as B needs an F32, untransposed A (both backends' bf16 GEMMs). */
     static void bf16Right(boolean transA, Tensor A, Tensor B) {
         if (transA || A.dtype() != DType.F32)

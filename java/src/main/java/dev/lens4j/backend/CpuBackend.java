@@ -72,6 +72,20 @@ public final class CpuBackend implements Backend {
                 beta, f(C, offC), ldc, f(bias, offBias)), "gemm");
     }
 
+    /** Every head's projection in one GEMM reading W [heads, d_model, d_head] in place (no repacked copy). */
+    @Override public void projectHeads(Tensor x, Tensor W, Tensor b, Tensor out) {
+        long[] s = BackendChecks.projectHeads(x, W, b, out);
+        long rows = s[0], heads = s[1], D = s[2], dh = s[3];
+        if (W.dtype() == DType.BF16) {
+            check(CpuKernels.l4j_gemm_bf16_grouped(rows, heads * dh, D, 1f, f(x), D, W.bf16Pointer(), dh, dh, D * dh, 0f, f(out),
+                    heads * dh, f(b), 0), "projectHeads");
+            return;
+        }
+        if (W.dtype() != DType.F32) throw new IllegalArgumentException("projectHeads: W " + W.describe() + " must be F32 or BF16");
+        check(CpuKernels.l4j_gemm_grouped(rows, heads * dh, D, 1f, f(x), D, f(W), dh, dh, D * dh, 0f, f(out), heads * dh, f(b), 0),
+                "projectHeads");
+    }
+
     @Override public void embed(Tensor tokens, Tensor W_E, Tensor out) {
         long[] s = BackendChecks.embed(tokens, W_E, out);
         long dVocab = s[0], dModel = s[1];

@@ -550,12 +550,15 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     /** State of one forward pass: hooks, cache, the scope that owns intermediates. */
-    /** Below this many rows (batch x positions) the per-pass repack of Q/K/V weights in Run.project costs more than it saves. */
+    /** Below this many rows (batch x positions) Q/K/V run one GEMM per head (see Run.project). */
     static final long MIN_ROWS_TO_REPACK = 64;
 
-    /** Whether a projection of `rows` rows through W [heads, d_model, d_head] runs as one GEMM over a repack of W. */
+    /** Whether a projection of `rows` rows through `heads` heads runs as one GEMM over all heads. */
+    static boolean fusesProjection(long heads, long rows) { return heads > 1 && rows >= MIN_ROWS_TO_REPACK; }
+
+    /** Whether the backward of such a projection runs from a repack of W (float32 only). */
     static boolean repacksProjection(Tensor W, long heads, long rows) {
-        return W.dtype() == DType.F32 && heads > 1 && rows >= MIN_ROWS_TO_REPACK;
+        return W.dtype() == DType.F32 && fusesProjection(heads, rows);
     }
 
     private final class Run {
@@ -759,21 +762,18 @@ public final class HookedTransformer implements AutoCloseable {
         }
 
         /**
-         * out[:, :, h] = x @ W[h] + b[h] from TL's layout W [heads, d_model, d_head]. Float32 weights are repacked for this
-         * pass only into [d_model, heads * d_head] (a transient copy, so it never goes stale on edits and costs no resident
-         * memory) and multiplied in one GEMM: one GEMM per head re-packs x for every head and runs narrow (N = d_head)
-         * tiles, measured at 7x the time of the same FLOPs fused. Few rows (a KV-cached generation step) keep one GEMM per
-         * head: there the repack would read and write the weights once more per token for a GEMM that reads them once.
-         * bf16 weights keep one GEMM per head too (their kernel packs per call).
+         * out[:, :, h] = x @ W[h] + b[h] from TL's layout W [heads, d_model, d_head]: every head in one GEMM
+         * ({@link Backend#projectHeads}; the CPU backend reads W in place as column groups, so no copy and nothing that
+         * could go stale on weight edits). One GEMM per head re-packs x for every head and runs narrow (N = d_head)
+         * tiles, measured at 7x the time of the same FLOPs fused. Few rows (a KV-cached generation step) keep one GEMM
+         * per head, where other backends would repack the weights once more per token for a GEMM that reads them once.
          */
         Tensor project(Tensor x, Tensor W, Tensor b, int heads) {
             int dh = cfg.dHead, D = cfg.dModel;
             long rows = x.numel() / D;
             Tensor out = z(B, S, heads, dh);
-            if (repacksProjection(W, heads, rows)) {
-                try (Tensor packed = TensorOps.transpose(W, 0, 1)) {
-                    backend.gemm(false, false, rows, (long) heads * dh, D, 1f, x, 0, D, packed, 0, (long) heads * dh, 0f, out, 0, (long) heads * dh, b, 0);
-                }
+            if (fusesProjection(heads, rows)) {
+                backend.projectHeads(x, W, b, out);
                 return out;
             }
             for (int h = 0; h < heads; h++)

@@ -46,11 +46,18 @@ public final class CpuKernels {
                                                FloatPointer A, long lda, FloatPointer B, long ldb, float beta,
                                                FloatPointer C, long ldc, FloatPointer bias);
     public static native int l4j_avx512f_native();
+    // B's columns in groups, read in place (TL's [heads, d_model, d_head] weights); path 0 auto, 1 AVX-512F, 2 OpenBLAS
+    public static native int l4j_gemm_grouped(long M, long N, long K, float alpha, FloatPointer A, long lda, FloatPointer B,
+                                              long ldb, long group, long groupStride, float beta, FloatPointer C, long ldc,
+                                              FloatPointer bias, int path);
 
     // bf16 weights (native/cpu/gemm_bf16.cpp); mode 0: AVX512-BF16 where available, 1: widening fallback
     public static native int l4j_gemm_bf16(int transB, long M, long N, long K, float alpha, FloatPointer A, long lda,
                                            @Cast("const uint16_t*") ShortPointer B, long ldb, float beta,
                                            FloatPointer C, long ldc, FloatPointer bias, int mode);
+    public static native int l4j_gemm_bf16_grouped(long M, long N, long K, float alpha, FloatPointer A, long lda,
+                                                   @Cast("const uint16_t*") ShortPointer B, long ldb, long group, long groupStride,
+                                                   float beta, FloatPointer C, long ldc, FloatPointer bias, int mode);
     public static native int l4j_bf16_native();
     public static native int l4j_f32_to_bf16(long n, FloatPointer src, @Cast("uint16_t*") ShortPointer dst);
     public static native int l4j_bf16_to_f32(long n, @Cast("const uint16_t*") ShortPointer src, FloatPointer dst);
