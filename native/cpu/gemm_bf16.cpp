@@ -2,7 +2,7 @@
 //
 // Two paths (l4j_gemm_bf16's `mode`):
 // - AVX512-BF16 (vdpbf16ps), where the CPU has it: A is rounded to bf16 (round-to-nearest-even) once per call and
-//   packed in pairs along K; B is packed per task into 32-column panels of K-pairs; a register-blocked 8 x 32 kernel
+//   packed in pairs along K; B is packed per task into 32-column panels of K-pairs; a register-blocked 12 x 32 kernel
 //   accumulates in float32 over the whole K. Every C element is one accumulator lane summed over k-pairs in order,
 //   whatever the task split, so results are the same for any thread count.
 // - Widening fallback: 256-column panels of B are widened to f32 and multiplied by l4j_gemm (A stays f32). Memory
@@ -16,9 +16,9 @@
 #include <vector>
 
 namespace {
-constexpr int kMR = 8;          // rows per micro-tile
-constexpr int kNR = 32;         // columns per micro-tile (two zmm of 16 floats)
-constexpr int64_t kGroup = 4;   // column panels per task: one task's packed B stays in L2
+constexpr int kMR = 8;                      // rows per micro-tile (16 zmm accumulators)
+constexpr int kNR = 32;                     // columns per micro-tile (two zmm of 16 floats)
+constexpr int64_t kGroupBytes = 512 << 10;  // one task's packed B panels: half of a Zen 4/5 or SPR core's L2
 constexpr int64_t kWiden = 256; // columns widened at a time by the fallback
 
 using l4j::Scratch;
@@ -107,13 +107,15 @@ void pack_b(const BSource &b, int64_t N, int64_t K, int64_t n0, int64_t kp, uint
 }
 
 __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl")))
-void kernel_8x32(int64_t kp, const uint32_t *a, const uint32_t *b, float *C, int64_t ldc, int rows, int cols,
+void kernel_12x32(int64_t kp, const uint32_t *a, const uint32_t *b, float *C, int64_t ldc, int rows, int cols,
                  float alpha, float beta, const float *bias) {
     __m512 acc[kMR][2];
+#pragma GCC unroll 12
     for (int r = 0; r < kMR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (int64_t p = 0; p < kp; p++) {
         const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + p * kNR);
         const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + p * kNR + 16);
+#pragma GCC unroll 12
         for (int r = 0; r < kMR; r++) {
             const __m512bh ar = (__m512bh)_mm512_set1_epi32((int)a[r * kp + p]);
             acc[r][0] = _mm512_dpbf16_ps(acc[r][0], ar, b0);
@@ -133,19 +135,25 @@ int gemm_dpbf16(const BSource &bs, int64_t M, int64_t N, int64_t K, float alpha,
     std::memset(ap + M * kp, 0, sizeof(uint32_t) * (size_t)((mPanels * kMR - M) * kp));
 #pragma omp parallel for schedule(static) if (M * K > L4J_PAR_MIN)
     for (int64_t i = 0; i < M; i++) pack_a_row(A + i * lda, K, kp, ap + i * kp);
-    // Tasks: groups of column panels x parts of the rows. How they are split changes no bits (see the top), so
-    // the split may follow the thread count: enough tasks to keep every thread busy.
-    const int64_t groups = (nPanels + kGroup - 1) / kGroup;
+    // Tasks: groups of column panels (as many as fit kGroupBytes, fewer to give each thread 4 groups) x parts of
+    // the rows when there are still too few groups. How they are split changes no bits (see the top), so the split
+    // may follow the thread count. Each task packs its B group once (it stays in L2) and runs its rows over it, a
+    // 12-row panel of A (in L1) against every column panel of the group.
     const int64_t threads = omp_get_max_threads();
-    int64_t parts = groups >= 2 * threads ? 1 : (2 * threads + groups - 1) / groups;
+    int64_t group = kGroupBytes / (int64_t)(sizeof(uint32_t) * kNR * kp);
+    const int64_t spread = (nPanels + 4 * threads - 1) / (4 * threads);
+    if (group > spread) group = spread;
+    if (group < 1) group = 1;
+    const int64_t groups = (nPanels + group - 1) / group;
+    int64_t parts = groups >= 4 * threads ? 1 : (4 * threads + groups - 1) / groups;
     if (parts > mPanels) parts = mPanels;
     const int64_t panelsPerPart = (mPanels + parts - 1) / parts;
     int failed = 0;
 #pragma omp parallel for schedule(dynamic) if (groups * parts > 1 && M * N * K > (1 << 18)) reduction(| : failed)
     for (int64_t t = 0; t < groups * parts; t++) {
-        const l4j::TileTask task(t, parts, kGroup, nPanels, panelsPerPart, mPanels);
+        const l4j::TileTask task(t, parts, group, nPanels, panelsPerPart, mPanels);
         const int64_t p0 = task.p0;
-        uint32_t *bp = (uint32_t *)tl_b.get(sizeof(uint32_t) * (size_t)(kGroup * kp * kNR));
+        uint32_t *bp = (uint32_t *)tl_b.get(sizeof(uint32_t) * (size_t)(group * kp * kNR));
         if (!bp) { failed = 1; continue; }
         for (int64_t j = p0; j < task.p1; j++) {
             const int64_t n0 = j * kNR;
@@ -153,13 +161,13 @@ int gemm_dpbf16(const BSource &bs, int64_t M, int64_t N, int64_t K, float alpha,
                 pack_b_rows(bs.col(n0), bs.ldb, K, kp, bp + (j - p0) * kp * kNR);
             else pack_b(bs, N, K, n0, kp, bp + (j - p0) * kp * kNR);
         }
-        for (int64_t j = p0; j < task.p1; j++) {
-            const int64_t n0 = j * kNR;
-            const int cols = l4j::tile_extent(N, n0, kNR);
-            for (int64_t i = task.i0; i < task.i1; i++) {
-                const int64_t m0 = i * kMR;
-                const int rows = l4j::tile_extent(M, m0, kMR);
-                kernel_8x32(kp, ap + i * kp * kMR, bp + (j - p0) * kp * kNR, C + m0 * ldc + n0, ldc, rows, cols,
+        for (int64_t i = task.i0; i < task.i1; i++) {
+            const int64_t m0 = i * kMR;
+            const int rows = l4j::tile_extent(M, m0, kMR);
+            for (int64_t j = p0; j < task.p1; j++) {
+                const int64_t n0 = j * kNR;
+                const int cols = l4j::tile_extent(N, n0, kNR);
+                kernel_12x32(kp, ap + i * kp * kMR, bp + (j - p0) * kp * kNR, C + m0 * ldc + n0, ldc, rows, cols,
                             alpha, beta, bias ? bias + n0 : nullptr);
             }
         }
