@@ -11,17 +11,21 @@
 // Attention works on one (batch, head, block of QB query rows) at a time: the block's scores against the keys it
 // can see are one small GEMM (Q_blk K^T), the causal softmax runs over contiguous rows, and z is a second GEMM
 // (P V) written straight into z's strided rows. K is first transposed per (batch, kv head) into a scratch K^T
-// [d_head, seq]: OpenBLAS runs these small no-transpose GEMMs about twice as fast as A @ B^T. Both GEMMs are single-threaded OpenBLAS calls inside our OpenMP
-// loop (OpenBLAS runs single-threaded, see runtime.cpp). Blocks never depend on the thread count, so results are
-// bit-identical for any number of threads.
+// [d_head, seq]: OpenBLAS runs these small no-transpose GEMMs about twice as fast as A @ B^T. Both GEMMs are
+// single-threaded calls (lens4j's AVX-512F kernel where l4j_gemm would take it, else OpenBLAS) inside our OpenMP
+// loop. Blocks never depend on the thread count, so results are bit-identical for any number of threads.
 
 namespace {
 constexpr int64_t QB = 32;  // query rows per block: 32 x seq floats of scores stay in L1/L2
 const float kNegInf = -std::numeric_limits<float>::infinity();
 
-// C[m,n] = alpha * A[m,k] @ B[k,n]
+// C[m,n] = alpha * A[m,k] @ B[k,n], on the AVX-512F kernel where l4j_gemm would take it (single-threaded here:
+// called inside the parallel loop over blocks), else OpenBLAS
 inline void gemm_nn(int64_t m, int64_t n, int64_t k, float alpha, const float *A, int64_t lda, const float *B,
                     int64_t ldb, float *C, int64_t ldc) {
+    if (l4j_gemm_takes_avx512(m, n, k) &&
+        l4j_gemm_avx512(0, 0, m, n, k, alpha, A, lda, B, ldb, 0.0f, C, ldc, nullptr) == L4J_OK)
+        return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, A, (blasint)lda,
                 B, (blasint)ldb, 0.0f, C, (blasint)ldc);
 }

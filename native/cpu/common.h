@@ -18,6 +18,10 @@ static inline bool l4j_tokens_in_range(int64_t n_tokens, const int32_t *tokens, 
 // Below this many elements, thread start-up costs more than the work.
 static constexpr int64_t L4J_PAR_MIN = 1 << 14;
 
+// Whether l4j_gemm runs an M x N x K product on lens4j's AVX-512F kernel (CPU has it, LENS4J_GEMM is not "openblas",
+// the product fills its tiles); kernels that multiply blocks themselves (attention) follow the same choice.
+bool l4j_gemm_takes_avx512(int64_t M, int64_t N, int64_t K);
+
 // exp(x) by range reduction to 2^n * e^r, |r| <= ln2/2, degree-6 polynomial: relative error ~2e-7.
 // 2^n is applied as two normal factors, so large x overflows to +inf and very negative x (or -inf)
 // underflows through denormals to 0, as expf does. Branch-free so GCC vectorises callers.

@@ -89,10 +89,14 @@ bool avx512_wanted() {
 const bool kAvx512 = avx512_wanted();
 }  // namespace
 
+bool l4j_gemm_takes_avx512(int64_t M, int64_t N, int64_t K) {
+    return kAvx512 && M >= kAvx512MinRows && N >= kAvx512MinCols && K >= kAvx512MinDepth;
+}
+
 extern "C" int l4j_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                         const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                         float *C, int64_t ldc, const float *bias) {
-    if (kAvx512 && M >= kAvx512MinRows && N >= kAvx512MinCols && K >= kAvx512MinDepth)
+    if (l4j_gemm_takes_avx512(M, N, K))
         return l4j_gemm_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
     return l4j_gemm_openblas(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
@@ -104,7 +108,7 @@ extern "C" int l4j_gemm_grouped(int64_t M, int64_t N, int64_t K, float alpha, co
                                 int64_t ldc, const float *bias, int path) {
     L4J_CHECK(M >= 0 && N >= 0 && K >= 0 && C && (K == 0 || (A && B)) && group > 0 && N % group == 0);
     L4J_CHECK(ldc >= N && lda >= K && ldb >= group && groupStride >= 0 && path >= 0 && path <= 2);
-    const bool own = path == 1 || (path == 0 && kAvx512 && M >= kAvx512MinRows && N >= kAvx512MinCols && K >= kAvx512MinDepth);
+    const bool own = path == 1 || (path == 0 && l4j_gemm_takes_avx512(M, N, K));
     if (own) return l4j_gemm_avx512_grouped(M, N, K, alpha, A, lda, B, ldb, group, groupStride, beta, C, ldc, bias);
     if (M == 0 || N == 0) return L4J_OK;
     const int64_t groups = N / group;
