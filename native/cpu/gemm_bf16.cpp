@@ -2,7 +2,7 @@
 //
 // Two paths (l4j_gemm_bf16's `mode`):
 // - AVX512-BF16 (vdpbf16ps), where the CPU has it: A is rounded to bf16 (round-to-nearest-even) once per call and
-//   packed in pairs along K; B is packed per task into 32-column panels of K-pairs; a register-blocked 12 x 32 kernel
+//   packed in pairs along K; B is packed per task into 32-column panels of K-pairs; a register-blocked 8 x 32 kernel
 //   accumulates in float32 over the whole K. Every C element is one accumulator lane summed over k-pairs in order,
 //   whatever the task split, so results are the same for any thread count.
 // - Widening fallback: 256-column panels of B are widened to f32 and multiplied by l4j_gemm (A stays f32). Memory
@@ -107,7 +107,7 @@ void pack_b(const BSource &b, int64_t N, int64_t K, int64_t n0, int64_t kp, uint
 }
 
 __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl")))
-void kernel_12x32(int64_t kp, const uint32_t *a, const uint32_t *b, float *C, int64_t ldc, int rows, int cols,
+void kernel_8x32(int64_t kp, const uint32_t *a, const uint32_t *b, float *C, int64_t ldc, int rows, int cols,
                  float alpha, float beta, const float *bias) {
     __m512 acc[kMR][2];
 #pragma GCC unroll 12
@@ -167,7 +167,7 @@ int gemm_dpbf16(const BSource &bs, int64_t M, int64_t N, int64_t K, float alpha,
             for (int64_t j = p0; j < task.p1; j++) {
                 const int64_t n0 = j * kNR;
                 const int cols = l4j::tile_extent(N, n0, kNR);
-                kernel_12x32(kp, ap + i * kp * kMR, bp + (j - p0) * kp * kNR, C + m0 * ldc + n0, ldc, rows, cols,
+                kernel_8x32(kp, ap + i * kp * kMR, bp + (j - p0) * kp * kNR, C + m0 * ldc + n0, ldc, rows, cols,
                             alpha, beta, bias ? bias + n0 : nullptr);
             }
         }
