@@ -19,7 +19,7 @@ final class HostAllocator implements DeviceAllocator {
     /** The native side falls back to its default on anything but 1 to 12 digits; say so once, here. */
     private static void warnOnBadLimit(String value) {
         if (value != null && !value.matches("[0-9]{1,12}"))
-            System.err.println("lens4j: warning: " + CACHE_ENV + "=\"" + value + "\" is not a whole number of MiB (0 to 12 digits); using the default host cache limit of "
+            System.err.println("lens4j: warning: " + CACHE_ENV + "=\"" + value + "\" is not a whole number of MiB (1 to 12 digits); using the default host cache limit of "
                     + (CpuKernels.l4j_host_cache_limit(-1) >> 20) + " MiB");
     }
 
