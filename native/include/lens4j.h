@@ -43,6 +43,21 @@ int l4j_get_num_threads(void);
 /* The OpenBLAS core type whose kernels run (OPENBLAS_CORETYPE or the CPU's), e.g. "Haswell". */
 const char *l4j_blas_corename(void);
 
+/* ---- host memory ----
+ * Tensor memory on the host, 64-byte aligned. Blocks of 1 MiB or more are "large": rounded up to a 2 MiB
+ * multiple, mapped 2 MiB-aligned with MADV_HUGEPAGE and, when freed, kept in a process-wide cache (keyed by
+ * rounded size, most recently freed reused first, oldest evicted first) instead of being unmapped, so repeated
+ * passes reuse resident memory. bytes <= 0 counts as 1; zero != 0 asks for zero-filled memory. NULL when the
+ * memory cannot be had. l4j_host_free takes the bytes asked at alloc (NULL is a no-op). Thread-safe. */
+void *l4j_host_alloc(int64_t bytes, int zero);
+void l4j_host_free(void *p, int64_t bytes);
+/* Bytes of free blocks held by the cache, and unmapping all of them. */
+int64_t l4j_host_cache_bytes(void);
+void l4j_host_cache_release(void);
+/* Sets the cache's limit when bytes >= 0 (evicting to fit) and returns the limit in force. The default is
+ * env LENS4J_HOST_CACHE_MB (1 to 12 digits; 0 disables caching) or else min(1 GiB, physical memory / 8). */
+int64_t l4j_host_cache_limit(int64_t bytes);
+
 /* ---- GEMM ----
  * C[M,N] = alpha * op(A) @ op(B) + beta * C (+ bias[N] broadcast over rows when bias != NULL).
  * op(X) = X^T when trans* != 0. */

@@ -44,7 +44,9 @@ final class Bf16Parts extends LoadStages {
         NonFinite.checkWeights(source, w, o, names);
         process.run();
         Bf16Weights.round(w, names);
-        // the freed float32 tensors lie between bf16 ones that stay: glibc keeps such holes resident unless trimmed
+        // the freed float32 tensors lie between bf16 ones that stay: glibc keeps such holes resident unless trimmed,
+        // and lens4j's host cache would keep the large ones
+        dev.lens4j.tensor.Tensor.releaseHostCache();
         org.bytedeco.javacpp.Pointer.trimMemory();
         partsDone++;
     }

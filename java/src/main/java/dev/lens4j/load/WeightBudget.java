@@ -3,6 +3,7 @@ package dev.lens4j.load;
 import dev.lens4j.model.Config;
 import dev.lens4j.tensor.DType;
 import dev.lens4j.tensor.MemoryLimits;
+import dev.lens4j.tensor.Tensor;
 
 import java.nio.file.Path;
 
@@ -89,6 +90,7 @@ public final class WeightBudget {
     /** Refuses, naming needed and available memory, a model whose weights cannot fit in the memory available now. */
     public static void requireFits(Path source, Config c, DType dtype) {
         long need = peakBytes(c, dtype);
+        Tensor.releaseHostCache(); // cached blocks are lens4j's own free memory: they must not count against a new load
         long available = MemoryLimits.availableBytes();
         if (need > available)
             throw new CheckpointException(source + ": its weights need " + MemoryLimits.size(need) + " as " + (dtype == DType.BF16 ? "BF16" : "F32")

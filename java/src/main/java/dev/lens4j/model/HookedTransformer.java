@@ -1163,6 +1163,7 @@ public final class HookedTransformer implements AutoCloseable {
             lifecycle.markClosed();
             weights.close();
             if (rotary != null) rotary.close();
+            Tensor.releaseHostCache(); // a closed model's memory goes back to the system, not to lens4j's cache
             if (tokenizer != null) {
                 try { tokenizer.closeInner(); } catch (Exception e) { throw new IllegalStateException(e); }
             }

@@ -35,6 +35,13 @@ public final class CpuKernels {
     public static native int l4j_get_num_threads();
     public static native @org.bytedeco.javacpp.annotation.Cast("const char*") org.bytedeco.javacpp.BytePointer l4j_blas_corename();
 
+    // host memory (native/cpu/host_memory.cpp): huge-page blocks cached between passes
+    public static native org.bytedeco.javacpp.Pointer l4j_host_alloc(long bytes, int zero);
+    public static native void l4j_host_free(org.bytedeco.javacpp.Pointer p, long bytes);
+    public static native long l4j_host_cache_bytes();
+    public static native void l4j_host_cache_release();
+    public static native long l4j_host_cache_limit(long bytes);
+
     public static native int l4j_gemm(int transA, int transB, long M, long N, long K, float alpha,
                                       FloatPointer A, long lda, FloatPointer B, long ldb, float beta,
                                       FloatPointer C, long ldc, FloatPointer bias);

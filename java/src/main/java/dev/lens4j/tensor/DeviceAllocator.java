@@ -12,6 +12,9 @@ public interface DeviceAllocator {
 
     void free(Pointer p);
 
+    /** Frees memory allocated with this many bytes (what allocate was asked); the host allocator caches by size. */
+    default void free(Pointer p, long bytes) { free(p); }
+
     /** Copy between host and this device (or within it); kinds: see {@link Tensor#copyFrom}. */
     void copy(Pointer dst, Device dstDevice, Pointer src, Device srcDevice, long bytes);
 }

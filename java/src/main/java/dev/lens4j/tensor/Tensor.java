@@ -25,7 +25,7 @@ public final class Tensor implements AutoCloseable {
     private static final Map<Device.Kind, DeviceAllocator> ALLOCATORS = new ConcurrentHashMap<>();
 
     static {
-        ALLOCATORS.put(Device.Kind.CPU, new CpuAllocator());
+        ALLOCATORS.put(Device.Kind.CPU, new HostAllocator());
     }
 
     private final long[] shape;
@@ -113,13 +113,28 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
-    /** Native bytes held by open, owning tensors in this JVM (views count nothing). For leak checks. */
+    /**
+     * Native bytes held by open, owning tensors in this JVM (views count nothing). For leak checks. Freed blocks
+     * kept in the host cache ({@link #hostCacheBytes()}) are not live and do not count, here or in the peak.
+     */
     public static long liveBytes() { return LIVE_BYTES.get(); }
     public static long liveCount() { return LIVE_COUNT.get(); }
     /** The most native bytes live at once since the last {@link #resetPeakBytes()} (all threads together). */
     public static long peakBytes() { return PEAK_BYTES.get(); }
     /** Starts a new high-water mark at the bytes live now. */
     public static void resetPeakBytes() { PEAK_BYTES.set(LIVE_BYTES.get()); }
+
+    /**
+     * Bytes of freed host blocks that lens4j keeps mapped for reuse. Host tensors of 1 MiB or more live on 2 MiB huge
+     * pages, and when closed go to a process-wide cache instead of back to the system, so the next forward pass finds
+     * its intermediates resident rather than page-faulting them in afresh. The cache holds at most
+     * min(1 GiB, physical memory / 8) by default, evicting the least recently freed first; the environment variable
+     * LENS4J_HOST_CACHE_MB sets another limit in MiB (0 turns caching off).
+     */
+    public static long hostCacheBytes() { return dev.lens4j.nativ.CpuKernels.l4j_host_cache_bytes(); }
+
+    /** Gives every cached host block back to the system (see {@link #hostCacheBytes()}); before measuring memory, say. */
+    public static void releaseHostCache() { dev.lens4j.nativ.CpuKernels.l4j_host_cache_release(); }
 
     // ---------------------------------------------------------------- metadata
 
@@ -335,7 +350,7 @@ public final class Tensor implements AutoCloseable {
             return;
         }
         if (base == null) {
-            allocator(device).free(data);
+            allocator(device).free(data, allocatedBytes);
             LIVE_BYTES.addAndGet(-allocatedBytes);
             LIVE_COUNT.decrementAndGet();
         }
@@ -356,25 +371,5 @@ public final class Tensor implements AutoCloseable {
     public static void requireShape(String what, Tensor t, long... shape) {
         if (!Arrays.equals(t.shape, shape))
             throw new IllegalArgumentException(what + ": expected shape " + Arrays.toString(shape) + ", got " + Arrays.toString(t.shape));
-    }
-
-    private static final class CpuAllocator implements DeviceAllocator {
-        @Override public Pointer allocate(long bytes) {
-            Pointer p = Pointer.calloc(1, bytes);
-            if (p == null || p.isNull())
-                throw new OutOfMemoryError("could not allocate " + bytes + " bytes of host memory");
-            return p;
-        }
-        @Override public Pointer allocateUninitialized(long bytes) {
-            Pointer p = Pointer.malloc(bytes);
-            if (p == null || p.isNull())
-                throw new OutOfMemoryError("could not allocate " + bytes + " bytes of host memory");
-            return p;
-        }
-        @Override public void free(Pointer p) { Pointer.free(p); }
-        @Override public void copy(Pointer dst, Device dd, Pointer src, Device sd, long bytes) {
-            if (!dd.isCpu() || !sd.isCpu()) throw new IllegalStateException("CPU allocator cannot copy " + sd + " -> " + dd);
-            Pointer.memcpy(new Pointer(dst).position(0), new Pointer(src).position(0), bytes);
-        }
     }
 }
