@@ -74,8 +74,10 @@ void unmap_all(const std::vector<FreeBlock> &blocks) {
     for (const FreeBlock &b : blocks) munmap(b.p, size_t(b.size));
 }
 
-// A fresh 2 MiB-aligned mapping of `size` bytes (a multiple of kHuge), zero-filled by the kernel.
-void *map_large(int64_t size) {
+// A fresh 2 MiB-aligned mapping of `size` bytes (a multiple of kHuge) for `bytes` asked, zero-filled by the kernel.
+// Only the whole huge pages the request fills are marked MADV_HUGEPAGE: a huge page over the partial last one
+// would make its unused tail resident (2 MiB rounding on every weight matrix measured +10-17% RSS at load).
+void *map_large(int64_t size, int64_t bytes) {
     if (size > INT64_MAX - kHuge) return nullptr;
     size_t over = size_t(size + kHuge);
     void *raw = mmap(nullptr, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -84,8 +86,11 @@ void *map_large(int64_t size) {
     size_t head = aligned - start, tail = over - head - size_t(size);
     if (head) munmap(raw, head);
     if (tail) munmap(reinterpret_cast<char *>(aligned) + size, tail);
-    madvise(reinterpret_cast<void *>(aligned), size_t(size), MADV_HUGEPAGE);  // a hint: failure changes nothing
-    return reinterpret_cast<void *>(aligned);
+    char *p = reinterpret_cast<char *>(aligned);
+    int64_t huge = bytes / kHuge * kHuge;  // hints only: failure changes nothing
+    if (huge > 0) madvise(p, size_t(huge), MADV_HUGEPAGE);
+    if (huge < size) madvise(p + huge, size_t(size - huge), MADV_NOHUGEPAGE);
+    return p;
 }
 
 void zero_fill(void *p, int64_t bytes) {
@@ -129,7 +134,7 @@ extern "C" void *l4j_host_alloc(int64_t bytes, int zero) {
             }
         }
     }
-    if (reuse == nullptr) return map_large(size);
+    if (reuse == nullptr) return map_large(size, bytes);
     if (zero) zero_fill(reuse, bytes);
     return reuse;
 }

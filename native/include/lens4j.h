@@ -45,7 +45,8 @@ const char *l4j_blas_corename(void);
 
 /* ---- host memory ----
  * Tensor memory on the host, 64-byte aligned. Blocks of 1 MiB or more are "large": rounded up to a 2 MiB
- * multiple, mapped 2 MiB-aligned with MADV_HUGEPAGE and, when freed, kept in a process-wide cache (keyed by
+ * multiple, mapped 2 MiB-aligned with MADV_HUGEPAGE over the whole huge pages the request fills (a partial last
+ * one stays on 4 KiB pages, so its unused tail is never resident) and, when freed, kept in a process-wide cache (keyed by
  * rounded size, most recently freed reused first, oldest evicted first) instead of being unmapped, so repeated
  * passes reuse resident memory. bytes <= 0 counts as 1; zero != 0 asks for zero-filled memory. NULL when the
  * memory cannot be had. l4j_host_free takes the bytes asked at alloc (NULL is a no-op). Thread-safe. */

@@ -39,7 +39,10 @@ public final class Bf16Weights {
     static void round(Weights w, Predicate<String> names) {
         for (String name : new ArrayList<>(w.names())) {
             Tensor t = w.get(name);
-            if (names.test(name) && isMatrix(name) && t.dtype() == DType.F32) w.put(name, Bf16Gemm.toBf16(t)); // put frees the f32 tensor
+            if (names.test(name) && isMatrix(name) && t.dtype() == DType.F32) {
+                w.put(name, Bf16Gemm.toBf16(t)); // put frees the f32 tensor
+                Tensor.releaseHostCache(); // and it goes back to the system at once, as a load wants its peak low
+            }
         }
     }
 }
