@@ -42,6 +42,11 @@ final class OpProfile {
             long k = w.size(0);
             return String.format("gemm NN %dx%dx%d", x.numel() / k, w.numel() / k, k);
         }
+        if (op.equals("projectHeads")) { // W [heads, d_model, d_head] read in place: one GEMM over every head
+            Tensor x = (Tensor) a[0], w = (Tensor) a[1];
+            long d = w.size(1);
+            return String.format("gemm NN %dx%dx%d (heads in place)", x.numel() / d, w.size(0) * w.size(2), d);
+        }
         return op;
     }
 
