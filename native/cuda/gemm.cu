@@ -233,3 +233,17 @@ extern "C" int l4jc_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K
     if (done) return L4J_OK;
     return l4jc_cublas_gemm(transA, transB, M, N, K, alpha, A, 0, lda, B, 0, ldb, beta, C, ldc, stream);
 }
+
+// l4j_gemm_grouped's twin: one cuBLAS product per group of B's columns (a model's heads: few), each writing its
+// columns of C. `path` chooses between CPU kernels; here it is checked and otherwise ignored.
+extern "C" int l4jc_gemm_grouped(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                                 const float *B, int64_t ldb, int64_t group, int64_t groupStride, float beta, float *C,
+                                 int64_t ldc, const float *bias, int path, void *stream) {
+    L4JC_CHECK(M >= 0 && N >= 0 && K >= 0 && C && (K == 0 || (A && B)) && group > 0 && N % group == 0);
+    L4JC_CHECK(ldc >= N && lda >= K && ldb >= group && groupStride >= 0 && path >= 0 && path <= 2);
+    for (int64_t g = 0; g < N / group; g++)
+        if (int s = l4jc_gemm(0, 0, M, group, K, alpha, A, lda, K == 0 ? B : B + g * groupStride, ldb, beta, C + g * group,
+                              ldc, bias ? bias + g * group : nullptr, stream))
+            return s;
+    return L4J_OK;
+}

@@ -63,6 +63,19 @@ extern "C" int l4jc_gemm_bf16(int transB, int64_t M, int64_t N, int64_t K, float
     return status != L4J_OK ? status : freed;
 }
 
+// l4j_gemm_bf16_grouped's twin: one product per group of B's columns (see l4jc_gemm_grouped).
+extern "C" int l4jc_gemm_bf16_grouped(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                                      const uint16_t *B, int64_t ldb, int64_t group, int64_t groupStride, float beta,
+                                      float *C, int64_t ldc, const float *bias, int mode, void *stream) {
+    L4JC_CHECK(M >= 0 && N >= 0 && K >= 0 && C && (K == 0 || (A && B)) && (mode == 0 || mode == 1));
+    L4JC_CHECK(group > 0 && N % group == 0 && ldc >= N && lda >= K && ldb >= group && groupStride >= 0);
+    for (int64_t g = 0; g < N / group; g++)
+        if (int s = l4jc_gemm_bf16(0, M, group, K, alpha, A, lda, K == 0 ? B : B + g * groupStride, ldb, beta, C + g * group,
+                                   ldc, bias ? bias + g * group : nullptr, mode, stream))
+            return s;
+    return L4J_OK;
+}
+
 extern "C" int l4jc_f32_to_bf16(int64_t n, const float *src, uint16_t *dst, void *stream) {
     L4JC_CHECK(n >= 0 && (n == 0 || (src && dst)));
     if (n == 0) return L4J_OK;

@@ -55,6 +55,8 @@ extern "C" {
     X(set_tf32, (int on), (on)) \
     X(gemm, (int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, const float *bias, void *stream), (transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, stream)) \
     X(gemm_bf16, (int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc, const float *bias, int mode, void *stream), (transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, mode, stream)) \
+    X(gemm_grouped, (int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, int64_t group, int64_t groupStride, float beta, float *C, int64_t ldc, const float *bias, int path, void *stream), (M, N, K, alpha, A, lda, B, ldb, group, groupStride, beta, C, ldc, bias, path, stream)) \
+    X(gemm_bf16_grouped, (int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const uint16_t *B, int64_t ldb, int64_t group, int64_t groupStride, float beta, float *C, int64_t ldc, const float *bias, int mode, void *stream), (M, N, K, alpha, A, lda, B, ldb, group, groupStride, beta, C, ldc, bias, mode, stream)) \
     X(f32_to_bf16, (int64_t n, const float *src, uint16_t *dst, void *stream), (n, src, dst, stream)) \
     X(bf16_to_f32, (int64_t n, const uint16_t *src, float *dst, void *stream), (n, src, dst, stream))
 

@@ -119,6 +119,43 @@ L4JC_CHECK_CASE(gemm_k0_and_arguments) {
         fail("gemm_bf16 mode 2 accepted");
 }
 
+// TL's [heads, d_model, d_head] weights read in place as column groups, against the CPU twins: whole 32-column panels
+// (64), groups that straddle them (40, 7), bias, beta over garbage
+L4JC_CHECK_CASE(gemm_grouped_matches_cpu) {
+    struct G { int64_t M, heads, K, dh; };
+    const G kGroups[] = {{70, 3, 48, 64}, {33, 5, 17, 40}, {9, 4, 30, 7}, {1, 2, 8, 16}};
+    uint64_t seed = 700;
+    for (const G &g : kGroups)
+        for (int with_bias : {0, 1}) {
+            const int64_t N = g.heads * g.dh, S = g.K * g.dh;
+            std::vector<float> a = randn(g.M * g.K, seed++), w = randn(g.heads * S, seed++), bs = randn(N, seed++);
+            std::vector<float> c(g.M * N, std::numeric_limits<float>::quiet_NaN()), want = c, want16 = c;
+            const float *bias = with_bias ? bs.data() : nullptr;
+            ok(l4j_gemm_grouped(g.M, N, g.K, 1.0f, a.data(), g.K, w.data(), g.dh, g.dh, S, 0.0f, want.data(), N, bias, 0),
+               "l4j_gemm_grouped");
+            std::vector<uint16_t> w16(w.size());
+            ok(l4j_f32_to_bf16((int64_t)w.size(), w.data(), w16.data()), "f32_to_bf16");
+            ok(l4j_gemm_bf16_grouped(g.M, N, g.K, 1.0f, a.data(), g.K, w16.data(), g.dh, g.dh, S, 0.0f, want16.data(), N,
+                                     bias, 1), "l4j_gemm_bf16_grouped");
+            Dev<float> da(a), dw(w), dc(c), db(bs);
+            Dev<uint16_t> dw16(w16);
+            const std::string what = "M=" + std::to_string(g.M) + " heads=" + std::to_string(g.heads) + " K=" +
+                                     std::to_string(g.K) + " d_head=" + std::to_string(g.dh) + (with_bias ? " bias" : "");
+            ok(l4jc_gemm_grouped(g.M, N, g.K, 1.0f, da.p, g.K, dw.p, g.dh, g.dh, S, 0.0f, dc.p, N, with_bias ? db.p : nullptr,
+                                 0, nullptr), "l4jc_gemm_grouped");
+            expect_close(dc.get(), want, 1e-5f, "gemm_grouped " + what);
+            dc.upload(c);
+            ok(l4jc_gemm_bf16_grouped(g.M, N, g.K, 1.0f, da.p, g.K, dw16.p, g.dh, g.dh, S, 0.0f, dc.p, N,
+                                      with_bias ? db.p : nullptr, 1, nullptr), "l4jc_gemm_bf16_grouped");
+            expect_close(dc.get(), want16, 1e-5f, "gemm_bf16_grouped (widened) " + what);
+        }
+    Dev<float> a(64), b(64), c(64);
+    if (l4jc_gemm_grouped(2, 6, 4, 1.0f, a.p, 4, b.p, 4, 4, 16, 0.0f, c.p, 6, nullptr, 0, nullptr) != L4J_ERR_ARG)
+        fail("gemm_grouped: N not a multiple of the group accepted");
+    if (l4jc_gemm_grouped(2, 8, 4, 1.0f, a.p, 4, b.p, 3, 4, 16, 0.0f, c.p, 8, nullptr, 0, nullptr) != L4J_ERR_ARG)
+        fail("gemm_grouped: ldb < group accepted");
+}
+
 L4JC_CHECK_CASE(gemm_tf32) {
     // TF32 keeps 10 mantissa bits of each input: close to the f32 product, not equal; off again gives f32 back
     const int64_t M = 33, N = 47, K = 64;

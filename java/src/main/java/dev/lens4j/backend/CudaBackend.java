@@ -160,6 +160,19 @@ public final class CudaBackend implements Backend {
                 beta, f(C, offC), ldc, f(bias, offBias), stream), "gemm");
     }
 
+    /** Every head's projection from W [heads, d_model, d_head] in place: one cuBLAS product per head, no repacked copy. */
+    @Override public void projectHeads(Tensor x, Tensor W, Tensor b, Tensor out) {
+        long[] s = BackendChecks.projectHeads(x, W, b, out);
+        long rows = s[0], heads = s[1], D = s[2], dh = s[3];
+        if (W.dtype() == DType.BF16) {
+            check(CudaKernels.l4jc_gemm_bf16_grouped(rows, heads * dh, D, 1f, f(x), D, devBf16(W), dh, dh, D * dh, 0f, f(out),
+                    heads * dh, f(b), 0, stream), "projectHeads");
+            return;
+        }
+        check(CudaKernels.l4jc_gemm_grouped(rows, heads * dh, D, 1f, f(x), D, f(W), dh, dh, D * dh, 0f, f(out), heads * dh,
+                f(b), 0, stream), "projectHeads");
+    }
+
     /** A new F32 device tensor [max(n, 1)] holding elements [off, off + n) of a BF16 device tensor. */
     private Tensor widen(Tensor t, long off, long n) {
         onDevice(t);

@@ -56,6 +56,8 @@ public final class CudaKernels {
     @Name("l4jd_set_tf32") public static native int l4jc_set_tf32(int on);
     @Name("l4jd_gemm") public static native int l4jc_gemm(int transA, int transB, long M, long N, long K, float alpha, FloatPointer A, long lda, FloatPointer B, long ldb, float beta, FloatPointer C, long ldc, FloatPointer bias, Pointer stream);
     @Name("l4jd_gemm_bf16") public static native int l4jc_gemm_bf16(int transB, long M, long N, long K, float alpha, FloatPointer A, long lda, @Cast("const uint16_t *") ShortPointer B, long ldb, float beta, FloatPointer C, long ldc, FloatPointer bias, int mode, Pointer stream);
+    @Name("l4jd_gemm_grouped") public static native int l4jc_gemm_grouped(long M, long N, long K, float alpha, FloatPointer A, long lda, FloatPointer B, long ldb, long group, long groupStride, float beta, FloatPointer C, long ldc, FloatPointer bias, int path, Pointer stream);
+    @Name("l4jd_gemm_bf16_grouped") public static native int l4jc_gemm_bf16_grouped(long M, long N, long K, float alpha, FloatPointer A, long lda, @Cast("const uint16_t *") ShortPointer B, long ldb, long group, long groupStride, float beta, FloatPointer C, long ldc, FloatPointer bias, int mode, Pointer stream);
     @Name("l4jd_f32_to_bf16") public static native int l4jc_f32_to_bf16(long n, FloatPointer src, @Cast("uint16_t *") ShortPointer dst, Pointer stream);
     @Name("l4jd_bf16_to_f32") public static native int l4jc_bf16_to_f32(long n, @Cast("const uint16_t *") ShortPointer src, FloatPointer dst, Pointer stream);
     @Name("l4jd_embed") public static native int l4jc_embed(long n_tokens, IntPointer tokens, FloatPointer W_E, long d_vocab, long d_model, FloatPointer out, Pointer stream);

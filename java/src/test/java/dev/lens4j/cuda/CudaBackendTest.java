@@ -96,6 +96,14 @@ class CudaBackendTest {
                 be.gemm(false, true, 9, 9, 7, 1f, w, 0, 7, w, 0, 7, 0f, left, 0, 9, null, 0);
                 return out(y, yt, left);
             }),
+            // W [heads, d_model, d_head] read in place; d_head 6 straddles no panel, 40 does on the CPU kernels
+            new Case("projectHeads, f32 and bf16 weights", List.of("gemm_grouped", "gemm_bf16_grouped"), 1e-2, (be, r) -> {
+                Tensor x = rand(be, r, 7, D), W = rand(be, r, H, D, DH), b = rand(be, r, H, DH), o = be.empty(7, H * DH);
+                be.projectHeads(x, W, b, o);
+                Tensor W2 = bf16(be, r, 3, D, 40), o2 = be.empty(7, 3 * 40);
+                be.projectHeads(x, W2, null, o2);
+                return out(o, o2);
+            }),
             c("embed, bf16 embed, pos_embed", List.of("embed", "embed_bf16", "pos_embed"), (be, r) -> {
                 Tensor tok = ints(be, new int[] {0, 10, 3, 3, 7, 1, 9}), W = rand(be, r, V, D), o1 = be.empty(7, D), o2 = be.empty(7, D);
                 be.embed(tok, W, o1);
