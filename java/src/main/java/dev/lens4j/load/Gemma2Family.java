@@ -31,18 +31,9 @@ final class Gemma2Family {
         c.attnScoresSoftCap = orDefault(f, "attn_logit_softcapping", 50.0);
         c.outputLogitsSoftCap = orDefault(f, "final_logit_softcapping", 30.0);
         c.useNormalizationBeforeAndAfter = true;
-        List<String> types = new ArrayList<>();
-        JsonNode layerTypes = f.node("layer_types");
-        if (layerTypes != null && !layerTypes.isNull()) {
-            if (!layerTypes.isArray() || layerTypes.size() != c.nLayers)
-                throw f.error("'layer_types' must list one type per layer (" + c.nLayers + "), got " + layerTypes);
-            for (JsonNode t : layerTypes) {
-                String s = t.asText("");
-                if (!s.equals("sliding_attention") && !s.equals("full_attention"))
-                    throw f.error("'layer_types' entries must be \"sliding_attention\" or \"full_attention\", got " + t);
-                types.add(s.equals("sliding_attention") ? "local" : "global");
-            }
-        } else {
+        List<String> types = f.layerTypes(c.nLayers);
+        if (types == null) {
+            types = new ArrayList<>();
             for (int l = 0; l < c.nLayers; l++) types.add(l % 2 == 0 ? "local" : "global");
         }
         if (!f.has("sliding_window") || f.present("sliding_window")) {

@@ -33,6 +33,33 @@ final class HfFields {
 
     int positiveInt(String key, int def) { return present(key) ? positiveInt(key) : def; }
 
+    /** A non-negative integer, or def when the key is absent or null. */
+    int nonNegativeInt(String key, int def) {
+        if (!present(key)) return def;
+        JsonNode v = hf.get(key);
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 0) throw error("'" + prefix + key + "' must be a non-negative integer, got " + v);
+        return v.asInt();
+    }
+
+    /**
+     * HF's layer_types (one "sliding_attention" or "full_attention" per layer) as TL's attn_types ("local" /
+     * "global"), or null when the key is absent or null.
+     */
+    java.util.List<String> layerTypes(int nLayers) {
+        JsonNode layerTypes = hf.get("layer_types");
+        if (layerTypes == null || layerTypes.isNull()) return null;
+        if (!layerTypes.isArray() || layerTypes.size() != nLayers)
+            throw error("'" + prefix + "layer_types' must list one type per layer (" + nLayers + "), got " + layerTypes);
+        java.util.List<String> types = new java.util.ArrayList<>();
+        for (JsonNode t : layerTypes) {
+            String s = t.asText("");
+            if (!s.equals("sliding_attention") && !s.equals("full_attention"))
+                throw error("'" + prefix + "layer_types' entries must be \"sliding_attention\" or \"full_attention\", got " + t);
+            types.add(s.equals("sliding_attention") ? "local" : "global");
+        }
+        return types;
+    }
+
     double number(String key, double def) {
         JsonNode v = hf.get(key);
         if (v == null || v.isNull()) return def;

@@ -53,6 +53,7 @@ class HfFamilyParityTest {
         FAMILIES.put("gemma2", (dir, st) -> HfTestCheckpoints.gemma2(dir, SEED + 6, st));
         FAMILIES.put("llama-rope-llama3", (dir, st) -> HfTestCheckpoints.llamaLike(dir, SEED + 4, "llama", false, true, st));
         FAMILIES.put("mistral-sliding-window", (dir, st) -> HfTestCheckpoints.llamaLike(dir, SEED + 7, "mistral", false, false, st));
+        FAMILIES.put("qwen2-sliding-window", (dir, st) -> HfTestCheckpoints.qwen2SlidingWindow(dir, SEED + 8, st));
     }
 
     static Stream<Arguments> cases() {
@@ -295,9 +296,21 @@ class HfFamilyParityTest {
         HfTestCheckpoints.llamaLike(q, SEED, "qwen2", false, false, DType.F32);
         Path qc = q.resolve("config.json");
         String qgood = Files.readString(qc);
+        // Qwen2Config: the window counts only with use_sliding_window, on layers >= max_window_layers unless layer_types lists them
         Files.writeString(qc, qgood.replace("\"use_sliding_window\" : false", "\"use_sliding_window\" : true"));
+        assertFalse(HfCheckpoint.readConfig(q).useLocalAttn, "max_window_layers = 2 of 2 layers: no sliding layer");
+        Files.writeString(qc, qgood.replace("\"use_sliding_window\" : false", "\"use_sliding_window\" : true").replace("\"max_window_layers\" : 2", "\"max_window_layers\" : 1"));
+        Config qw = HfCheckpoint.readConfig(q);
+        assertEquals(List.of("global", "local"), qw.attnTypes);
+        assertEquals(List.of(0L, 4096L), List.of(qw.windowOf(0), qw.windowOf(1)));
+        Files.writeString(qc, qgood.replace("\"max_window_layers\" : 2", "\"max_window_layers\" : 0"));
+        assertFalse(HfCheckpoint.readConfig(q).useLocalAttn, "use_sliding_window false: sliding_window is ignored");
+        Files.writeString(qc, qgood.replace("\"max_window_layers\" : 2", "\"max_window_layers\" : 0, \"layer_types\" : [\"sliding_attention\", \"full_attention\"]"));
         e = assertThrows(CheckpointException.class, () -> HfCheckpoint.readConfig(q));
-        assertTrue(e.getMessage().contains("use_sliding_window=true is not supported"), e.getMessage());
+        assertTrue(e.getMessage().contains("lists sliding_attention layers but there is no window"), e.getMessage());
+        Files.writeString(qc, qgood.replace("\"max_window_layers\" : 2", "\"max_window_layers\" : -1"));
+        e = assertThrows(CheckpointException.class, () -> HfCheckpoint.readConfig(q));
+        assertTrue(e.getMessage().contains("'max_window_layers' must be a non-negative integer, got -1"), e.getMessage());
     }
 
     /** A checkpoint that lacks what its config promises fails naming the weight, and frees what it had loaded. */

@@ -226,7 +226,11 @@ public final class HfOracle {
                 double cap = gemma2 ? cfg.path("attn_logit_softcapping").asDouble(0) : 0;
                 boolean sliding = gemma2 && (cfg.has("layer_types") ? cfg.get("layer_types").get(l).asText().equals("sliding_attention") : l % 2 == 0);
                 boolean mistralWindow = cfg.get("model_type").asText().equals("mistral") && cfg.path("sliding_window").isInt();
-                int window = sliding || mistralWindow ? cfg.get("sliding_window").asInt() : 0;
+                // Qwen2Config: sliding_window only with use_sliding_window; unlisted layer_types make layers >= max_window_layers sliding
+                boolean qwenWindow = cfg.get("model_type").asText().equals("qwen2") && cfg.path("use_sliding_window").asBoolean(false)
+                        && cfg.path("sliding_window").isInt() && (cfg.has("layer_types")
+                                ? cfg.get("layer_types").get(l).asText().equals("sliding_attention") : l >= cfg.path("max_window_layers").asInt(28));
+                int window = sliding || mistralWindow || qwenWindow ? cfg.get("sliding_window").asInt() : 0;
                 Tensor z = attention(l, q, k.index_select(2, sel), v.index_select(2, sel), scaling, cap, window);
                 Tensor attnOut = linear(z.reshape(B, S, (long) nH * dh), p + "self_attn.o_proj.weight", p + "self_attn.o_proj.bias");
                 if (gemma2) attnOut = rmsNorm("blocks." + l + ".ln1_post.", attnOut, p + "post_attention_layernorm.weight", eps);

@@ -70,6 +70,21 @@ public final class HfTestCheckpoints {
     }
 
     /**
+     * Qwen2 with use_sliding_window: a window of 5 keys on the layers from max_window_layers = 1 on (layer 0 full, layer
+     * 1 sliding), as Qwen2Config derives layer_types when the file does not list them.
+     */
+    public static HfOracle.HfModel qwen2SlidingWindow(Path dir, long seed, DType storage) {
+        HfOracle.HfModel m = llamaLike(dir, seed, "qwen2", false, false, storage);
+        m.config().put("use_sliding_window", true).put("sliding_window", 5).put("max_window_layers", 1);
+        try {
+            Files.writeString(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(m.config()));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return m;
+    }
+
+    /**
      * Llama-layout families: 2 layers, d_model 32, 4 query / 2 kv heads of d_head 8, d_mlp 48, vocab 61, n_ctx 40.
      * qwen2 adds q/k/v biases; llama3Rope adds Llama 3.1's rope_scaling with rope_theta 100 and original context 32,
      * so the 4 frequencies fall in all three of its bands (kept, smoothed, divided).
