@@ -18,6 +18,7 @@ namespace {
 constexpr int kMR = 12;                      // rows per micro-tile
 constexpr int kNR = 32;                      // columns per micro-tile (two zmm of 16 floats)
 constexpr int64_t kGroupBytes = 512 << 10;   // one task's packed B panels: half of a Zen 4/5 or SPR core's L2
+constexpr int64_t kPrefetchRows = 16;        // rows of B ahead that pack_b asks the cache for
 
 using l4j::Scratch;
 thread_local Scratch tl_a, tl_b;
@@ -79,6 +80,12 @@ void pack_b(const BSource &b, int64_t N, int64_t K, int64_t n0, float *dst) {
         const __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols <= 16 ? (__mmask16)0 : (__mmask16)((1u << (cols - 16)) - 1u);
         for (int64_t k = 0; k < K; k++) {
             const float *src = base + k * ldb;
+            // rows lie ldb apart, often a page or more, beyond what the hardware prefetchers follow: asking for the
+            // row kPrefetchRows ahead overlaps the misses (a short-prompt forward is bound by reading the weights)
+            if (k + kPrefetchRows < K) {
+                _mm_prefetch((const char *)(src + kPrefetchRows * ldb), _MM_HINT_T0);
+                _mm_prefetch((const char *)(src + kPrefetchRows * ldb + 16), _MM_HINT_T0);
+            }
             _mm512_store_ps(dst + k * kNR, _mm512_maskz_loadu_ps(m0, src));
             _mm512_store_ps(dst + k * kNR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
         }

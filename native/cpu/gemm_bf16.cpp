@@ -20,6 +20,7 @@ constexpr int kMR = 8;                      // rows per micro-tile (16 zmm accum
 constexpr int kNR = 32;                     // columns per micro-tile (two zmm of 16 floats)
 constexpr int64_t kGroupBytes = 512 << 10;  // one task's packed B panels: half of a Zen 4/5 or SPR core's L2
 constexpr int64_t kWiden = 256; // columns widened at a time by the fallback
+constexpr int64_t kPrefetchRows = 16; // rows of B ahead that pack_b_rows asks the cache for
 
 using l4j::Scratch;
 thread_local Scratch tl_a, tl_b;
@@ -82,6 +83,12 @@ void pack_b_rows(const uint16_t *base, int64_t ldb, int64_t K, int64_t kp, uint3
     const __m512i ilo = _mm512_load_si512(lo), ihi = _mm512_load_si512(hi);
     for (int64_t p = 0; p < kp; p++) {
         const int64_t k = 2 * p;
+        // rows lie ldb apart (a whole weight row: often a page or more), beyond what the hardware prefetchers follow;
+        // asking for the rows kPrefetchRows ahead overlaps their misses
+        if (k + kPrefetchRows + 1 < K) {
+            _mm_prefetch((const char *)(base + (k + kPrefetchRows) * ldb), _MM_HINT_T0);
+            _mm_prefetch((const char *)(base + (k + kPrefetchRows + 1) * ldb), _MM_HINT_T0);
+        }
         const __m512i r0 = _mm512_loadu_si512(base + k * ldb);
         const __m512i r1 = k + 1 < K ? _mm512_loadu_si512(base + (k + 1) * ldb) : _mm512_setzero_si512();
         _mm512_storeu_si512(dst + p * kNR, _mm512_permutex2var_epi16(r0, ilo, r1));
