@@ -17,7 +17,6 @@
 namespace {
 constexpr int kMR = 12;                      // rows per micro-tile
 constexpr int kNR = 32;                      // columns per micro-tile (two zmm of 16 floats)
-constexpr int64_t kGroupBytes = 512 << 10;   // one task's packed B panels: half of a Zen 4/5 or SPR core's L2
 constexpr int64_t kPrefetchRows = 16;        // rows of B ahead that pack_b asks the cache for
 
 using l4j::Scratch;
@@ -141,22 +140,14 @@ int gemm_avx512(int transA, const BSource &bs, int64_t M, int64_t N, int64_t K, 
 #pragma omp parallel for schedule(static) if (parallel && mPanels > 1)
         for (int64_t i = 0; i < mPanels; i++) pack_at(A, lda, M, K, i * kMR, ap + i * kMR * K);
     }
-    // Tasks: groups of column panels (as many as fit kGroupBytes, fewer to give each thread 4 groups) x parts of
-    // the rows when there are still too few groups (each part packs its group of B again); the split changes no
-    // bits (see the top).
-    const int64_t threads = parallel ? omp_get_max_threads() : 1;
-    int64_t group = kGroupBytes / (int64_t)(sizeof(float) * kNR * (K > 0 ? K : 1));
-    const int64_t spread = (nPanels + 4 * threads - 1) / (4 * threads);
-    if (group > spread) group = spread;
-    if (group < 1) group = 1;
-    const int64_t groups = (nPanels + group - 1) / group;
-    int64_t parts = groups >= 4 * threads ? 1 : (4 * threads + groups - 1) / groups;
-    if (parts > mPanels) parts = mPanels;
-    const int64_t panelsPerPart = (mPanels + parts - 1) / parts;
+    // the split changes no bits (see the top)
+    const l4j::TileSplit split(nPanels, mPanels, (int64_t)sizeof(float) * kNR * K, l4j::kGroupBytes,
+                               parallel ? omp_get_max_threads() : 1);
+    const int64_t group = split.group;
     int failed = 0;
-#pragma omp parallel for schedule(dynamic) if (parallel && groups * parts > 1) reduction(| : failed)
-    for (int64_t t = 0; t < groups * parts; t++) {
-        const l4j::TileTask task(t, parts, group, nPanels, panelsPerPart, mPanels);
+#pragma omp parallel for schedule(dynamic) if (parallel && split.tasks() > 1) reduction(| : failed)
+    for (int64_t t = 0; t < split.tasks(); t++) {
+        const l4j::TileTask task(t, split.parts, group, nPanels, split.panelsPerPart, mPanels);
         float *bp = (float *)tl_b.get(sizeof(float) * (size_t)(group * kNR * (K > 0 ? K : 1)));
         if (!bp) { failed = 1; continue; }
         for (int64_t j = task.p0; j < task.p1; j++) pack_b(bs, N, K, j * kNR, bp + (j - task.p0) * kNR * K);

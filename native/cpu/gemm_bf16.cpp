@@ -18,7 +18,6 @@
 namespace {
 constexpr int kMR = 8;                      // rows per micro-tile (16 zmm accumulators)
 constexpr int kNR = 32;                     // columns per micro-tile (two zmm of 16 floats)
-constexpr int64_t kGroupBytes = 512 << 10;  // one task's packed B panels: half of a Zen 4/5 or SPR core's L2
 constexpr int64_t kWiden = 256; // columns widened at a time by the fallback
 constexpr int64_t kPrefetchRows = 16; // rows of B ahead that pack_b_rows asks the cache for
 
@@ -142,23 +141,14 @@ int gemm_dpbf16(const BSource &bs, int64_t M, int64_t N, int64_t K, float alpha,
     std::memset(ap + M * kp, 0, sizeof(uint32_t) * (size_t)((mPanels * kMR - M) * kp));
 #pragma omp parallel for schedule(static) if (M * K > L4J_PAR_MIN)
     for (int64_t i = 0; i < M; i++) pack_a_row(A + i * lda, K, kp, ap + i * kp);
-    // Tasks: groups of column panels (as many as fit kGroupBytes, fewer to give each thread 4 groups) x parts of
-    // the rows when there are still too few groups. How they are split changes no bits (see the top), so the split
-    // may follow the thread count. Each task packs its B group once (it stays in L2) and runs its rows over it, a
-    // 12-row panel of A (in L1) against every column panel of the group.
-    const int64_t threads = omp_get_max_threads();
-    int64_t group = kGroupBytes / (int64_t)(sizeof(uint32_t) * kNR * kp);
-    const int64_t spread = (nPanels + 4 * threads - 1) / (4 * threads);
-    if (group > spread) group = spread;
-    if (group < 1) group = 1;
-    const int64_t groups = (nPanels + group - 1) / group;
-    int64_t parts = groups >= 4 * threads ? 1 : (4 * threads + groups - 1) / groups;
-    if (parts > mPanels) parts = mPanels;
-    const int64_t panelsPerPart = (mPanels + parts - 1) / parts;
+    // The split changes no bits (see the top). Each task packs its B group once (it stays in L2) and runs its rows
+    // over it, an 8-row panel of A (in L1) against every column panel of the group.
+    const l4j::TileSplit split(nPanels, mPanels, (int64_t)sizeof(uint32_t) * kNR * kp, l4j::kGroupBytes, omp_get_max_threads());
+    const int64_t group = split.group;
     int failed = 0;
-#pragma omp parallel for schedule(dynamic) if (groups * parts > 1 && M * N * K > (1 << 18)) reduction(| : failed)
-    for (int64_t t = 0; t < groups * parts; t++) {
-        const l4j::TileTask task(t, parts, group, nPanels, panelsPerPart, mPanels);
+#pragma omp parallel for schedule(dynamic) if (split.tasks() > 1 && M * N * K > (1 << 18)) reduction(| : failed)
+    for (int64_t t = 0; t < split.tasks(); t++) {
+        const l4j::TileTask task(t, split.parts, group, nPanels, split.panelsPerPart, mPanels);
         const int64_t p0 = task.p0;
         uint32_t *bp = (uint32_t *)tl_b.get(sizeof(uint32_t) * (size_t)(group * kp * kNR));
         if (!bp) { failed = 1; continue; }

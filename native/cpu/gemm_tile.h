@@ -1,4 +1,4 @@
-// The write-back of a register tile shared by the AVX-512 GEMM kernels (gemm_avx512.cpp, gemm_bf16.cpp):
+// What the AVX-512 GEMM kernels (gemm_avx512.cpp, gemm_bf16.cpp) share: the task split, and the write-back of a register tile:
 // C[r, 0..cols) = alpha * acc[r] + bias + beta * C[r] for the first `rows` rows of a rows x 32 tile held as two zmm of
 // 16 floats per row; columns past `cols` are masked off, and beta == 0 never reads C (it may hold NaN).
 #pragma once
@@ -16,6 +16,26 @@ struct TileTask {
         i0 = part * panelsPerPart;
         i1 = i0 + panelsPerPart < mPanels ? i0 + panelsPerPart : mPanels;
     }
+};
+
+constexpr int64_t kGroupBytes = 512 << 10;  // one task's packed B panels: half of a Zen 4/5 or SPR core's L2
+
+// The task split of the AVX-512 GEMMs: groups of column panels (as many as fit `groupBytes` of packed B, fewer to give
+// each thread 4 groups) x parts of the rows when there are still too few groups (each part packs its group again).
+// Each output element is summed the same way whatever the split, so it may follow the thread count.
+struct TileSplit {
+    int64_t group, groups, parts, panelsPerPart;
+    TileSplit(int64_t nPanels, int64_t mPanels, int64_t panelBytes, int64_t groupBytes, int64_t threads) {
+        group = groupBytes / (panelBytes > 0 ? panelBytes : 1);
+        const int64_t spread = (nPanels + 4 * threads - 1) / (4 * threads);
+        if (group > spread) group = spread;
+        if (group < 1) group = 1;
+        groups = (nPanels + group - 1) / group;
+        parts = groups >= 4 * threads ? 1 : (4 * threads + groups - 1) / groups;
+        if (parts > mPanels) parts = mPanels;
+        panelsPerPart = (mPanels + parts - 1) / parts;
+    }
+    int64_t tasks() const { return groups * parts; }
 };
 
 // How much of a tile of `size` starting at `start` lies inside `total` (rows or columns of an edge tile).
