@@ -69,11 +69,29 @@ extern "C" int l4jc_gemm_bf16_grouped(int64_t M, int64_t N, int64_t K, float alp
                                       float *C, int64_t ldc, const float *bias, int mode, void *stream) {
     L4JC_CHECK(M >= 0 && N >= 0 && K >= 0 && C && (K == 0 || (A && B)) && (mode == 0 || mode == 1));
     L4JC_CHECK(group > 0 && N % group == 0 && ldc >= N && lda >= K && ldb >= group && groupStride >= 0);
-    for (int64_t g = 0; g < N / group; g++)
-        if (int s = l4jc_gemm_bf16(0, M, group, K, alpha, A, lda, K == 0 ? B : B + g * groupStride, ldb, beta, C + g * group,
-                                   ldc, bias ? bias + g * group : nullptr, mode, stream))
-            return s;
-    return L4J_OK;
+    L4JC_CHECK(l4jc_fits_int(M, N, K, lda, ldb, ldc));
+    if (M == 0 || N == 0) return L4J_OK;
+    if (mode == 1 || K == 0) {  // each group's B widened on its own (mode 1), or C = beta C + bias (K = 0)
+        for (int64_t g = 0; g < N / group; g++)
+            if (int s = l4jc_gemm_bf16(0, M, group, K, alpha, A, lda, K == 0 ? B : B + g * groupStride, ldb, beta,
+                                       C + g * group, ldc, bias ? bias + g * group : nullptr, mode, stream))
+                return s;
+        return L4J_OK;
+    }
+    // mode 0: A rounded to bf16 once for every group, then one cuBLAS product per group
+    void *tmp = nullptr;
+    if (int s = l4jc_scratch_alloc(&tmp, M * K * 2, stream, "gemm_bf16_grouped scratch")) return s;
+    L4J_LAUNCH(rows_to_bf16_kernel, l4jc_blocks(M * K, 256), 256, 0, stream, M, K, A, lda, (uint16_t *)tmp);
+    int status = L4JC_LAUNCHED("gemm_bf16_grouped (A to bf16)");
+    for (int64_t g = 0; g < N / group && status == L4J_OK; g++) {
+        float b = beta, *c = C + g * group;
+        bool done;
+        status = l4jc_gemm_prologue(M, group, K, &b, bias ? bias + g * group : nullptr, c, ldc, stream, &done);
+        if (status == L4J_OK)
+            status = l4jc_cublas_gemm(0, 0, M, group, K, alpha, tmp, 1, K, B + g * groupStride, 1, ldb, b, c, ldc, stream);
+    }
+    const int freed = l4jc_scratch_free(tmp, stream, "gemm_bf16_grouped scratch free");
+    return status != L4J_OK ? status : freed;
 }
 
 extern "C" int l4jc_f32_to_bf16(int64_t n, const float *src, uint16_t *dst, void *stream) {

@@ -148,6 +148,17 @@ L4JC_CHECK_CASE(gemm_grouped_matches_cpu) {
             ok(l4jc_gemm_bf16_grouped(g.M, N, g.K, 1.0f, da.p, g.K, dw16.p, g.dh, g.dh, S, 0.0f, dc.p, N,
                                       with_bias ? db.p : nullptr, 1, nullptr), "l4jc_gemm_bf16_grouped");
             expect_close(dc.get(), want16, 1e-5f, "gemm_bf16_grouped (widened) " + what);
+            // mode 0 rounds A to bf16 once for all groups: the CPU reference widens B with A rounded the same way
+            std::vector<uint16_t> a16(a.size());
+            std::vector<float> ar(a.size()), want0 = c;
+            ok(l4j_f32_to_bf16((int64_t)a.size(), a.data(), a16.data()), "f32_to_bf16 (A)");
+            ok(l4j_bf16_to_f32((int64_t)a.size(), a16.data(), ar.data()), "bf16_to_f32 (A)");
+            ok(l4j_gemm_bf16_grouped(g.M, N, g.K, 1.0f, ar.data(), g.K, w16.data(), g.dh, g.dh, S, 0.0f, want0.data(), N,
+                                     bias, 1), "l4j_gemm_bf16_grouped (A rounded)");
+            dc.upload(c);
+            ok(l4jc_gemm_bf16_grouped(g.M, N, g.K, 1.0f, da.p, g.K, dw16.p, g.dh, g.dh, S, 0.0f, dc.p, N,
+                                      with_bias ? db.p : nullptr, 0, nullptr), "l4jc_gemm_bf16_grouped mode 0");
+            expect_close(dc.get(), want0, 1e-5f, "gemm_bf16_grouped (A rounded) " + what);
         }
     Dev<float> a(64), b(64), c(64);
     if (l4jc_gemm_grouped(2, 6, 4, 1.0f, a.p, 4, b.p, 4, 4, 16, 0.0f, c.p, 6, nullptr, 0, nullptr) != L4J_ERR_ARG)
